@@ -1,0 +1,285 @@
+// Loads an ONNX protobuf (libonnx-dev) into the plain structs of model.hpp.
+// Initialisers are moved out of the protobuf one at a time so the peak stays
+// near one copy of the weights; nodes are sorted topologically (Kahn, stable).
+#include "infer/model.hpp"
+
+#include <fcntl.h>
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <onnx/onnx_pb.h>
+#include <unistd.h>
+
+#include <limits>
+#include <queue>
+#include <set>
+#include <unordered_set>
+
+namespace idphoto::infer {
+
+using base::errc;
+using base::make_error;
+using base::result;
+
+int64_t node::get_int(const std::string& a, int64_t def) const {
+  auto it = attrs.find(a);
+  return it == attrs.end() ? def : it->second.i;
+}
+float node::get_float(const std::string& a, float def) const {
+  auto it = attrs.find(a);
+  return it == attrs.end() ? def : it->second.f;
+}
+std::string node::get_string(const std::string& a, const std::string& def) const {
+  auto it = attrs.find(a);
+  return it == attrs.end() ? def : it->second.s;
+}
+std::vector<int64_t> node::get_ints(const std::string& a, std::vector<int64_t> def) const {
+  auto it = attrs.find(a);
+  return it == attrs.end() ? def : it->second.ints;
+}
+std::string node::label() const { return op_type + " '" + name + "'"; }
+
+namespace {
+
+dtype from_onnx_type(int t) {
+  switch (t) {
+    case onnx::TensorProto::FLOAT: return dtype::f32;
+    case onnx::TensorProto::FLOAT16: return dtype::f16;
+    case onnx::TensorProto::DOUBLE: return dtype::f64;
+    case onnx::TensorProto::INT64: return dtype::i64;
+    case onnx::TensorProto::INT32: return dtype::i32;
+    case onnx::TensorProto::INT8: return dtype::i8;
+    case onnx::TensorProto::UINT8: return dtype::u8;
+    case onnx::TensorProto::BOOL: return dtype::boolean;
+    default: return dtype::unknown;
+  }
+}
+
+constexpr int64_t max_elements = int64_t{1} << 40;
+
+// Converts a TensorProto, moving raw_data out of it (the proto is left empty).
+result<tensor> convert_tensor(onnx::TensorProto& tp, const std::string& what) {
+  tensor t;
+  t.type = from_onnx_type(tp.data_type());
+  if (t.type == dtype::unknown)
+    return make_error(errc::unsupported, what + ": tensor data type " + std::to_string(tp.data_type()) + " is not supported");
+  if (tp.data_location() == onnx::TensorProto::EXTERNAL || tp.external_data_size() > 0)
+    return make_error(errc::unsupported, what + ": external tensor data is not supported");
+  int64_t n = 1;
+  for (int64_t d : tp.dims()) {
+    if (d < 0) return make_error(errc::corrupt, what + ": negative dimension");
+    if (d != 0 && n > max_elements / d) return make_error(errc::too_large, what + ": too many elements");
+    n *= d;
+    t.shape.push_back(d);
+  }
+  const size_t esize = dtype_size(t.type);
+  const size_t want = static_cast<size_t>(n) * esize;
+  if (tp.has_raw_data()) {
+    std::string* raw = tp.mutable_raw_data();
+    if (raw->size() != want)
+      return make_error(errc::corrupt, what + ": raw_data holds " + std::to_string(raw->size()) + " bytes, shape " +
+                                           shape_str(t.shape) + " needs " + std::to_string(want));
+    t.bytes.resize(want);
+    std::memcpy(t.bytes.data(), raw->data(), want);
+    std::string().swap(*raw);
+    return t;
+  }
+  t.bytes.resize(want);
+  auto check = [&](int have) -> result<void> {
+    if (static_cast<int64_t>(have) != n)
+      return make_error(errc::corrupt, what + ": holds " + std::to_string(have) + " values, shape " + shape_str(t.shape) +
+                                           " needs " + std::to_string(n));
+    return {};
+  };
+  switch (t.type) {
+    case dtype::f32: {
+      IDPHOTO_TRY(check(tp.float_data_size()));
+      std::memcpy(t.bytes.data(), tp.float_data().data(), want);
+      break;
+    }
+    case dtype::f64: {
+      IDPHOTO_TRY(check(tp.double_data_size()));
+      std::memcpy(t.bytes.data(), tp.double_data().data(), want);
+      break;
+    }
+    case dtype::i64: {
+      IDPHOTO_TRY(check(tp.int64_data_size()));
+      std::memcpy(t.bytes.data(), tp.int64_data().data(), want);
+      break;
+    }
+    case dtype::f16: case dtype::i32: case dtype::i8: case dtype::u8: case dtype::boolean: {
+      // These are stored one per int32 entry.
+      IDPHOTO_TRY(check(tp.int32_data_size()));
+      for (int64_t i = 0; i < n; ++i) {
+        int32_t v = tp.int32_data(static_cast<int>(i));
+        if (t.type == dtype::f16) t.data<uint16_t>()[i] = static_cast<uint16_t>(v);
+        else if (t.type == dtype::i32) t.data<int32_t>()[i] = v;
+        else if (t.type == dtype::i8) t.data<int8_t>()[i] = static_cast<int8_t>(v);
+        else t.data<uint8_t>()[i] = static_cast<uint8_t>(v);
+      }
+      break;
+    }
+    default: break;
+  }
+  return t;
+}
+
+result<attribute> convert_attribute(onnx::AttributeProto& ap, const std::string& where) {
+  attribute a;
+  switch (ap.type()) {
+    case onnx::AttributeProto::INT: a.k = attribute::kind::i; a.i = ap.i(); break;
+    case onnx::AttributeProto::FLOAT: a.k = attribute::kind::f; a.f = ap.f(); break;
+    case onnx::AttributeProto::STRING: a.k = attribute::kind::s; a.s = ap.s(); break;
+    case onnx::AttributeProto::INTS: a.k = attribute::kind::ints; a.ints.assign(ap.ints().begin(), ap.ints().end()); break;
+    case onnx::AttributeProto::FLOATS: a.k = attribute::kind::floats; a.floats.assign(ap.floats().begin(), ap.floats().end()); break;
+    case onnx::AttributeProto::STRINGS: a.k = attribute::kind::strings; a.strings.assign(ap.strings().begin(), ap.strings().end()); break;
+    case onnx::AttributeProto::TENSOR: {
+      a.k = attribute::kind::t;
+      auto t = convert_tensor(*ap.mutable_t(), where + " attribute " + ap.name());
+      IDPHOTO_TRY(t);
+      a.t = std::move(*t);
+      break;
+    }
+    default: a.k = attribute::kind::unsupported; break;  // graphs, sparse tensors: the op will be refused
+  }
+  return a;
+}
+
+value_info convert_value_info(const onnx::ValueInfoProto& vi) {
+  value_info v;
+  v.name = vi.name();
+  if (vi.type().has_tensor_type()) {
+    const auto& tt = vi.type().tensor_type();
+    v.type = from_onnx_type(tt.elem_type());
+    if (tt.has_shape())
+      for (const auto& d : tt.shape().dim()) v.dims.push_back(d.has_dim_value() ? d.dim_value() : -1);
+  }
+  return v;
+}
+
+// Kahn's algorithm; ties keep file order. Fails on a cycle or an input nobody makes.
+result<std::vector<node>> topo_sort(std::vector<node> nodes, const std::unordered_set<std::string>& available) {
+  std::unordered_map<std::string, int> producer;
+  for (size_t i = 0; i < nodes.size(); ++i)
+    for (const auto& o : nodes[i].outputs) {
+      if (o.empty()) continue;
+      if (available.count(o) || !producer.emplace(o, static_cast<int>(i)).second)
+        return make_error(errc::invalid_argument, nodes[i].label() + ": output '" + o + "' is defined twice");
+    }
+  std::vector<int> pending(nodes.size(), 0);
+  std::vector<std::vector<int>> users(nodes.size());
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    std::set<int> deps;
+    for (const auto& in : nodes[i].inputs) {
+      if (in.empty() || available.count(in)) continue;
+      auto it = producer.find(in);
+      if (it == producer.end())
+        return make_error(errc::invalid_argument, nodes[i].label() + ": input '" + in + "' is not defined by any node, initialiser or graph input");
+      deps.insert(it->second);
+    }
+    pending[i] = static_cast<int>(deps.size());
+    for (int d : deps) users[d].push_back(static_cast<int>(i));
+  }
+  std::priority_queue<int, std::vector<int>, std::greater<int>> ready;
+  for (size_t i = 0; i < nodes.size(); ++i)
+    if (pending[i] == 0) ready.push(static_cast<int>(i));
+  std::vector<node> out;
+  out.reserve(nodes.size());
+  while (!ready.empty()) {
+    int i = ready.top();
+    ready.pop();
+    for (int u : users[i])
+      if (--pending[u] == 0) ready.push(u);
+    out.push_back(std::move(nodes[i]));
+  }
+  if (out.size() != nodes.size()) {
+    for (size_t i = 0; i < nodes.size(); ++i)
+      if (pending[i] > 0) return make_error(errc::invalid_argument, nodes[i].label() + " is part of a cycle");
+  }
+  return out;
+}
+
+result<std::shared_ptr<model>> convert_model(onnx::ModelProto& mp) {
+  auto m = std::make_shared<model>();
+  for (const auto& os : mp.opset_import())
+    if (os.domain().empty() || os.domain() == "ai.onnx") m->opset = os.version();
+  if (!mp.has_graph()) return make_error(errc::corrupt, "the file has no graph");
+  auto& g = *mp.mutable_graph();
+  if (g.sparse_initializer_size() > 0) return make_error(errc::unsupported, "sparse initialisers are not supported");
+
+  std::unordered_set<std::string> available;
+  for (auto& init : *g.mutable_initializer()) {
+    auto t = convert_tensor(init, "initialiser '" + init.name() + "'");
+    IDPHOTO_TRY(t);
+    m->initializer_bytes += static_cast<int64_t>(t->bytes.size());
+    available.insert(init.name());
+    m->initializers[init.name()] = std::move(*t);
+  }
+  g.clear_initializer();
+  for (const auto& in : g.input()) {
+    if (m->initializers.count(in.name())) continue;
+    m->inputs.push_back(convert_value_info(in));
+    available.insert(in.name());
+  }
+  for (const auto& out : g.output()) m->outputs.push_back(convert_value_info(out));
+
+  std::vector<node> nodes;
+  nodes.reserve(static_cast<size_t>(g.node_size()));
+  int index = 0;
+  for (auto& np : *g.mutable_node()) {
+    node n;
+    n.op_type = np.op_type();
+    n.domain = np.domain();
+    n.name = np.name().empty() ? n.op_type + "#" + std::to_string(index) : np.name();
+    n.inputs.assign(np.input().begin(), np.input().end());
+    n.outputs.assign(np.output().begin(), np.output().end());
+    for (auto& ap : *np.mutable_attribute()) {
+      auto a = convert_attribute(ap, n.label());
+      IDPHOTO_TRY(a);
+      n.attrs[ap.name()] = std::move(*a);
+    }
+    nodes.push_back(std::move(n));
+    ++index;
+  }
+  auto sorted = topo_sort(std::move(nodes), available);
+  IDPHOTO_TRY(sorted);
+  m->nodes = std::move(*sorted);
+
+  std::unordered_set<std::string> produced = available;
+  for (const auto& n : m->nodes)
+    for (const auto& o : n.outputs) produced.insert(o);
+  for (const auto& o : m->outputs)
+    if (!produced.count(o.name)) return make_error(errc::invalid_argument, "graph output '" + o.name + "' is never produced");
+  if (m->outputs.empty()) return make_error(errc::invalid_argument, "the graph has no outputs");
+  return m;
+}
+
+}  // namespace
+
+result<std::shared_ptr<model>> load_model(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return make_error(errc::not_found, "cannot open model '" + path + "': " + std::strerror(errno));
+  onnx::ModelProto mp;
+  bool parsed;
+  {
+    google::protobuf::io::FileInputStream in(fd);
+    in.SetCloseOnDelete(true);
+    parsed = mp.ParseFromZeroCopyStream(&in);
+    if (in.GetErrno() != 0) return make_error(errc::io, "cannot read model '" + path + "': " + std::strerror(in.GetErrno()));
+  }
+  if (!parsed) return make_error(errc::corrupt, "'" + path + "' is not a valid ONNX model (protobuf parse failed: truncated or not ONNX)");
+  auto m = convert_model(mp);
+  if (!m.ok()) return make_error(m.err().code, "'" + path + "': " + m.err().detail);
+  return m;
+}
+
+result<std::shared_ptr<model>> load_model_from_bytes(const void* data, size_t size) {
+  if (size > static_cast<size_t>(std::numeric_limits<int>::max()))
+    return make_error(errc::too_large, "model bytes over 2 GiB");
+  onnx::ModelProto mp;
+  if (size == 0 || !mp.ParseFromArray(data, static_cast<int>(size)))
+    return make_error(errc::corrupt, "not a valid ONNX model (protobuf parse failed: truncated or not ONNX)");
+  return convert_model(mp);
+}
+
+}  // namespace idphoto::infer

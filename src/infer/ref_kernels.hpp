@@ -1,0 +1,32 @@
+// Plain C++ reference kernels, one per op, on dense NCHW float32 arrays.
+// They define what "correct" means for the fast path; clarity over speed.
+#pragma once
+#include <vector>
+
+#include "base/result.hpp"
+#include "infer/plan.hpp"
+
+namespace idphoto::infer::ref {
+
+// w: [c_out, c_in/group, kh, kw] float32; b may be null.
+void conv(const conv_params& p, const float* x, const float* w, const float* b, float* y);
+void max_pool(const pool_params& p, const float* x, float* y);
+void avg_pool(const pool_params& p, const float* x, float* y);
+void global_avg_pool(int64_t n, int64_t c, int64_t hw, const float* x, float* y);
+void batch_norm(const batch_norm_params& p, int64_t n, int64_t c, int64_t hw, const float* x, float* y);
+void resize(const resize_params& p, const float* x, float* y);
+// relu, sigmoid, clip (clip needs cp).
+void unary(op_kind k, const clip_params* cp, int64_t count, const float* x, float* y);
+// add, sub, mul, div with numpy broadcasting; shapes are right-aligned.
+void binary(op_kind k, const float* a, const shape_t& sa, const float* b, const shape_t& sb,
+            float* y, const shape_t& sy);
+void concat(int64_t axis, const std::vector<const float*>& xs, const std::vector<shape_t>& shapes,
+            float* y, const shape_t& sy);
+
+// Runs one step on dense NCHW float32 buffers. in[i] matches step.inputs[i]
+// (conv weights and bias already widened to float32). Fails only for an op kind
+// with malformed params (internal).
+base::result<void> run_step(const step& s, const std::vector<const float*>& in, const std::vector<shape_t>& in_shapes,
+                            float* out, const shape_t& out_shape);
+
+}  // namespace idphoto::infer::ref
