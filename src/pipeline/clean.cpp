@@ -1,0 +1,203 @@
+// The clean pipeline, one named step after another (see clean.hpp). Each step's
+// error is returned as is; nothing here allocates in proportion to the input file
+// before check_limits has accepted its header.
+#include "pipeline/clean.hpp"
+
+#include <chrono>
+#include <cstdio>
+
+#include "image/decode.hpp"
+#include "image/ops.hpp"
+#include "image/probe.hpp"
+#include "pipeline/decontaminate.hpp"
+#include "pipeline/person_only.hpp"
+#include "pipeline/refine_edges.hpp"
+
+namespace idphoto::pipeline {
+
+using base::errc;
+using base::make_error;
+using base::result;
+
+const std::vector<colour_preset>& colour_presets() {
+  static const std::vector<colour_preset> p = {
+      {"blue", {67, 142, 219}},   // #438EDB, the usual ID-photo blue
+      {"white", {255, 255, 255}},
+      {"grey", {240, 240, 240}},  // #F0F0F0, passport-style light grey
+      {"red", {255, 0, 0}},       // #FF0000, the ID-photo red
+  };
+  return p;
+}
+
+result<std::optional<image::rgb8>> parse_background(const std::string& s) {
+  if (s == "none" || s == "transparent") return std::optional<image::rgb8>{};
+  for (const auto& p : colour_presets())
+    if (s == p.name) return std::optional<image::rgb8>{p.rgb};
+  if (s.size() == 7 && s[0] == '#') {
+    unsigned v = 0;
+    bool ok = true;
+    for (size_t i = 1; i < 7; ++i) {
+      const char c = s[i];
+      v <<= 4;
+      if (c >= '0' && c <= '9') v |= static_cast<unsigned>(c - '0');
+      else if (c >= 'a' && c <= 'f') v |= static_cast<unsigned>(c - 'a' + 10);
+      else if (c >= 'A' && c <= 'F') v |= static_cast<unsigned>(c - 'A' + 10);
+      else ok = false;
+    }
+    if (ok) return std::optional<image::rgb8>{image::rgb8{static_cast<uint8_t>(v >> 16), static_cast<uint8_t>(v >> 8), static_cast<uint8_t>(v)}};
+  }
+  return make_error(errc::invalid_argument, "background '" + s + "' is not blue, white, grey, red, #RRGGBB or none");
+}
+
+result<void> pipeline_config::validate() const {
+  std::string bad;
+  if (model_size_px < 384 || model_size_px > 1024 || model_size_px % 32 != 0)
+    bad += "model size must be a multiple of 32 from 384 to 1024 (got " + std::to_string(model_size_px) + "); ";
+  if (n_threads < 0) bad += "threads must be >= 0; ";
+  if (work_side_px < 64 || work_side_px > 8192) bad += "work side must be 64..8192 px; ";
+  if (auto r = limits.validate(); !r.ok()) bad += r.err().detail + "; ";
+  if (!bad.empty()) return make_error(errc::invalid_argument, bad.substr(0, bad.size() - 2));
+  return {};
+}
+
+result<std::unique_ptr<cleaner>> cleaner::create(const pipeline_config& cfg) {
+  IDPHOTO_TRY(cfg.validate());
+  std::unique_ptr<cleaner> c(new cleaner());
+  c->cfg_ = cfg;
+  auto spec = resolve_model(cfg.model, cfg.models_dir, cfg.model_norm);
+  IDPHOTO_TRY(spec);
+  c->spec_ = *spec;
+  auto m = infer::load_model(c->spec_.file);
+  IDPHOTO_TRY(m);
+  c->model_ = *m;
+  if (c->model_->inputs.empty()) return make_error(errc::unsupported, "model '" + c->spec_.name + "' has no inputs");
+  if (c->spec_.input_name.empty()) c->spec_.input_name = c->model_->inputs[0].name;
+  if (c->spec_.output_name.empty()) c->spec_.output_name = c->model_->outputs[0].name;
+  infer::session_options so;
+  so.n_threads = cfg.n_threads;
+  so.weights = cfg.weights;
+  so.outputs = {c->spec_.output_name};
+  auto s = infer::session::create(c->model_, so);
+  IDPHOTO_TRY(s);
+  c->session_ = std::move(*s);
+  auto fd = face_detector::load(cfg.face_cascade.empty() ? face_detector::default_cascade_path() : cfg.face_cascade);
+  IDPHOTO_TRY(fd);
+  c->faces_ = std::move(*fd);
+  return c;
+}
+
+namespace {
+
+double ms_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+result<rgb8_plane> plane_of(const image::image& im) {
+  auto px = image::to_rgb8(im);
+  IDPHOTO_TRY(px);
+  rgb8_plane p;
+  p.width = px->width;
+  p.height = px->height;
+  p.px = std::move(px->data);
+  return p;
+}
+
+}  // namespace
+
+result<clean_result> cleaner::clean(std::span<const uint8_t> bytes, const clean_options& o) {
+  using clock = std::chrono::steady_clock;
+  if (o.max_size_px < 16 || o.max_size_px > 4096)
+    return make_error(errc::invalid_argument, "max size must be 16..4096 px (got " + std::to_string(o.max_size_px) + ")");
+  std::lock_guard<std::mutex> lock(mu_);
+  clean_result res;
+  const auto t_all = clock::now();
+
+  // probe -> limits -> decode (shrink-on-load) -> orient -> sRGB
+  auto t0 = clock::now();
+  auto info = image::probe(bytes);
+  IDPHOTO_TRY(info);
+  IDPHOTO_TRY(image::check_limits(*info, cfg_.limits));
+  image::decode_options dopt;
+  dopt.max_width = dopt.max_height = std::max(cfg_.work_side_px, o.max_size_px);
+  dopt.limits = cfg_.limits;
+  auto decoded = image::decode(bytes, dopt);
+  IDPHOTO_TRY(decoded);
+  auto upright = image::orient(*decoded);
+  IDPHOTO_TRY(upright);
+  auto srgb = image::to_srgb(*upright);
+  IDPHOTO_TRY(srgb);
+  image::image photo = std::move(srgb->rgb);
+  if (srgb->alpha) {  // transparent input: flatten on white so the network sees a plain background
+    auto flat = image::composite(photo, *srgb->alpha, image::rgb8{255, 255, 255});
+    IDPHOTO_TRY(flat);
+    photo = std::move(*flat);
+  }
+  auto work = image::materialise(photo);
+  IDPHOTO_TRY(work);
+  photo = std::move(*work);
+  auto out_img = image::resize_to_fit(photo, o.max_size_px, o.max_size_px);
+  IDPHOTO_TRY(out_img);
+  auto out_plane = plane_of(*out_img);
+  IDPHOTO_TRY(out_plane);
+  res.timing.decode_ms = ms_since(t0);
+
+  // model input -> infer -> mask to output size
+  t0 = clock::now();
+  auto mi = to_model_input(photo, spec_, cfg_.model_size_px, cfg_.fit);
+  IDPHOTO_TRY(mi);
+  auto outs = session_->run({{spec_.input_name, std::move(mi->t)}});
+  IDPHOTO_TRY(outs);
+  auto raw = mask_from_output(outs->at(0).t, spec_, *mi);
+  IDPHOTO_TRY(raw);
+  outs->clear();
+  alpha_plane alpha = resize_alpha(*raw, out_plane->width, out_plane->height);
+  res.timing.infer_ms = ms_since(t0);
+
+  // person only -> edge refinement -> colour decontamination
+  t0 = clock::now();
+  const std::vector<box> faces = faces_->detect(*out_plane);
+  res.person = !faces.empty();
+  rgb8_plane fg = *out_plane;
+  if (o.refine) {
+    person_only_result po = person_only(alpha, faces);
+    alpha = refine_edges(*out_plane, po.alpha);
+    fg = decontaminate(*out_plane, alpha);
+  }
+  double sum = 0;
+  for (float v : alpha.a) sum += v;
+  res.coverage = alpha.a.empty() ? 0 : sum / static_cast<double>(alpha.a.size());
+  if (!res.person) res.warnings.push_back("no face found: the cut-out may not be a person");
+  if (res.coverage < 0.02) res.warnings.push_back("the mask is almost empty");
+  if (res.coverage > 0.98) res.warnings.push_back("the mask is almost full");
+  res.timing.refine_ms = ms_since(t0);
+
+  // composite -> encode
+  t0 = clock::now();
+  auto mask = image::mask_from_float(alpha.a, alpha.width, alpha.height);
+  IDPHOTO_TRY(mask);
+  image::encode_options eo = o.encode;
+  image::image final_img;
+  if (o.mask_only) {
+    eo.fmt = image::format::png;
+    final_img = std::move(*mask);
+  } else {
+    auto fg_img = image::from_pixels(fg.px, fg.width, fg.height, 3);
+    IDPHOTO_TRY(fg_img);
+    if (!o.background && eo.fmt == image::format::jpeg)
+      return make_error(errc::invalid_argument, "a transparent background needs PNG or WebP output, not JPEG");
+    auto comp = image::composite(*fg_img, *mask, o.background);
+    IDPHOTO_TRY(comp);
+    final_img = std::move(*comp);
+  }
+  auto enc = image::encode(final_img, eo);
+  IDPHOTO_TRY(enc);
+  res.bytes = std::move(*enc);
+  res.fmt = eo.fmt;
+  res.width = alpha.width;
+  res.height = alpha.height;
+  res.timing.encode_ms = ms_since(t0);
+  res.timing.total_ms = ms_since(t_all);
+  return res;
+}
+
+}  // namespace idphoto::pipeline

@@ -1,0 +1,95 @@
+// The clean story from bytes to an ID-ready image: probe, limits, decode, orient,
+// sRGB, model input, infer, mask to output size, person only, edge refinement,
+// colour decontamination, composite, encode. One cleaner = one inference slot.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "base/result.hpp"
+#include "image/encode.hpp"
+#include "image/image.hpp"
+#include "image/limits.hpp"
+#include "infer/session.hpp"
+#include "pipeline/face_detect.hpp"
+#include "pipeline/model_spec.hpp"
+#include "pipeline/to_model_input.hpp"
+
+namespace idphoto::pipeline {
+
+// Background presets. blue is the common ID-photo blue (#438EDB).
+struct colour_preset {
+  const char* name;
+  image::rgb8 rgb;
+};
+const std::vector<colour_preset>& colour_presets();
+// "blue", "white", "grey", "red", "#RRGGBB", or "none" (nullopt = transparent).
+// Fails with invalid_argument naming the value and the accepted forms.
+base::result<std::optional<image::rgb8>> parse_background(const std::string& s);
+
+struct pipeline_config {
+  std::string models_dir = "models";
+  std::string model = "isnet-general-fp16";  // a known name or a path to an .onnx
+  std::string model_norm;                    // for a path: imgly | imagenet | half
+  int model_size_px = 640;                   // network input side, 384..1024
+  fit_mode fit = fit_mode::squash;
+  int n_threads = 0;                         // 0 = all cores
+  infer::weights_mode weights = infer::weights_mode::streamed;
+  std::string face_cascade;                  // empty = OpenCV's frontal-face default
+  image::image_limits limits;
+  int work_side_px = 1024;                   // decode box for refinement; >= max_size_px is used
+
+  // Returns invalid_argument listing every bad field.
+  base::result<void> validate() const;
+};
+
+struct clean_options {
+  int max_size_px = 800;                        // output fits max_size x max_size, never upscaled
+  std::optional<image::rgb8> background = image::rgb8{67, 142, 219};  // nullopt = transparent PNG
+  image::encode_options encode;                 // format and quality
+  bool refine = true;                           // person only + edge refinement + decontamination
+  bool mask_only = false;                       // output the final alpha as an 8-bit grey PNG
+};
+
+struct clean_timing {
+  double decode_ms = 0, infer_ms = 0, refine_ms = 0, encode_ms = 0, total_ms = 0;
+};
+
+struct clean_result {
+  std::vector<uint8_t> bytes;  // the encoded output
+  image::format fmt = image::format::png;
+  int width = 0, height = 0;
+  bool person = false;         // a face was found
+  double coverage = 0;         // mean alpha, 0..1
+  std::vector<std::string> warnings;
+  clean_timing timing;
+};
+
+class cleaner {
+ public:
+  // Loads the model and the face cascade. Fails with not_found (model/cascade missing),
+  // corrupt/unsupported (model does not load), invalid_argument (config).
+  static base::result<std::unique_ptr<cleaner>> create(const pipeline_config& cfg);
+
+  // Fails with the step's error: unsupported (format), too_large (limits), corrupt
+  // (undecodable), invalid_argument (options), internal. Thread-safe (one at a time).
+  base::result<clean_result> clean(std::span<const uint8_t> bytes, const clean_options& o);
+
+  const model_spec& spec() const { return spec_; }
+  const pipeline_config& config() const { return cfg_; }
+
+ private:
+  cleaner() = default;
+  pipeline_config cfg_;
+  model_spec spec_;
+  std::shared_ptr<infer::model> model_;
+  std::unique_ptr<infer::session> session_;
+  std::unique_ptr<face_detector> faces_;
+  std::mutex mu_;
+};
+
+}  // namespace idphoto::pipeline
