@@ -6,6 +6,8 @@
 
 namespace idphoto::cli {
 int cmd_infer(const std::vector<std::string>& argv);
+int cmd_clean(const std::vector<std::string>& argv);
+int cmd_models(const std::vector<std::string>& argv);
 }
 
 namespace {
@@ -13,6 +15,8 @@ void usage(FILE* f) {
   std::fprintf(f,
                "usage: idphoto <command> [options]\n"
                "commands:\n"
+               "  clean    photos in, ID-ready images out (see idphoto clean --help)\n"
+               "  models   list the known models and check their files\n"
                "  infer    run an ONNX model on a raw float32 tensor (see idphoto infer --help)\n"
                "  --version\n");
 }
@@ -34,6 +38,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (cmd == "infer") return idphoto::cli::cmd_infer(rest);
+  if (cmd == "clean") return idphoto::cli::cmd_clean(rest);
+  if (cmd == "models") return idphoto::cli::cmd_models(rest);
   std::fprintf(stderr, "idphoto: error: unknown command '%s'\n", cmd.c_str());
   usage(stderr);
   return 2;
