@@ -260,7 +260,8 @@ result<shape_t> reshape_like_shape(const node& n, const shape_t& in, const std::
       } else {
         out[i] = want[i];
       }
-      known *= out[i];
+      if (__builtin_mul_overflow(known, out[i], &known))
+        return make_error(errc::invalid_argument, n.label() + ": the target shape overflows");
     }
     const int64_t total = numel(in);
     if (infer_at >= 0) {

@@ -80,36 +80,40 @@ result<tensor> convert_tensor(onnx::TensorProto& tp, const std::string& what) {
       return make_error(errc::corrupt, what + ": raw_data holds " + std::to_string(raw->size()) + " bytes, shape " +
                                            shape_str(t.shape) + " needs " + std::to_string(want));
     t.bytes.resize(want);
-    std::memcpy(t.bytes.data(), raw->data(), want);
+    if (want) std::memcpy(t.bytes.data(), raw->data(), want);
     std::string().swap(*raw);
     return t;
   }
-  t.bytes.resize(want);
   auto check = [&](int have) -> result<void> {
     if (static_cast<int64_t>(have) != n)
       return make_error(errc::corrupt, what + ": holds " + std::to_string(have) + " values, shape " + shape_str(t.shape) +
                                            " needs " + std::to_string(n));
     return {};
   };
+  // Count the stored values before allocating: a tiny file may declare huge dims.
+  switch (t.type) {
+    case dtype::f32: IDPHOTO_TRY(check(tp.float_data_size())); break;
+    case dtype::f64: IDPHOTO_TRY(check(tp.double_data_size())); break;
+    case dtype::i64: IDPHOTO_TRY(check(tp.int64_data_size())); break;
+    default: IDPHOTO_TRY(check(tp.int32_data_size())); break;
+  }
+  t.bytes.resize(want);
+  if (want == 0) return t;
   switch (t.type) {
     case dtype::f32: {
-      IDPHOTO_TRY(check(tp.float_data_size()));
       std::memcpy(t.bytes.data(), tp.float_data().data(), want);
       break;
     }
     case dtype::f64: {
-      IDPHOTO_TRY(check(tp.double_data_size()));
       std::memcpy(t.bytes.data(), tp.double_data().data(), want);
       break;
     }
     case dtype::i64: {
-      IDPHOTO_TRY(check(tp.int64_data_size()));
       std::memcpy(t.bytes.data(), tp.int64_data().data(), want);
       break;
     }
     case dtype::f16: case dtype::i32: case dtype::i8: case dtype::u8: case dtype::boolean: {
       // These are stored one per int32 entry.
-      IDPHOTO_TRY(check(tp.int32_data_size()));
       for (int64_t i = 0; i < n; ++i) {
         int32_t v = tp.int32_data(static_cast<int>(i));
         if (t.type == dtype::f16) t.data<uint16_t>()[i] = static_cast<uint16_t>(v);

@@ -238,7 +238,9 @@ result<void> planner::build() {
   for (int i : *order) IDPHOTO_TRY(visit(m_.nodes[i], i));
 
   for (const auto& o : outs) {
-    int id = ids_.at(o);
+    auto found = ids_.find(o);
+    if (found == ids_.end()) return make_error(errc::invalid_argument, "graph output '" + o + "' is never produced");
+    const int id = found->second;
     p_.values[id].graph_output = true;
     p_.outputs.push_back(id);
   }
@@ -625,7 +627,7 @@ result<void> planner::decode_resize(const node& n, const std::vector<int>& in, i
   else if (coord == "pytorch_half_pixel") rp.coord = resize_coord::pytorch_half_pixel;
   else if (coord == "align_corners") rp.coord = resize_coord::align_corners;
   else if (coord == "asymmetric") rp.coord = resize_coord::asymmetric;
-  else if (coord == "tf_half_pixel_for_nearest") rp.coord = resize_coord::tf_half_pixel_for_nearest;
+  else if (coord == "tf_half_pixel_for_nn") rp.coord = resize_coord::tf_half_pixel_for_nn;
   else return make_error(errc::unsupported, n.label() + ": coordinate_transformation_mode '" + coord + "'");
   std::string nm = legacy ? "floor" : n.get_string("nearest_mode", "round_prefer_floor");
   if (nm == "round_prefer_floor") rp.nearest = resize_nearest::round_prefer_floor;

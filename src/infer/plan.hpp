@@ -39,7 +39,7 @@ struct pool_params {
 };
 
 enum class resize_mode { nearest, linear };
-enum class resize_coord { half_pixel, pytorch_half_pixel, align_corners, asymmetric, tf_half_pixel_for_nearest };
+enum class resize_coord { half_pixel, pytorch_half_pixel, align_corners, asymmetric, tf_half_pixel_for_nn };
 enum class resize_nearest { round_prefer_floor, round_prefer_ceil, floor, ceil };
 
 struct resize_params {

@@ -106,11 +106,15 @@ double source_coord(resize_coord mode, int64_t out_i, float scale, int64_t in_le
   const double x = static_cast<double>(out_i), s = static_cast<double>(scale);
   switch (mode) {
     case resize_coord::half_pixel: return (x + 0.5) / s - 0.5;
-    case resize_coord::pytorch_half_pixel: return out_len > 1 ? (x + 0.5) / s - 0.5 : 0.0;
-    case resize_coord::align_corners:
-      return out_len > 1 ? x * static_cast<double>(in_len - 1) / static_cast<double>(out_len - 1) : 0.0;
+    // ONNX takes the resized length as in_len * scale, not rounded down (onnx/onnx#2462);
+    // with sizes given, scale = out/in and this is out_len exactly.
+    case resize_coord::pytorch_half_pixel: return static_cast<double>(in_len) * s > 1.0 ? (x + 0.5) / s - 0.5 : 0.0;
+    case resize_coord::align_corners: {
+      const double len = static_cast<double>(in_len) * s;
+      return len > 1.0 ? x * static_cast<double>(in_len - 1) / (len - 1.0) : 0.0;
+    }
     case resize_coord::asymmetric: return x / s;
-    case resize_coord::tf_half_pixel_for_nearest: return (x + 0.5) / s;
+    case resize_coord::tf_half_pixel_for_nn: return (x + 0.5) / s;
   }
   return 0.0;
 }

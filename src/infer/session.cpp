@@ -36,6 +36,9 @@ result<std::vector<named_tensor>> session::run(const std::vector<named_tensor>& 
     for (const auto& nt : inputs)
       if (nt.name == vi.name) found = &nt;
     if (!found) return make_error(errc::invalid_argument, "input '" + vi.name + "' is missing");
+    if (vi.type != dtype::f32 && vi.type != dtype::unknown)
+      return make_error(errc::unsupported, "input '" + vi.name + "' is declared " + dtype_name(vi.type) +
+                                               "; only float32 inputs are supported");
     if (found->t.type != dtype::f32)
       return make_error(errc::invalid_argument, "input '" + vi.name + "' must be float32, got " + dtype_name(found->t.type));
     if (found->t.bytes.size() != static_cast<size_t>(numel(found->t.shape)) * 4)
@@ -73,7 +76,17 @@ result<std::vector<named_tensor>> session::run(const std::vector<named_tensor>& 
   stats_.resident_weight_bytes = it->second.ex->resident_weight_bytes();
   stats_.scratch_bytes = it->second.ex->scratch_bytes();
   std::vector<named_tensor> result_list;
-  for (size_t i = 0; i < p.outputs.size(); ++i) result_list.push_back({p.values[p.outputs[i]].name, std::move((*outs)[i])});
+  for (size_t i = 0; i < p.outputs.size(); ++i) {
+    const value& v = p.values[p.outputs[i]];
+    // An output folded at plan time keeps its own dtype (int64 for Shape, ...).
+    if (v.kind == value_kind::constant) {
+      tensor c = *v.constant;
+      c.shape = v.shape;
+      result_list.push_back({v.name, std::move(c)});
+    } else {
+      result_list.push_back({v.name, std::move((*outs)[i])});
+    }
+  }
   return result_list;
 }
 
