@@ -440,7 +440,7 @@ memory onednn_executor::constant_mem(int v, const shape_t& shape, const memory::
   if (t.type == dtype::f32 && d == pd) {
     place at;
     at.where = fixed;
-    at.ptr = const_cast<std::byte*>(t.bytes.data());  // only ever read
+    at.ptr = const_cast<std::byte*>(t.raw());  // only ever read
     return make_mem(pd, at);
   }
   tensor f = to_f32(t);
@@ -656,7 +656,7 @@ base::result<void> onednn_executor::lower_conv(int i) {
       weights_plain_bytes_ = std::max(weights_plain_bytes_, w_count * 4);
     } else {
       plain_at.where = fixed;
-      plain_at.ptr = const_cast<std::byte*>(wt.bytes.data());
+      plain_at.ptr = const_cast<std::byte*>(wt.raw());
     }
     memory plain = make_mem(w_plain, plain_at);
     w_mem = plain;
@@ -706,11 +706,18 @@ base::result<void> onednn_executor::lower_conv(int i) {
   std::unordered_map<int, memory> args{{DNNL_ARG_SRC, *src}, {DNNL_ARG_WEIGHTS, w_mem}, {DNNL_ARG_DST, dst}};
   if (b >= 0) args[DNNL_ARG_BIAS] = b_mem;
   auto run = exec_fn(dnnl::convolution_forward(pd), std::move(args), pd);
+  // Weights left in the mapped model file are paged in by the packing (or read in
+  // place by the conv); drop those pages after the step so resident memory holds
+  // about one layer's weights, not the model's.
+  const tensor* w_src = &wt;
+  const tensor* b_src = b >= 0 ? val(b).constant : nullptr;
   if (prelude)
     ops_.push_back({i,
-                    [prelude, run] {
+                    [prelude, run, w_src, b_src] {
                       prelude();
                       run();
+                      release_pages(*w_src);
+                      if (b_src) release_pages(*b_src);
                     },
                     last_impl_ + " +weights"});
   else
@@ -1300,6 +1307,9 @@ base::result<std::unique_ptr<executor>> make_onednn_executor(const plan& p, cons
   auto ex = std::make_unique<onednn_executor>();
   try {
     IDPHOTO_TRY(ex->build(p, o));
+    // Resident packing read every mapped weight once; those pages are not needed again.
+    for (const value& v : p.values)
+      if (v.kind == value_kind::constant) release_pages(*v.constant);
   } catch (const dnnl::error& e) {
     return make_error(errc::internal, "oneDNN: " + dnnl_what(e));
   } catch (const std::bad_alloc&) {

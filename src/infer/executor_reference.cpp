@@ -72,6 +72,8 @@ class reference_executor final : public executor {
         }
       }
       IDPHOTO_TRY(ref::run_step(s, in, shapes, ptr(s.output), plan_values_[s.output].shape));
+      for (int id : s.inputs)  // weights left in the mapped model file: drop their pages
+        if (plan_values_[id].kind == value_kind::constant) release_pages(*plan_values_[id].constant);
     }
     std::vector<tensor> outs;
     for (int id : p_.outputs) {

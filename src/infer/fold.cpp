@@ -119,7 +119,7 @@ result<tensor> fold_slice(const node& n, const std::vector<const tensor*>& in, i
       rem %= os[a];
       src += (b[a] + idx * st[a]) * xs[a];
     }
-    std::memcpy(r.bytes.data() + o * es, x.bytes.data() + src * es, es);
+    std::memcpy(r.bytes.data() + o * es, x.raw() + src * es, es);
   }
   return r;
 }
@@ -146,7 +146,7 @@ result<tensor> fold_gather(const node& n, const tensor& x, const tensor& idx_t) 
   size_t o = 0;
   for (int64_t p = 0; p < outer; ++p)
     for (int64_t i : idx) {
-      std::memcpy(r.bytes.data() + o, x.bytes.data() + ((p * dim + i) * inner) * es, inner * es);
+      std::memcpy(r.bytes.data() + o, x.raw() + ((p * dim + i) * inner) * es, inner * es);
       o += inner * es;
     }
   return r;
@@ -177,7 +177,7 @@ result<tensor> fold_concat(const node& n, const std::vector<const tensor*>& in) 
   for (int64_t p = 0; p < outer; ++p)
     for (auto* t : xs) {
       const size_t chunk = static_cast<size_t>(t->size() / std::max<int64_t>(outer, 1)) * es;
-      if (chunk) std::memcpy(r.bytes.data() + o, t->bytes.data() + p * chunk, chunk);
+      if (chunk) std::memcpy(r.bytes.data() + o, t->raw() + p * chunk, chunk);
       o += chunk;
     }
   return r;

@@ -4,6 +4,8 @@
 #include "infer/model.hpp"
 
 #include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
@@ -57,21 +59,30 @@ dtype from_onnx_type(int t) {
 
 constexpr int64_t max_elements = int64_t{1} << 40;
 
-// Converts a TensorProto, moving raw_data out of it (the proto is left empty).
-result<tensor> convert_tensor(onnx::TensorProto& tp, const std::string& what) {
+// The dtype and shape of a TensorProto, checked (no data).
+result<tensor> tensor_header(const onnx::TensorProto& tp, const std::string& what, int64_t& n) {
   tensor t;
   t.type = from_onnx_type(tp.data_type());
   if (t.type == dtype::unknown)
     return make_error(errc::unsupported, what + ": tensor data type " + std::to_string(tp.data_type()) + " is not supported");
   if (tp.data_location() == onnx::TensorProto::EXTERNAL || tp.external_data_size() > 0)
     return make_error(errc::unsupported, what + ": external tensor data is not supported");
-  int64_t n = 1;
+  n = 1;
   for (int64_t d : tp.dims()) {
     if (d < 0) return make_error(errc::corrupt, what + ": negative dimension");
     if (d != 0 && n > max_elements / d) return make_error(errc::too_large, what + ": too many elements");
     n *= d;
     t.shape.push_back(d);
   }
+  return t;
+}
+
+// Converts a TensorProto, moving raw_data out of it (the proto is left empty).
+result<tensor> convert_tensor(onnx::TensorProto& tp, const std::string& what) {
+  int64_t n = 0;
+  auto header = tensor_header(tp, what, n);
+  IDPHOTO_TRY(header);
+  tensor t = std::move(*header);
   const size_t esize = dtype_size(t.type);
   const size_t want = static_cast<size_t>(n) * esize;
   if (tp.has_raw_data()) {
@@ -203,7 +214,117 @@ result<std::vector<node>> topo_sort(std::vector<node> nodes, const std::unordere
   return out;
 }
 
-result<std::shared_ptr<model>> convert_model(onnx::ModelProto& mp) {
+// Where each initialiser's raw_data lies in the file, by a direct walk of the protobuf
+// wire format (ModelProto.graph = 7, GraphProto.initializer = 5, TensorProto.name = 8,
+// TensorProto.raw_data = 9). Used to leave large weights in the mapped file instead of
+// copying them to the heap. Malformed input just yields fewer entries (protobuf's own
+// parse is the judge of validity).
+struct raw_span {
+  size_t offset = 0, size = 0;
+};
+
+class wire_reader {
+ public:
+  wire_reader(const uint8_t* p, size_t n) : p_(p), end_(p + n), base_(p) {}
+  bool done() const { return p_ >= end_; }
+  bool varint(uint64_t& v) {
+    v = 0;
+    for (int shift = 0; shift < 64 && p_ < end_; shift += 7) {
+      const uint8_t b = *p_++;
+      v |= static_cast<uint64_t>(b & 0x7f) << shift;
+      if (!(b & 0x80)) return true;
+    }
+    return false;
+  }
+  // Reads one field header and, for length-delimited fields, the payload span.
+  bool field(uint32_t& number, uint32_t& wire, const uint8_t*& payload, size_t& len) {
+    uint64_t key;
+    if (!varint(key)) return false;
+    number = static_cast<uint32_t>(key >> 3);
+    wire = static_cast<uint32_t>(key & 7);
+    payload = nullptr;
+    len = 0;
+    uint64_t v;
+    switch (wire) {
+      case 0: return varint(v);
+      case 1: return skip(8);
+      case 5: return skip(4);
+      case 2:
+        if (!varint(v) || v > static_cast<uint64_t>(end_ - p_)) return false;
+        payload = p_;
+        len = static_cast<size_t>(v);
+        p_ += len;
+        return true;
+      default: return false;  // groups are not used by ONNX
+    }
+  }
+  size_t offset_of(const uint8_t* q) const { return static_cast<size_t>(q - base_); }
+
+ private:
+  bool skip(size_t n) {
+    if (static_cast<size_t>(end_ - p_) < n) return false;
+    p_ += n;
+    return true;
+  }
+  const uint8_t* p_;
+  const uint8_t* end_;
+  const uint8_t* base_;
+};
+
+std::unordered_map<std::string, raw_span> find_raw_data(const uint8_t* file, size_t size) {
+  std::unordered_map<std::string, raw_span> out;
+  wire_reader model_r(file, size);
+  uint32_t num, wire;
+  const uint8_t* pl;
+  size_t len;
+  while (!model_r.done() && model_r.field(num, wire, pl, len)) {
+    if (num != 7 || wire != 2) continue;
+    wire_reader graph_r(pl, len);
+    const uint8_t* gpl;
+    size_t glen;
+    while (!graph_r.done() && graph_r.field(num, wire, gpl, glen)) {
+      if (num != 5 || wire != 2) continue;
+      wire_reader tensor_r(gpl, glen);
+      std::string name;
+      raw_span raw;
+      bool has_raw = false;
+      const uint8_t* tpl;
+      size_t tlen;
+      while (!tensor_r.done() && tensor_r.field(num, wire, tpl, tlen)) {
+        if (num == 8 && wire == 2) name.assign(reinterpret_cast<const char*>(tpl), tlen);
+        if (num == 9 && wire == 2) {
+          raw = {model_r.offset_of(tpl), tlen};
+          has_raw = true;
+        }
+      }
+      if (has_raw && !name.empty()) out[name] = raw;
+    }
+  }
+  return out;
+}
+
+// A read-only private mapping of the model file; unmapped when the last tensor using it goes.
+struct file_mapping {
+  void* addr = MAP_FAILED;
+  size_t size = 0;
+  ~file_mapping() {
+    if (addr != MAP_FAILED) munmap(addr, size);
+  }
+};
+
+// The span's first and last 256 bytes equal the parsed raw_data: a cheap check that
+// the wire walk found the right bytes without reading (and paging in) all of them.
+bool same_ends(const file_mapping& m, const raw_span& sp, const std::string& raw) {
+  if (sp.offset + sp.size > m.size) return false;
+  const char* p = static_cast<const char*>(m.addr) + sp.offset;
+  const size_t k = std::min<size_t>(256, sp.size);
+  return std::memcmp(p, raw.data(), k) == 0 && std::memcmp(p + sp.size - k, raw.data() + sp.size - k, k) == 0;
+}
+
+// Initialisers at least this large stay in the mapped file (when found there).
+constexpr size_t map_min_bytes = 64 * 1024;
+
+result<std::shared_ptr<model>> convert_model(onnx::ModelProto& mp, const std::shared_ptr<file_mapping>& mapping = nullptr) {
   auto m = std::make_shared<model>();
   for (const auto& os : mp.opset_import())
     if (os.domain().empty() || os.domain() == "ai.onnx") m->opset = os.version();
@@ -212,7 +333,28 @@ result<std::shared_ptr<model>> convert_model(onnx::ModelProto& mp) {
   if (g.sparse_initializer_size() > 0) return make_error(errc::unsupported, "sparse initialisers are not supported");
 
   std::unordered_set<std::string> available;
+  std::unordered_map<std::string, raw_span> spans;
+  if (mapping) spans = find_raw_data(static_cast<const uint8_t*>(mapping->addr), mapping->size);
   for (auto& init : *g.mutable_initializer()) {
+    // A large raw initialiser found at a verified place in the file: keep it mapped.
+    if (auto sp = spans.find(init.name()); sp != spans.end() && init.has_raw_data() && init.raw_data().size() >= map_min_bytes &&
+                                           sp->second.size == init.raw_data().size() && same_ends(*mapping, sp->second, init.raw_data())) {
+      int64_t n = 0;
+      auto header = tensor_header(init, "initialiser '" + init.name() + "'", n);
+      IDPHOTO_TRY(header);
+      if (static_cast<size_t>(n) * dtype_size(header->type) != init.raw_data().size())
+        return make_error(errc::corrupt, "initialiser '" + init.name() + "': raw_data size does not match its shape");
+      std::string().swap(*init.mutable_raw_data());
+      tensor t = std::move(*header);
+      t.ext = static_cast<const std::byte*>(mapping->addr) + sp->second.offset;
+      t.ext_size = sp->second.size;
+      t.ext_owner = mapping;
+      release_pages(t);  // same_ends touched its first and last page
+      m->initializer_bytes += static_cast<int64_t>(t.ext_size);
+      available.insert(init.name());
+      m->initializers[init.name()] = std::move(t);
+      continue;
+    }
     auto t = convert_tensor(init, "initialiser '" + init.name() + "'");
     IDPHOTO_TRY(t);
     m->initializer_bytes += static_cast<int64_t>(t->bytes.size());
@@ -263,6 +405,13 @@ result<std::shared_ptr<model>> convert_model(onnx::ModelProto& mp) {
 result<std::shared_ptr<model>> load_model(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return make_error(errc::not_found, "cannot open model '" + path + "': " + std::strerror(errno));
+  auto mapping = std::make_shared<file_mapping>();
+  struct stat st {};
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+    mapping->size = static_cast<size_t>(st.st_size);
+    mapping->addr = ::mmap(nullptr, mapping->size, PROT_READ, MAP_PRIVATE, fd, 0);
+  }
+  if (mapping->addr == MAP_FAILED) mapping.reset();  // fall back to heap copies
   onnx::ModelProto mp;
   bool parsed;
   {
@@ -272,7 +421,7 @@ result<std::shared_ptr<model>> load_model(const std::string& path) {
     if (in.GetErrno() != 0) return make_error(errc::io, "cannot read model '" + path + "': " + std::strerror(in.GetErrno()));
   }
   if (!parsed) return make_error(errc::corrupt, "'" + path + "' is not a valid ONNX model (protobuf parse failed: truncated or not ONNX)");
-  auto m = convert_model(mp);
+  auto m = convert_model(mp, mapping);
   if (!m.ok()) return make_error(m.err().code, "'" + path + "': " + m.err().detail);
   return m;
 }

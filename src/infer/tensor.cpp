@@ -2,6 +2,8 @@
 #include "infer/tensor.hpp"
 
 #include <immintrin.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <sstream>
@@ -100,8 +102,21 @@ std::vector<int64_t> to_i64_values(const tensor& t) {
   return convert_values<int64_t>(t);
 }
 
+void release_pages(const tensor& t) {
+  if (!t.ext || t.ext_size == 0) return;
+  static const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const uintptr_t lo = (reinterpret_cast<uintptr_t>(t.ext) + page - 1) / page * page;
+  const uintptr_t hi = (reinterpret_cast<uintptr_t>(t.ext) + t.ext_size) / page * page;
+  if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
+}
+
 tensor to_f32(const tensor& t) {
-  if (t.type == dtype::f32) return t;
+  if (t.type == dtype::f32) {
+    if (!t.ext) return t;
+    tensor r = tensor::zeros(dtype::f32, t.shape);
+    std::memcpy(r.bytes.data(), t.ext, r.bytes.size());
+    return r;
+  }
   tensor r = tensor::zeros(dtype::f32, t.shape);
   if (t.type == dtype::f16) {
     half_to_float_n(t.data<uint16_t>(), r.data<float>(), static_cast<size_t>(t.size()));

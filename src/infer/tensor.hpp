@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -21,11 +22,19 @@ std::string shape_str(const shape_t& s);
 struct tensor {
   dtype type = dtype::f32;
   shape_t shape;
-  std::vector<std::byte> bytes;
+  std::vector<std::byte> bytes;  // owned elements (empty when ext is set)
+  // Or read-only elements owned elsewhere: a model initialiser left in the mapped
+  // .onnx file, so fp16 weights cost no heap and their pages can be dropped after use.
+  const std::byte* ext = nullptr;
+  size_t ext_size = 0;
+  std::shared_ptr<const void> ext_owner;  // keeps the mapping alive
 
   int64_t size() const { return numel(shape); }
+  const std::byte* raw() const { return ext ? ext : bytes.data(); }
+  size_t raw_size() const { return ext ? ext_size : bytes.size(); }
+  // Mutable access is for owned tensors only.
   template <class T> T* data() { return reinterpret_cast<T*>(bytes.data()); }
-  template <class T> const T* data() const { return reinterpret_cast<const T*>(bytes.data()); }
+  template <class T> const T* data() const { return reinterpret_cast<const T*>(raw()); }
 
   static tensor zeros(dtype t, shape_t s);
   static tensor from_f32(shape_t s, const std::vector<float>& v);
@@ -42,5 +51,9 @@ tensor to_f32(const tensor& t);
 float half_to_float(uint16_t h);
 uint16_t float_to_half(float f);
 void half_to_float_n(const uint16_t* src, float* dst, size_t n);
+
+// Drops the resident pages of a mapped (ext) tensor; they are read again from the
+// file if used later. A no-op for owned tensors. Never fails.
+void release_pages(const tensor& t);
 
 }  // namespace idphoto::infer
