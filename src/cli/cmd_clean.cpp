@@ -6,9 +6,13 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <utility>
 
+#include "base/memory_stats.hpp"
 #include "cli/args.hpp"
 #include "cli/json.hpp"
 #include "cli/models_dir.hpp"
@@ -86,6 +90,25 @@ base::result<std::vector<uint8_t>> read_input(const std::string& path, int64_t m
   f.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size));
   if (!f) return base::make_error(base::errc::io, "cannot read");
   return bytes;
+}
+
+// libvips reports why a PNG failed (libpng's "IDAT: CRC error", "not enough data") only
+// as a warning; the error itself says "libpng read error". Photos are cleaned one at a
+// time, so the warnings since the current photo started name the reason: the first
+// few distinct ones are kept.
+std::mutex g_warning_mu;
+std::string g_warnings;
+void keep_warning(const char* message) {
+  std::string m(message, std::min<size_t>(std::strlen(message), 120));
+  for (char& c : m)
+    if (static_cast<unsigned char>(c) < 0x20) c = ' ';  // the error stays one line
+  std::lock_guard<std::mutex> lock(g_warning_mu);
+  if (m.empty() || g_warnings.size() > 160 || g_warnings.find(m) != std::string::npos) return;
+  g_warnings += (g_warnings.empty() ? "" : "; ") + m;
+}
+std::string take_warnings() {
+  std::lock_guard<std::mutex> lock(g_warning_mu);
+  return std::exchange(g_warnings, std::string());
 }
 
 // A one-line progress bar on a TTY (stderr).
@@ -199,7 +222,9 @@ int cmd_clean(const std::vector<std::string>& argv) {
     if (ec) return usage_error("cannot create --out-dir: " + ec.message());
   }
 
-  if (auto r = image::init_vips(pc.n_threads > 0 ? pc.n_threads : static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)))); !r.ok()) {
+  if (auto r = image::init_vips(pc.n_threads > 0 ? pc.n_threads : static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN))),
+                                 keep_warning);
+      !r.ok()) {
     std::fprintf(stderr, "idphoto: error: %s\n", r.err().to_string().c_str());
     return 1;
   }
@@ -219,6 +244,7 @@ int cmd_clean(const std::vector<std::string>& argv) {
     const auto t0 = std::chrono::steady_clock::now();
     std::string err;
     pipeline::clean_result res;
+    take_warnings();
     auto bytes = read_input(j.in, pc.limits.max_bytes);
     if (!bytes.ok()) {
       err = bytes.err().detail;
@@ -226,6 +252,8 @@ int cmd_clean(const std::vector<std::string>& argv) {
       auto r = (*cl)->clean(*bytes, co);
       if (!r.ok()) {
         err = r.err().detail;
+        if (const std::string w = take_warnings(); r.err().code == base::errc::corrupt && !w.empty() && err.find(w) == std::string::npos)
+          err += " (" + w + ")";
       } else {
         res = std::move(*r);
         if (j.out == "-") {
@@ -264,7 +292,7 @@ int cmd_clean(const std::vector<std::string>& argv) {
       }
       char msb[32];
       std::snprintf(msb, sizeof msb, "%.1f", ms);
-      line += ",\"ms\":" + std::string(msb) + ",\"error\":" + (err.empty() ? "null" : json_str(err)) + "}\n";
+      line += ",\"ms\":" + std::string(msb) + ",\"rss_bytes\":" + std::to_string(base::current_rss_bytes()) + ",\"error\":" + (err.empty() ? "null" : json_str(err)) + "}\n";
       // With -o -, stdout carries the image; JSON goes to stderr then.
       std::fputs(line.c_str(), j.out == "-" ? stderr : stdout);
       std::fflush(j.out == "-" ? stderr : stdout);

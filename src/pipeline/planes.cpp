@@ -12,6 +12,7 @@ alpha_plane resize_alpha(const alpha_plane& in, int width, int height) {
   out.width = width;
   out.height = height;
   out.a.resize(static_cast<size_t>(width) * height);
+  if (in.width <= 0 || in.height <= 0) return out;  // nothing to sample: all background
   const double sx = static_cast<double>(in.width) / width, sy = static_cast<double>(in.height) / height;
   std::vector<int> x0(width), x1(width);
   std::vector<float> fx(width);

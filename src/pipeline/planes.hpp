@@ -20,7 +20,8 @@ struct alpha_plane {
   float at(int x, int y) const { return a[static_cast<size_t>(y) * width + x]; }
 };
 
-// Bilinear resize of a float plane (half-pixel centres, edge clamp). Never fails.
+// Bilinear resize of a float plane (half-pixel centres, edge clamp). Never fails; an
+// empty input gives a zero plane of the requested size.
 alpha_plane resize_alpha(const alpha_plane& in, int width, int height);
 
 // Box mean of a float plane over a (2r+1)^2 window clipped to the image (O(1) per pixel).

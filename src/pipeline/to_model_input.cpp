@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "image/ops.hpp"
 
@@ -50,12 +51,20 @@ base::result<alpha_plane> mask_from_output(const infer::tensor& out, const model
   if (s.size() != 4 || s[0] != 1 || s[1] != 1 || s[2] != S || s[3] != S)
     return base::make_error(base::errc::invalid_argument, "model output " + infer::shape_str(s) + " is not [1,1," + std::to_string(S) + "," +
                                                               std::to_string(S) + "]");
+  if (out.type != infer::dtype::f32 || out.bytes.size() != static_cast<size_t>(S) * S * sizeof(float))
+    return base::make_error(base::errc::invalid_argument, std::string("model output must be float32, got ") + infer::dtype_name(out.type) +
+                                                              " (" + std::to_string(out.bytes.size()) + " bytes)");
   const float* p = out.data<float>();
   float lo = 0, hi = 1;
-  if (spec.minmax_output) {
-    auto [mn, mx] = std::minmax_element(p, p + static_cast<size_t>(S) * S);
-    lo = *mn;
-    hi = *mx > *mn ? *mx : *mn + 1;
+  if (spec.minmax_output) {  // over the finite values only: NaN or an infinity would poison the range
+    float mn = std::numeric_limits<float>::infinity(), mx = -mn;
+    for (size_t i = 0; i < static_cast<size_t>(S) * S; ++i)
+      if (std::isfinite(p[i])) {
+        mn = std::min(mn, p[i]);
+        mx = std::max(mx, p[i]);
+      }
+    lo = std::isfinite(mn) ? mn : 0.f;
+    hi = mx > lo ? mx : lo + 1;
   }
   alpha_plane a;
   a.width = in.content_w;

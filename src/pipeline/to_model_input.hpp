@@ -24,7 +24,8 @@ struct model_input {
 base::result<model_input> to_model_input(const image::image& srgb, const model_spec& spec, int size_px, fit_mode fit);
 
 // The network's probability map (S x S) cut back to the photo's region; applies the
-// spec's min-max rescaling. Fails with invalid_argument when the tensor is not [1,1,S,S].
+// spec's min-max rescaling (over the finite values; NaN and infinities become 0). Fails with
+// invalid_argument when the tensor is not float32 [1,1,S,S].
 base::result<alpha_plane> mask_from_output(const infer::tensor& out, const model_spec& spec, const model_input& in);
 
 }  // namespace idphoto::pipeline
