@@ -1,5 +1,5 @@
 # idphoto — the two commands of the README, and a few more.
-#   make run    set up, build (release), fetch the model, run the main job on the sample
+#   make run    set up, build (release), fetch the model, clean the sample photo
 #   make test   set up, build, run the whole suite (ci preset, then ASan+UBSan unit tests)
 #   make bench  set up, build (release), measure against the peers (writes docs/performance.md)
 #   make build  set up, build (release)
@@ -29,7 +29,9 @@ build-dev: setup
 	cmake --build --preset dev -j $(JOBS)
 
 run: build models
-	scripts/run-sample build/release/idphoto "$(SAMPLE)" "$(OUT)"
+	@mkdir -p "$(OUT)"
+	build/release/idphoto clean "$(SAMPLE)" -o "$(OUT)/astronaut-id.png" --json
+	@echo "make run: ID photo written to $(OUT)/astronaut-id.png"
 
 test-ci: build-ci models
 	ctest --preset ci -j 2 --timeout 3000
@@ -42,6 +44,7 @@ test: test-ci test-dev
 
 bench: build models
 	bench/infer/run.sh build/release/idphoto
+	bench/clean/run.sh build/release/idphoto
 
 clean:
 	rm -rf build
