@@ -286,6 +286,10 @@ int cmd_clean(const std::vector<std::string>& argv) {
                 ",\"person\":" + (res.person ? "true" : "false");
         char cov[32];
         std::snprintf(cov, sizeof cov, "%.4f", res.coverage);
+        char steps[160];
+        std::snprintf(steps, sizeof steps, ",\"steps_ms\":{\"decode\":%.1f,\"infer\":%.1f,\"refine\":%.1f,\"encode\":%.1f}",
+                      res.timing.decode_ms, res.timing.infer_ms, res.timing.refine_ms, res.timing.encode_ms);
+        line += steps;
         line += ",\"coverage\":" + std::string(cov) + ",\"warnings\":[";
         for (size_t i = 0; i < res.warnings.size(); ++i) line += (i ? "," : "") + json_str(res.warnings[i]);
         line += "]";
