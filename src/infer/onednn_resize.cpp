@@ -1,6 +1,7 @@
 // Bilinear Resize kernel of the oneDNN executor (see onednn_resize.hpp).
 // It exists because oneDNN's resampling computes source coordinates in float.
 #include "infer/onednn_resize.hpp"
+#include "infer/ref_kernels.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -21,36 +22,11 @@ namespace {
  * output row) with OpenMP; the inner loop runs over the 16 channels of a block
  * (or one pixel row for plain data), which the compiler vectorises.
  */
-struct tap {
-  int64_t i0, i1;
-  float w1;
-};
-
-double source_coord(resize_coord mode, int64_t out_i, float scale, int64_t in_len, int64_t out_len) {
-  const double x = static_cast<double>(out_i), s = static_cast<double>(scale);
-  switch (mode) {
-    case resize_coord::half_pixel: return (x + 0.5) / s - 0.5;
-    // ONNX takes the resized length as in_len * scale, not rounded down (onnx/onnx#2462);
-    // with sizes given, scale = out/in and this is out_len exactly.
-    case resize_coord::pytorch_half_pixel: return static_cast<double>(in_len) * s > 1.0 ? (x + 0.5) / s - 0.5 : 0.0;
-    case resize_coord::align_corners: {
-      const double len = static_cast<double>(in_len) * s;
-      return len > 1.0 ? x * static_cast<double>(in_len - 1) / (len - 1.0) : 0.0;
-    }
-    case resize_coord::asymmetric: return x / s;
-    case resize_coord::tf_half_pixel_for_nn: return (x + 0.5) / s;
-  }
-  return 0.0;
-}
+using tap = ref::lerp_tap;
 
 std::vector<tap> make_taps(resize_coord mode, float scale, int64_t in_len, int64_t out_len) {
   std::vector<tap> t(out_len);
-  for (int64_t o = 0; o < out_len; ++o) {
-    double c = source_coord(mode, o, scale, in_len, out_len);
-    c = std::clamp(c, 0.0, static_cast<double>(in_len - 1));
-    const int64_t i0 = static_cast<int64_t>(std::floor(c));
-    t[o] = {i0, std::min(i0 + 1, in_len - 1), static_cast<float>(c - static_cast<double>(i0))};
-  }
+  for (int64_t o = 0; o < out_len; ++o) t[o] = ref::linear_tap(mode, o, scale, in_len, out_len);
   return t;
 }
 

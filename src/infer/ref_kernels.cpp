@@ -135,10 +135,7 @@ int64_t nearest_index(resize_nearest mode, double c, int64_t in_len) {
   return std::clamp<int64_t>(static_cast<int64_t>(r), 0, in_len - 1);
 }
 
-struct lerp_tap {
-  int64_t i0, i1;
-  float w1;  // weight of i1; i0 gets 1 - w1
-};
+}  // namespace
 
 lerp_tap linear_tap(resize_coord mode, int64_t out_i, float scale, int64_t in_len, int64_t out_len) {
   double c = source_coord(mode, out_i, scale, in_len, out_len);
@@ -147,8 +144,6 @@ lerp_tap linear_tap(resize_coord mode, int64_t out_i, float scale, int64_t in_le
   const int64_t i1 = std::min(i0 + 1, in_len - 1);
   return {i0, i1, static_cast<float>(c - static_cast<double>(i0))};
 }
-
-}  // namespace
 
 void resize(const resize_params& p, const float* x, float* y) {
   const int64_t in_hw = p.h_in * p.w_in, out_hw = p.h_out * p.w_out;

@@ -15,6 +15,13 @@ void avg_pool(const pool_params& p, const float* x, float* y);
 void global_avg_pool(int64_t n, int64_t c, int64_t hw, const float* x, float* y);
 void batch_norm(const batch_norm_params& p, int64_t n, int64_t c, int64_t hw, const float* x, float* y);
 void resize(const resize_params& p, const float* x, float* y);
+// One output coordinate of linear Resize: the two source indices and the weight of
+// the second, exactly as resize() computes them (the fast kernel uses the same taps).
+struct lerp_tap {
+  int64_t i0, i1;
+  float w1;  // weight of i1; i0 gets 1 - w1
+};
+lerp_tap linear_tap(resize_coord mode, int64_t out_i, float scale, int64_t in_len, int64_t out_len);
 // relu, sigmoid, clip (clip needs cp).
 void unary(op_kind k, const clip_params* cp, int64_t count, const float* x, float* y);
 // add, sub, mul, div with numpy broadcasting; shapes are right-aligned.
