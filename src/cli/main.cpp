@@ -1,4 +1,5 @@
 // idphoto: the command-line entry point; dispatches to subcommands.
+#include <malloc.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -38,6 +39,10 @@ void ensure_passive_omp_wait(char** argv) {
 
 int main(int argc, char** argv) {
   ensure_passive_omp_wait(argv);
+  // Buffers of 1 MiB and more (image planes, masks, tensors) come from mmap and go back
+  // to the kernel when freed. glibc would otherwise raise this threshold after the first
+  // large free and keep later photo-sized buffers on the heap, so RSS would ratchet up.
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
   if (argc < 2) {
     usage(stderr);
     return 2;

@@ -167,6 +167,12 @@ class onednn_executor final : public executor {
   int64_t resident_weight_bytes() const override { return resident_bytes_; }
   int64_t scratch_bytes() const override { return scratch_total_; }
   int64_t arena_bytes() const override { return arena_bytes_; }
+  void trim() override {
+    release_pages(arena_.get(), static_cast<size_t>(arena_bytes_));
+    release_pages(weights_plain_.get(), static_cast<size_t>(weights_plain_bytes_));
+    release_pages(weights_packed_.get(), static_cast<size_t>(weights_packed_bytes_));
+    release_pages(scratchpad_.get(), static_cast<size_t>(scratchpad_bytes_));
+  }
 
   base::result<void> build(const plan& p, const session_options& o);
 

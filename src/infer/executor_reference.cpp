@@ -93,6 +93,7 @@ class reference_executor final : public executor {
   int64_t resident_weight_bytes() const override { return resident_bytes_; }
   int64_t scratch_bytes() const override { return 0; }
   int64_t arena_bytes() const override { return arena_bytes_; }
+  void trim() override { release_pages(arena_.data(), arena_.size() * sizeof(float)); }
 
  private:
   float* ptr(int id) { return arena_.data() + plan_values_[p_.root(id)].offset / 4; }

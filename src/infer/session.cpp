@@ -69,6 +69,7 @@ result<std::vector<named_tensor>> session::run(const std::vector<named_tensor>& 
   const auto t0 = clock::now();
   auto outs = it->second.ex->run(ordered);
   IDPHOTO_TRY(outs);
+  if (opts_.trim_after_run) it->second.ex->trim();
   stats_.run_ms = std::chrono::duration<double, std::milli>(clock::now() - t0).count();
   const plan& p = *it->second.p;
   stats_.arena_bytes = it->second.ex->arena_bytes();

@@ -102,12 +102,16 @@ std::vector<int64_t> to_i64_values(const tensor& t) {
   return convert_values<int64_t>(t);
 }
 
-void release_pages(const tensor& t) {
-  if (!t.ext || t.ext_size == 0) return;
+void release_pages(const void* p, size_t n) {
+  if (!p || n == 0) return;
   static const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
-  const uintptr_t lo = (reinterpret_cast<uintptr_t>(t.ext) + page - 1) / page * page;
-  const uintptr_t hi = (reinterpret_cast<uintptr_t>(t.ext) + t.ext_size) / page * page;
+  const uintptr_t lo = (reinterpret_cast<uintptr_t>(p) + page - 1) / page * page;
+  const uintptr_t hi = (reinterpret_cast<uintptr_t>(p) + n) / page * page;
   if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
+}
+
+void release_pages(const tensor& t) {
+  if (t.ext) release_pages(t.ext, t.ext_size);
 }
 
 tensor to_f32(const tensor& t) {

@@ -55,5 +55,8 @@ void half_to_float_n(const uint16_t* src, float* dst, size_t n);
 // Drops the resident pages of a mapped (ext) tensor; they are read again from the
 // file if used later. A no-op for owned tensors. Never fails.
 void release_pages(const tensor& t);
+// The same for any memory range: whole pages inside [p, p + n) are given back to the
+// kernel; anonymous memory reads as zeros afterwards, file-backed memory as the file.
+void release_pages(const void* p, size_t n);
 
 }  // namespace idphoto::infer

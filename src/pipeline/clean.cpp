@@ -77,6 +77,7 @@ result<std::unique_ptr<cleaner>> cleaner::create(const pipeline_config& cfg) {
   so.n_threads = cfg.n_threads;
   so.weights = cfg.weights;
   so.outputs = {c->spec_.output_name};
+  so.trim_after_run = cfg.trim_after_run;
   auto s = infer::session::create(c->model_, so);
   IDPHOTO_TRY(s);
   c->session_ = std::move(*s);
