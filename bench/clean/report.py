@@ -31,8 +31,8 @@ rss = [r["rss_bytes"] / 2**20 for r in batch if "rss_bytes" in r]
 sha = subprocess.run(["git", "-C", R, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
 cpu = subprocess.run("lscpu | sed -n 's/^Model name: *//p'", shell=True, capture_output=True, text=True).stdout.strip()
 
-def score_of(d):
-    return d.get("score", d)
+def score_of(d):  # ours: score.py's {"summary": ...}; the peer's results: {"score": ...}
+    return d.get("summary") or d.get("score") or d
 
 L = ["## Clean (bench/clean)", ""]
 L += [f"- command: `bench/clean/run.sh build/release/idphoto{' --skip-peer' if a.skip_peer == '1' else ''}` "

@@ -17,6 +17,7 @@ score="$root/../shared/eval/score.py"
 py=/usr/bin/python3
 work=$(mktemp -d "${TMPDIR:-/tmp}/idphoto-bench-clean.XXXXXX")
 trap 'rm -rf "$work"' EXIT
+[ -n "${IDPHOTO_KEEP_TMP:-}" ] && trap - EXIT  # keep the work dir for a look
 models="$root/models"
 export IDPHOTO_MODELS_DIR="$models"
 load() { cut -d' ' -f1-3 /proc/loadavg; }
