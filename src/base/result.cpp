@@ -12,6 +12,10 @@ const char* errc_name(errc c) {
     case errc::corrupt: return "corrupt";
     case errc::too_large: return "too_large";
     case errc::internal: return "internal";
+    case errc::forbidden: return "forbidden";
+    case errc::timeout: return "timeout";
+    case errc::unavailable: return "unavailable";
+    case errc::conflict: return "conflict";
   }
   return "unknown";
 }

@@ -15,6 +15,10 @@ enum class errc {
   corrupt,            // data that does not parse (truncated, bad checksum)
   too_large,          // over a configured limit
   internal,           // a bug or a library failure on our side
+  forbidden,          // refused by policy (an address the fetcher may not reach, a bad token)
+  timeout,            // a deadline passed (fetch, request, job)
+  unavailable,        // a dependency is down or full (database, store, queue): retry later
+  conflict,           // the state changed under us (a record deleted while a job ran)
 };
 
 const char* errc_name(errc c);

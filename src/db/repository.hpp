@@ -1,0 +1,87 @@
+// The repository of ID-card records: one interface, two backends (SQLite by default,
+// PostgreSQL when DATABASE_URL=postgres://…), one conformance suite for both.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/result.hpp"
+
+namespace idphoto::db {
+
+enum class photo_status { none, processing, clean, failed };
+const char* photo_status_name(photo_status s);                 // "none", "processing", …
+std::optional<photo_status> photo_status_from(const std::string& s);  // nullopt when unknown
+
+struct id_card {
+  std::string id;               // 32 lowercase hex chars (128 random bits), set by create
+  std::string full_name;        // required, 1..200 UTF-8 bytes
+  std::string id_number;        // the rest: optional, "" when unset, ≤ 200 bytes each
+  std::string organization;
+  std::string role;
+  std::string issued_at;        // "YYYY-MM-DD" or ""
+  std::string expires_at;       // "YYYY-MM-DD" or ""
+  std::string raw_photo_url;    // public URL of the raw photo the client sent, or ""
+  std::string raw_photo_key;    // the blob store's key of that photo (internal), or ""
+  std::string clean_photo_url;  // public URL of the cleaned photo, or ""
+  std::string clean_photo_key;  // the blob store's key of that photo (internal), or ""
+  photo_status status = photo_status::none;
+  std::string photo_error;      // why cleaning failed (public text), "" otherwise
+  std::string photo_warning;    // a doubtful result: "no_person", "mask_empty", "mask_full", or ""
+  std::string created_at;       // UTC, RFC 3339 with milliseconds: "2026-11-29T11:43:10.123Z"
+  std::string updated_at;
+};
+
+// The fields a client may set on create or patch; nullopt = leave as is.
+struct id_card_fields {
+  std::optional<std::string> full_name, id_number, organization, role, issued_at, expires_at;
+};
+
+// The photo columns written by the clean use case, all at once, in one transaction.
+struct photo_update {
+  std::string raw_photo_url, raw_photo_key;
+  std::string clean_photo_url, clean_photo_key;
+  photo_status status = photo_status::none;
+  std::string photo_error, photo_warning;
+};
+
+struct page {
+  std::vector<id_card> items;
+  std::string next_cursor;  // "" when this is the last page
+};
+
+// Every method is safe to call from many threads at once. Every write is one transaction.
+class repository {
+ public:
+  virtual ~repository() = default;
+  // invalid_argument when full_name is missing/empty or a field is too long or a date is malformed.
+  virtual base::result<id_card> create(const id_card_fields& f) = 0;
+  // not_found when no such id (including a malformed id).
+  virtual base::result<id_card> get(const std::string& id) = 0;
+  // Newest first (created_at desc, id desc); limit 1..100 (invalid_argument otherwise);
+  // cursor is "" or a value from next_cursor (invalid_argument when it does not parse).
+  virtual base::result<page> list(int limit, const std::string& cursor) = 0;
+  // not_found; invalid_argument as for create (full_name may not be set to "").
+  virtual base::result<id_card> update(const std::string& id, const id_card_fields& f) = 0;
+  // not_found when no such id.
+  virtual base::result<void> remove(const std::string& id) = 0;
+  // Sets every photo column and updated_at; not_found when the card is gone.
+  virtual base::result<id_card> set_photo(const std::string& id, const photo_update& u) = 0;
+  // unavailable when the database cannot be reached.
+  virtual base::result<void> ping() = 0;
+  // At startup: cards left "processing" by a killed process become "failed" with
+  // photo_error "interrupted: the server stopped while cleaning; upload again". Returns how many.
+  virtual base::result<int> fail_interrupted() = 0;
+  // Every blob key referenced by any card (raw and clean), for the orphan sweep and crash tests.
+  virtual base::result<std::vector<std::string>> referenced_keys() = 0;
+  virtual std::string backend_name() const = 0;  // "sqlite" or "postgresql"
+};
+
+// "" → SQLite file "data/idphoto.db"; "sqlite:PATH" or "sqlite://PATH" or a bare path → SQLite;
+// "postgres://…" or "postgresql://…" → PostgreSQL (libpq). Applies pending migrations.
+// invalid_argument for an unknown scheme; unavailable when the server cannot be reached.
+base::result<std::unique_ptr<repository>> open_repository(const std::string& database_url);
+
+}  // namespace idphoto::db

@@ -1,0 +1,45 @@
+// Fetch a photo from a URL the client gave (libcurl), refusing every address a server
+// must not be steered to: checked after DNS resolution, at connect time, on every redirect.
+#pragma once
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "base/result.hpp"
+
+struct sockaddr;
+
+namespace idphoto::fetch {
+
+struct fetch_config {
+  std::size_t max_bytes = 15u << 20;  // IDPHOTO_FETCH_MAX_BYTES; body cap, checked while streaming
+  int timeout_ms = 15000;             // IDPHOTO_FETCH_TIMEOUT_MS; whole fetch, redirects included
+  int connect_timeout_ms = 5000;      // per connection
+  int max_redirects = 3;              // each target re-checked
+  // IDPHOTO_FETCH_ALLOW: comma-separated IPs or CIDRs allowed even though private/loopback
+  // (for tests and private networks). Empty by default.
+  std::vector<std::string> allow;
+};
+
+struct fetched {
+  std::string bytes;
+  std::string content_type;  // from the magic bytes (image/jpeg, image/png, …), never the header
+  std::string final_url;
+};
+
+// invalid_argument: not http/https, malformed URL, credentials in URL;
+// forbidden: a refused address (names which one) — no packet is sent to it;
+// too_large: over max_bytes; timeout; unavailable: DNS failure, connection refused, HTTP ≥ 400;
+// unsupported: the body is not an image format we read (by magic bytes).
+base::result<fetched> fetch_url(const std::string& url, const fetch_config& c);
+
+// True when addr may be connected to under c.allow (the policy fetch_url applies).
+bool address_allowed(const sockaddr* addr, const fetch_config& c);
+
+// Test hook: called for every socket fetch_url is about to connect, after the policy check
+// passed; returning false aborts that connection. Tests use it to count and to fail on any
+// non-loopback attempt. nullptr (default) = no hook.
+void set_connect_hook(std::function<bool(const sockaddr*)> hook);
+
+}  // namespace idphoto::fetch
