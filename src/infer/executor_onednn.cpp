@@ -194,6 +194,8 @@ class onednn_executor final : public executor {
   memory temp_mem(const memory::desc& d, int step, place* at_out = nullptr);
   memory constant_mem(int v, const shape_t& shape, const memory::desc& d);
   base::result<memory> input_as(int v, const shape_t& shape, const memory::desc& d, int step);
+  base::result<bool> lower_conv_chunked(int i, const memory& src, const dnnl::convolution_forward::primitive_desc& pd,
+                                        const dnnl::primitive_attr& attr);
   void add_reorder(int step, const memory& from, const memory& to);
   dnnl::primitive_attr base_attr() const;
   void note_scratchpad(const dnnl::primitive_desc_base& pd);
@@ -637,6 +639,13 @@ base::result<void> onednn_executor::lower_conv(int i) {
   const memory::desc w_packed = pd.weights_desc();
   const bool w_needs_pack = !(w_packed == w_plain);
   const uint16_t* w16 = wt.type == dtype::f16 ? wt.data<uint16_t>() : nullptr;
+  if (opts_.weights == weights_mode::streamed && w16 && g == 1 && cp.n == 1 && !dst_temp &&
+      static_cast<int64_t>(w_packed.get_size()) > opts_.max_layer_weight_bytes && onednn::is_oihw16i16o(w_packed) &&
+      cp.c_out % 16 == 0 && vdesc(y) == memory::desc(dims_of(ys), dt::f32, tag::nChw16c)) {
+    auto chunked = lower_conv_chunked(i, *src, pd, attr);
+    if (!chunked.ok()) return chunked.err();
+    if (*chunked) return {};
+  }
   memory w_mem, b_mem;
   std::function<void()> prelude;
   const bool fused_pack = w16 && onednn::is_oihw16i16o(w_packed);
@@ -730,6 +739,109 @@ base::result<void> onednn_executor::lower_conv(int i) {
     ops_.push_back({i, run, last_impl_});
   if (dst_temp) add_reorder(i, dst, vmem_[y]);
   return {};
+}
+
+/*
+ * A streamed conv whose packed weights would exceed max_layer_weight_bytes runs
+ * as several convs over slices of its output channels. In nChw16c with N = 1 a
+ * slice of whole 16-channel blocks is one contiguous run of the output, so each
+ * part writes straight into the layer's output; the input is read once per part.
+ * The packing buffer then holds one part's weights, not the layer's: ISNet's
+ * largest layer (512 x 1024 x 3 x 3, 18.9 MB packed) costs 4 MB instead. Returns
+ * false (and lowers nothing) when oneDNN would not give every part the same
+ * source layout and the OIhw16i16o weights the direct fp16 packing needs.
+ */
+base::result<bool> onednn_executor::lower_conv_chunked(int i, const memory& src, const dnnl::convolution_forward::primitive_desc& pd,
+                                                       const dnnl::primitive_attr& attr) {
+  const step& st = p_->steps[i];
+  const auto& cp = std::get<conv_params>(st.params);
+  const int w = st.inputs[1], y = st.output;
+  const int b = st.inputs.size() > 2 ? st.inputs[2] : -1;
+  const int64_t per_oc = static_cast<int64_t>(pd.weights_desc().get_size()) / cp.c_out;
+  const int64_t chunk_c = std::max<int64_t>(16, opts_.max_layer_weight_bytes / per_oc / 16 * 16);
+  const memory::dims strides{cp.stride_h, cp.stride_w}, dil{cp.dil_h - 1, cp.dil_w - 1};
+  const memory::dims pad_l{cp.pad_t, cp.pad_l}, pad_r{cp.pad_b, cp.pad_r};
+  struct part {
+    dnnl::convolution_forward::primitive_desc pd;
+    int64_t c0 = 0, cc = 0;
+  };
+  std::vector<part> parts;
+  for (int64_t c0 = 0; c0 < cp.c_out; c0 += chunk_c) {
+    const int64_t cc = std::min(chunk_c, cp.c_out - c0);
+    const memory::desc yd({cp.n, cc, cp.h_out, cp.w_out}, dt::f32, tag::nChw16c);
+    const memory::desc wd({cc, cp.c_in, cp.kh, cp.kw}, dt::f32, tag::any);
+    const memory::desc bd({cc}, dt::f32, tag::x);
+    try {
+      auto d = b >= 0 ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
+                                                        dnnl::algorithm::convolution_direct, pd.src_desc(), wd, bd, yd,
+                                                        strides, dil, pad_l, pad_r)
+                      : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
+                                                        dnnl::algorithm::convolution_direct, pd.src_desc(), wd, yd,
+                                                        strides, dil, pad_l, pad_r);
+      dnnl::convolution_forward::primitive_desc c(d, attr, eng_);
+      if (is_ref_impl(c) || !(c.src_desc() == pd.src_desc()) || !(c.dst_desc() == yd) ||
+          !onednn::is_oihw16i16o(c.weights_desc()))
+        return false;
+      parts.push_back({c, c0, cc});
+    } catch (const dnnl::error&) {
+      return false;
+    }
+  }
+
+  const tensor& wt = *val(w).constant;
+  const uint16_t* w16 = wt.data<uint16_t>();
+  const int64_t per_oc_src = cp.c_in * cp.kh * cp.kw;  // fp16 values per output channel in OIHW
+  const tensor* b_src = b >= 0 ? val(b).constant : nullptr;
+  const uint16_t* b16 = b_src && b_src->type == dtype::f16 ? b_src->data<uint16_t>() : nullptr;
+  if (b16) bias_plain_bytes_ = std::max(bias_plain_bytes_, cp.c_out * 4);
+  std::vector<std::function<void()>> runs;
+  std::string impl;
+  for (const part& pt : parts) {
+    const memory::desc wd = pt.pd.weights_desc();
+    place w_at;
+    w_at.where = weights_packed;
+    weights_packed_bytes_ = std::max(weights_packed_bytes_, static_cast<int64_t>(wd.get_size()));
+    memory w_mem = make_mem(wd, w_at);
+    place y_at;
+    y_at.buf = vbuf_[root_[y]];
+    y_at.offset = pt.c0 * cp.h_out * cp.w_out * 4;
+    memory dst = make_mem(pt.pd.dst_desc(), y_at);
+    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, w_mem}, {DNNL_ARG_DST, dst}};
+    if (b_src) {
+      place b_at;
+      if (b16) {
+        b_at.where = bias_plain;
+        b_at.offset = pt.c0 * 4;
+      } else {
+        b_at.where = fixed;
+        b_at.ptr = const_cast<std::byte*>(b_src->raw()) + pt.c0 * 4;
+      }
+      args[DNNL_ARG_BIAS] = make_mem(memory::desc({pt.cc}, dt::f32, tag::x), b_at);
+    }
+    auto run = exec_fn(dnnl::convolution_forward(pt.pd), std::move(args), pt.pd);
+    impl = last_impl_;
+    const uint16_t* part_w16 = w16 + pt.c0 * per_oc_src;
+    runs.push_back([part_w16, wd, w_mem, run] {
+      onednn::pack_f16_oihw16i16o(part_w16, wd, static_cast<float*>(w_mem.get_data_handle()));
+      run();
+    });
+  }
+  memory b_all;
+  if (b16) {
+    place at;
+    at.where = bias_plain;
+    b_all = make_mem(memory::desc({cp.c_out}, dt::f32, tag::x), at);
+  }
+  const int64_t n_bias = cp.c_out;
+  ops_.push_back({i,
+                  [runs, b16, b_all, n_bias, w_src = &wt, b_src] {
+                    if (b16) half_to_float_n(b16, static_cast<float*>(b_all.get_data_handle()), static_cast<size_t>(n_bias));
+                    for (const auto& r : runs) r();
+                    release_pages(*w_src);
+                    if (b_src) release_pages(*b_src);
+                  },
+                  impl + " +weights x" + std::to_string(parts.size())});
+  return true;
 }
 
 /*

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <limits>
+#include <optional>
 #include <queue>
 #include <set>
 #include <unordered_set>
@@ -214,19 +215,24 @@ result<std::vector<node>> topo_sort(std::vector<node> nodes, const std::unordere
   return out;
 }
 
-// Where each initialiser's raw_data lies in the file, by a direct walk of the protobuf
-// wire format (ModelProto.graph = 7, GraphProto.initializer = 5, TensorProto.name = 8,
-// TensorProto.raw_data = 9). Used to leave large weights in the mapped file instead of
-// copying them to the heap. Malformed input just yields fewer entries (protobuf's own
-// parse is the judge of validity).
+// Large weights never pass through the heap. Parsing the whole file with protobuf
+// would copy every raw_data into a std::string (88 MB for ISNet fp16) just to throw it
+// away after conversion, and that copy set the process's peak RSS. Instead a direct walk
+// of the wire format (ModelProto.graph = 7, GraphProto.initializer = 5,
+// TensorProto.raw_data = 9) writes a stripped copy of the protobuf without the large
+// raw_data fields and notes, per initialiser in file order, where its bytes lie in the
+// mapped file. Protobuf then parses only the stripped copy (nodes, attributes, small
+// tensors: about 1 MB) and stays the judge of validity; the walk copies every other field
+// byte for byte. A file the walk cannot follow is parsed whole, with heap copies.
 struct raw_span {
   size_t offset = 0, size = 0;
 };
 
 class wire_reader {
  public:
-  wire_reader(const uint8_t* p, size_t n) : p_(p), end_(p + n), base_(p) {}
+  wire_reader(const uint8_t* p, size_t n) : p_(p), end_(p + n) {}
   bool done() const { return p_ >= end_; }
+  const uint8_t* pos() const { return p_; }
   bool varint(uint64_t& v) {
     v = 0;
     for (int shift = 0; shift < 64 && p_ < end_; shift += 7) {
@@ -258,7 +264,6 @@ class wire_reader {
       default: return false;  // groups are not used by ONNX
     }
   }
-  size_t offset_of(const uint8_t* q) const { return static_cast<size_t>(q - base_); }
 
  private:
   bool skip(size_t n) {
@@ -268,39 +273,75 @@ class wire_reader {
   }
   const uint8_t* p_;
   const uint8_t* end_;
-  const uint8_t* base_;
 };
 
-std::unordered_map<std::string, raw_span> find_raw_data(const uint8_t* file, size_t size) {
-  std::unordered_map<std::string, raw_span> out;
-  wire_reader model_r(file, size);
+void put_varint(std::string& out, uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+}
+
+void put_message(std::string& out, uint32_t number, const std::string& body) {
+  put_varint(out, (uint64_t{number} << 3) | 2);
+  put_varint(out, body.size());
+  out += body;
+}
+
+// Initialisers at least this large stay in the mapped file.
+constexpr size_t map_min_bytes = 64 * 1024;
+
+struct stripped_model {
+  std::string proto;                            // the protobuf without large raw_data
+  std::vector<std::optional<raw_span>> spans;   // per initialiser, in file order
+};
+
+// False when the walk cannot follow the file (protobuf will judge it whole).
+bool strip_large_raw_data(const uint8_t* file, size_t size, stripped_model& out) {
   uint32_t num, wire;
   const uint8_t* pl;
   size_t len;
-  while (!model_r.done() && model_r.field(num, wire, pl, len)) {
-    if (num != 7 || wire != 2) continue;
-    wire_reader graph_r(pl, len);
-    const uint8_t* gpl;
-    size_t glen;
-    while (!graph_r.done() && graph_r.field(num, wire, gpl, glen)) {
-      if (num != 5 || wire != 2) continue;
-      wire_reader tensor_r(gpl, glen);
-      std::string name;
-      raw_span raw;
-      bool has_raw = false;
-      const uint8_t* tpl;
-      size_t tlen;
-      while (!tensor_r.done() && tensor_r.field(num, wire, tpl, tlen)) {
-        if (num == 8 && wire == 2) name.assign(reinterpret_cast<const char*>(tpl), tlen);
-        if (num == 9 && wire == 2) {
-          raw = {model_r.offset_of(tpl), tlen};
-          has_raw = true;
-        }
-      }
-      if (has_raw && !name.empty()) out[name] = raw;
+  wire_reader model_r(file, size);
+  while (!model_r.done()) {
+    const uint8_t* start = model_r.pos();
+    if (!model_r.field(num, wire, pl, len)) return false;
+    if (num != 7 || wire != 2) {
+      out.proto.append(reinterpret_cast<const char*>(start), static_cast<size_t>(model_r.pos() - start));
+      continue;
     }
+    std::string graph;
+    wire_reader graph_r(pl, len);
+    while (!graph_r.done()) {
+      const uint8_t* gstart = graph_r.pos();
+      const uint8_t* gpl;
+      size_t glen;
+      if (!graph_r.field(num, wire, gpl, glen)) return false;
+      if (num != 5 || wire != 2) {
+        graph.append(reinterpret_cast<const char*>(gstart), static_cast<size_t>(graph_r.pos() - gstart));
+        continue;
+      }
+      std::string tensor_bytes;
+      std::optional<raw_span> span;  // protobuf keeps the last raw_data of a tensor
+      wire_reader tensor_r(gpl, glen);
+      while (!tensor_r.done()) {
+        const uint8_t* tstart = tensor_r.pos();
+        const uint8_t* tpl;
+        size_t tlen;
+        if (!tensor_r.field(num, wire, tpl, tlen)) return false;
+        if (num == 9 && wire == 2 && tlen >= map_min_bytes) {
+          span = raw_span{static_cast<size_t>(tpl - file), tlen};
+          continue;
+        }
+        if (num == 9 && wire == 2) span.reset();
+        tensor_bytes.append(reinterpret_cast<const char*>(tstart), static_cast<size_t>(tensor_r.pos() - tstart));
+      }
+      put_message(graph, 5, tensor_bytes);
+      out.spans.push_back(span);
+    }
+    put_message(out.proto, 7, graph);
   }
-  return out;
+  return true;
 }
 
 // A read-only private mapping of the model file; unmapped when the last tensor using it goes.
@@ -312,19 +353,9 @@ struct file_mapping {
   }
 };
 
-// The span's first and last 256 bytes equal the parsed raw_data: a cheap check that
-// the wire walk found the right bytes without reading (and paging in) all of them.
-bool same_ends(const file_mapping& m, const raw_span& sp, const std::string& raw) {
-  if (sp.offset + sp.size > m.size) return false;
-  const char* p = static_cast<const char*>(m.addr) + sp.offset;
-  const size_t k = std::min<size_t>(256, sp.size);
-  return std::memcmp(p, raw.data(), k) == 0 && std::memcmp(p + sp.size - k, raw.data() + sp.size - k, k) == 0;
-}
-
-// Initialisers at least this large stay in the mapped file (when found there).
-constexpr size_t map_min_bytes = 64 * 1024;
-
-result<std::shared_ptr<model>> convert_model(onnx::ModelProto& mp, const std::shared_ptr<file_mapping>& mapping = nullptr) {
+// mapping + spans: the large initialisers stripped from mp (see strip_large_raw_data).
+result<std::shared_ptr<model>> convert_model(onnx::ModelProto& mp, const std::shared_ptr<file_mapping>& mapping = nullptr,
+                                             const std::vector<std::optional<raw_span>>* spans = nullptr) {
   auto m = std::make_shared<model>();
   for (const auto& os : mp.opset_import())
     if (os.domain().empty() || os.domain() == "ai.onnx") m->opset = os.version();
@@ -333,23 +364,25 @@ result<std::shared_ptr<model>> convert_model(onnx::ModelProto& mp, const std::sh
   if (g.sparse_initializer_size() > 0) return make_error(errc::unsupported, "sparse initialisers are not supported");
 
   std::unordered_set<std::string> available;
-  std::unordered_map<std::string, raw_span> spans;
-  if (mapping) spans = find_raw_data(static_cast<const uint8_t*>(mapping->addr), mapping->size);
+  if (spans && static_cast<size_t>(g.initializer_size()) != spans->size())
+    return make_error(errc::internal, "model walk and protobuf disagree on the number of initialisers");
+  int index = -1;
   for (auto& init : *g.mutable_initializer()) {
-    // A large raw initialiser found at a verified place in the file: keep it mapped.
-    if (auto sp = spans.find(init.name()); sp != spans.end() && init.has_raw_data() && init.raw_data().size() >= map_min_bytes &&
-                                           sp->second.size == init.raw_data().size() && same_ends(*mapping, sp->second, init.raw_data())) {
+    ++index;
+    // A large raw initialiser left in the mapped file.
+    if (spans && (*spans)[static_cast<size_t>(index)]) {
+      const raw_span sp = *(*spans)[static_cast<size_t>(index)];
       int64_t n = 0;
       auto header = tensor_header(init, "initialiser '" + init.name() + "'", n);
       IDPHOTO_TRY(header);
-      if (static_cast<size_t>(n) * dtype_size(header->type) != init.raw_data().size())
-        return make_error(errc::corrupt, "initialiser '" + init.name() + "': raw_data size does not match its shape");
-      std::string().swap(*init.mutable_raw_data());
+      if (static_cast<size_t>(n) * dtype_size(header->type) != sp.size)
+        return make_error(errc::corrupt, "initialiser '" + init.name() + "': raw_data holds " + std::to_string(sp.size) +
+                                             " bytes, shape " + shape_str(header->shape) + " needs " +
+                                             std::to_string(static_cast<size_t>(n) * dtype_size(header->type)));
       tensor t = std::move(*header);
-      t.ext = static_cast<const std::byte*>(mapping->addr) + sp->second.offset;
-      t.ext_size = sp->second.size;
+      t.ext = static_cast<const std::byte*>(mapping->addr) + sp.offset;
+      t.ext_size = sp.size;
       t.ext_owner = mapping;
-      release_pages(t);  // same_ends touched its first and last page
       m->initializer_bytes += static_cast<int64_t>(t.ext_size);
       available.insert(init.name());
       m->initializers[init.name()] = std::move(t);
@@ -371,7 +404,7 @@ result<std::shared_ptr<model>> convert_model(onnx::ModelProto& mp, const std::sh
 
   std::vector<node> nodes;
   nodes.reserve(static_cast<size_t>(g.node_size()));
-  int index = 0;
+  index = 0;
   for (auto& np : *g.mutable_node()) {
     node n;
     n.op_type = np.op_type();
@@ -412,6 +445,20 @@ result<std::shared_ptr<model>> load_model(const std::string& path) {
     mapping->addr = ::mmap(nullptr, mapping->size, PROT_READ, MAP_PRIVATE, fd, 0);
   }
   if (mapping->addr == MAP_FAILED) mapping.reset();  // fall back to heap copies
+  stripped_model stripped;
+  if (mapping && mapping->size <= static_cast<size_t>(std::numeric_limits<int>::max()) &&
+      strip_large_raw_data(static_cast<const uint8_t*>(mapping->addr), mapping->size, stripped)) {
+    ::close(fd);
+    // The walk read only field headers; give back the pages it touched.
+    release_pages(mapping->addr, mapping->size);
+    onnx::ModelProto mp;
+    if (!mp.ParseFromString(stripped.proto))
+      return make_error(errc::corrupt, "'" + path + "' is not a valid ONNX model (protobuf parse failed: truncated or not ONNX)");
+    std::string().swap(stripped.proto);
+    auto m = convert_model(mp, mapping, &stripped.spans);
+    if (!m.ok()) return make_error(m.err().code, "'" + path + "': " + m.err().detail);
+    return m;
+  }
   onnx::ModelProto mp;
   bool parsed;
   {
@@ -421,7 +468,7 @@ result<std::shared_ptr<model>> load_model(const std::string& path) {
     if (in.GetErrno() != 0) return make_error(errc::io, "cannot read model '" + path + "': " + std::strerror(in.GetErrno()));
   }
   if (!parsed) return make_error(errc::corrupt, "'" + path + "' is not a valid ONNX model (protobuf parse failed: truncated or not ONNX)");
-  auto m = convert_model(mp, mapping);
+  auto m = convert_model(mp);
   if (!m.ok()) return make_error(m.err().code, "'" + path + "': " + m.err().detail);
   return m;
 }

@@ -30,6 +30,9 @@ struct session_options {
   // zero-filled again on the next run: ~10-20% slower runs, and between runs the
   // process holds no activation memory). For long-lived processes on small hosts.
   bool trim_after_run = false;
+  // Streamed weights: a conv whose packed weights exceed this runs in output-channel
+  // parts, so the packing buffer holds at most about this much (bytes).
+  int64_t max_layer_weight_bytes = int64_t{4} << 20;
 };
 
 struct named_tensor {

@@ -947,3 +947,46 @@ TEST(fast_vs_ref_graph, repeat_runs_are_identical) {
 }
 
 }  // namespace
+
+// Streamed fp16 weights over max_layer_weight_bytes: the conv runs in output-channel parts
+// written straight into its nChw16c output (executor_onednn.cpp, lower_conv_chunked). Two
+// convs so the first one's output is an internal (blocked) value. The parts must give the
+// reference's answer, and the packing buffer must shrink (the parts really ran).
+TEST(fast_vs_ref_conv, streamed_weights_in_output_channel_parts) {
+  model_builder b;
+  b.input("x", {1, 32, 11, 9});
+  b.initializer("W1", to_f16_tensor(random_tensor(rng(), {80, 32, 3, 3}, -0.5f, 0.5f)));
+  b.initializer("B1", to_f16_tensor(random_tensor(rng(), {80}, -0.5f, 0.5f)));
+  b.initializer("W2", to_f16_tensor(random_tensor(rng(), {16, 80, 3, 3}, -0.5f, 0.5f)));
+  b.initializer("B2", to_f16_tensor(random_tensor(rng(), {16}, -0.5f, 0.5f)));
+  std::map<std::string, attribute> a = {{"kernel_shape", attr_ints({3, 3})}, {"pads", attr_ints({1, 1, 1, 1})}};
+  b.add_node("Conv", {"x", "W1", "B1"}, {"c1"}, a, "conv1");
+  b.add_node("Relu", {"c1"}, {"r1"}, {}, "relu1");
+  b.add_node("Conv", {"r1", "W2", "B2"}, {"y"}, a, "conv2");
+  b.output("y");
+  auto m = b.build();
+  std::vector<named_tensor> in = {{"x", random_tensor(rng(), {1, 32, 11, 9})}};
+
+  std::vector<session_options> fast;
+  for (int64_t cap : {int64_t{1} << 30, int64_t{16 * 32 * 9 * 4}, int64_t{32 * 32 * 9 * 4}, int64_t{1}}) {
+    session_options o = opts(backend_kind::onednn);
+    o.max_layer_weight_bytes = cap;
+    fast.push_back(o);
+  }
+  expect_same("two f16 convs, weights in parts", m, in, tol::accumulated(80 * 9 + 1), fast,
+              {opts(backend_kind::reference)});
+
+  auto scratch_with = [&](int64_t cap) -> int64_t {
+    session_options o = opts(backend_kind::onednn);
+    o.max_layer_weight_bytes = cap;
+    auto s = session::create(m, o);
+    EXPECT_TRUE(s.ok());
+    if (!s.ok()) return -1;
+    auto r = (*s)->run(in);
+    EXPECT_TRUE(r.ok());
+    return (*s)->last_stats().scratch_bytes;
+  };
+  const int64_t whole = scratch_with(int64_t{1} << 30), parts = scratch_with(16 * 32 * 9 * 4);
+  EXPECT_GE(whole, 80 * 32 * 9 * 4) << "one packing buffer for the whole first layer";
+  EXPECT_LT(parts, whole) << "parts of 16 output channels need a smaller packing buffer";
+}
