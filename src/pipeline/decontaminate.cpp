@@ -21,7 +21,7 @@ namespace {
 void fuse_once(const std::array<std::vector<float>, 3>& I, std::array<std::vector<float>, 3>& F,
                std::array<std::vector<float>, 3>& B, const std::vector<float>& a, int w, int h, int r) {
   const size_t n = a.size();
-  std::vector<float> blurred_a(n), inv(n), tmp(n), out(n);
+  std::vector<float> blurred_a(n), tmp(n);
   box_mean(a.data(), blurred_a.data(), w, h, r);
   for (int c = 0; c < 3; ++c) {
     for (size_t i = 0; i < n; ++i) tmp[i] = F[c][i] * a[i];
