@@ -39,7 +39,8 @@ const char* help =
     "  --quality Q   JPEG/WebP quality 1-100 (default 90)\n"
     "  --model M     model name or path to an .onnx (default isnet-general-fp16)\n"
     "  --norm N      normalisation for a model path: imgly, imagenet or half\n"
-    "  --model-size N  network input side, multiple of 32 from 384 to 1024 (default 640)\n"
+    "  --model-size N  network input side, multiple of 32 from 384 to 1024 (default 384)\n"
+    "  --fit squash|letterbox  how the photo becomes the square network input (default squash)\n"
     "  --mask        write the final alpha as an 8-bit grey PNG instead of the photo\n"
     "  --refine on|off  person-only, edge refinement and colour decontamination (default on)\n"
     "  --threads N   inference threads (default: all cores)\n"
@@ -140,7 +141,7 @@ class progress {
 int cmd_clean(const std::vector<std::string>& argv) {
   auto a = parse_args(argv,
                       {"-o", "--out-dir", "--bg", "--max-size", "--format", "--quality", "--model", "--norm", "--model-size",
-                       "--refine", "--threads", "--models-dir"},
+                       "--fit", "--refine", "--threads", "--models-dir"},
                       {"--mask", "--json", "--help", "-h"});
   if (!a.ok()) return usage_error(a.err().detail);
   if (a->has("--help") || a->has("-h")) {
@@ -177,9 +178,13 @@ int cmd_clean(const std::vector<std::string>& argv) {
   pc.models_dir = find_models_dir(a->get("--models-dir"));
   pc.model = a->get("--model", pc.model);
   pc.model_norm = a->get("--norm");
-  auto msize = a->get_int("--model-size", 640, 384, 1024);
+  auto msize = a->get_int("--model-size", pc.model_size_px, 384, 1024);
   if (!msize.ok()) return usage_error(msize.err().detail);
   pc.model_size_px = static_cast<int>(*msize);
+  const std::string fit = a->get("--fit", "squash");
+  if (fit == "squash") pc.fit = pipeline::fit_mode::squash;
+  else if (fit == "letterbox") pc.fit = pipeline::fit_mode::letterbox;
+  else return usage_error("--fit must be squash or letterbox");
   auto threads = a->get_int("--threads", 0, 0, 256);
   if (!threads.ok()) return usage_error(threads.err().detail);
   pc.n_threads = static_cast<int>(*threads);

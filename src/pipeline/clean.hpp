@@ -35,7 +35,7 @@ struct pipeline_config {
   std::string models_dir = "models";
   std::string model = "isnet-general-fp16";  // a known name or a path to an .onnx
   std::string model_norm;                    // for a path: imgly | imagenet | half
-  int model_size_px = 640;                   // network input side, 384..1024
+  int model_size_px = 384;                   // network input side, 384..1024 (docs/performance.md: the sweep)
   fit_mode fit = fit_mode::squash;
   int n_threads = 0;                         // 0 = all cores
   infer::weights_mode weights = infer::weights_mode::streamed;
