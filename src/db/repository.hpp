@@ -84,4 +84,13 @@ class repository {
 // invalid_argument for an unknown scheme; unavailable when the server cannot be reached.
 base::result<std::unique_ptr<repository>> open_repository(const std::string& database_url);
 
+// What open_repository did to the schema (for the startup log and the migration tests).
+struct open_report {
+  int migrations_applied = 0;  // 0 when the schema was already current
+  int schema_version = 0;      // the highest version recorded after open
+};
+// As above, and fills *report (when not null).
+base::result<std::unique_ptr<repository>> open_repository(const std::string& database_url,
+                                                          open_report* report);
+
 }  // namespace idphoto::db

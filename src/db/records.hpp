@@ -1,0 +1,46 @@
+// Pure helpers of the repository: field validation, ids, timestamps and list cursors.
+// No SQL here; both backends and the tests share these.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "base/result.hpp"
+#include "db/repository.hpp"
+
+namespace idphoto::db {
+
+inline constexpr size_t max_field_bytes = 200;       // every client-set text field
+inline constexpr size_t max_photo_field_bytes = 4096;  // photo URLs, keys, error text
+
+// true when s is well-formed UTF-8 (no overlongs, surrogates or code points > U+10FFFF).
+bool is_valid_utf8(std::string_view s);
+
+// true for "YYYY-MM-DD" naming a real Gregorian date, years 0001..9999.
+bool is_valid_date(std::string_view s);
+
+// true for 32 lowercase hex chars.
+bool is_valid_id(std::string_view s);
+
+// invalid_argument naming the first bad field ("full_name: required", "issued_at: not a date …").
+// on_create: full_name must be present; on patch only when set.
+base::result<void> validate_fields(const id_card_fields& f, bool on_create);
+
+// invalid_argument naming the bad field (too long, invalid UTF-8, control characters).
+base::result<void> validate_photo_update(const photo_update& u);
+
+// 32 lowercase hex chars from 128 bits of getrandom(); internal when the OS refuses.
+base::result<std::string> new_card_id();
+
+// Now in UTC, RFC 3339 with milliseconds; strictly increasing within the process.
+std::string now_timestamp();
+
+// true for "YYYY-MM-DDTHH:MM:SS.mmmZ".
+bool is_valid_timestamp(std::string_view s);
+
+// The opaque list cursor: base64url (no padding) of "created_at|id".
+std::string encode_cursor(const std::string& created_at, const std::string& id);
+// invalid_argument when the text is not a cursor made by encode_cursor.
+base::result<std::pair<std::string, std::string>> decode_cursor(std::string_view cursor);
+
+}  // namespace idphoto::db
