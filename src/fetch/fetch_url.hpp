@@ -22,6 +22,15 @@ struct fetch_config {
   std::vector<std::string> allow;
 };
 
+// Config from IDPHOTO_FETCH_MAX_BYTES, IDPHOTO_FETCH_TIMEOUT_MS, IDPHOTO_FETCH_CONNECT_TIMEOUT_MS,
+// IDPHOTO_FETCH_MAX_REDIRECTS, IDPHOTO_FETCH_ALLOW (unset keys keep the defaults).
+// invalid_argument: a set key that is not a number / not a list of IPs or CIDRs (names the key).
+base::result<fetch_config> fetch_config_from_env();
+
+// invalid_argument listing every bad field: non-positive size or timeouts, max_redirects outside
+// 0..20, an allow entry that is not an IP or CIDR.
+base::result<void> validate(const fetch_config& c);
+
 struct fetched {
   std::string bytes;
   std::string content_type;  // from the magic bytes (image/jpeg, image/png, …), never the header
@@ -31,7 +40,9 @@ struct fetched {
 // invalid_argument: not http/https, malformed URL, credentials in URL;
 // forbidden: a refused address (names which one) — no packet is sent to it;
 // too_large: over max_bytes; timeout; unavailable: DNS failure, connection refused, HTTP ≥ 400;
-// unsupported: the body is not an image format we read (by magic bytes).
+// unsupported: the body is not an image format we read (by magic bytes);
+// forbidden also: more than max_redirects redirects.
+// An HTTP 404 is unavailable like every other status >= 400 (the detail names the status).
 base::result<fetched> fetch_url(const std::string& url, const fetch_config& c);
 
 // True when addr may be connected to under c.allow (the policy fetch_url applies).

@@ -1,0 +1,420 @@
+// fetch_url: download a client-given http(s) URL with libcurl, refusing private/loopback/
+// link-local/metadata/reserved addresses at connect time, and following redirects by hand.
+#include "fetch/fetch_url.hpp"
+
+#include <curl/curl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fetch/address_policy.hpp"
+#include "fetch/sniff_image.hpp"
+
+namespace idphoto::fetch {
+
+namespace {
+
+using base::errc;
+using base::make_error;
+
+constexpr std::size_t k_max_url_bytes = 8192;
+
+struct curl_easy_deleter {
+  void operator()(CURL* h) const { curl_easy_cleanup(h); }
+};
+using curl_ptr = std::unique_ptr<CURL, curl_easy_deleter>;
+
+struct curl_url_deleter {
+  void operator()(CURLU* u) const { curl_url_cleanup(u); }
+};
+using curl_url_ptr = std::unique_ptr<CURLU, curl_url_deleter>;
+
+struct curl_string_deleter {
+  void operator()(char* s) const { curl_free(s); }
+};
+using curl_string_ptr = std::unique_ptr<char, curl_string_deleter>;
+
+struct curl_slist_deleter {
+  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
+};
+using curl_slist_ptr = std::unique_ptr<curl_slist, curl_slist_deleter>;
+
+std::mutex g_hook_mutex;
+std::function<bool(const sockaddr*)> g_connect_hook;
+
+base::result<void> global_init() {
+  static std::once_flag once;
+  static CURLcode rc = CURLE_OK;
+  std::call_once(once, [] { rc = curl_global_init(CURL_GLOBAL_DEFAULT); });
+  if (rc != CURLE_OK)
+    return make_error(errc::internal, std::string("curl_global_init: ") + curl_easy_strerror(rc));
+  return {};
+}
+
+// One checked URL: the parsed handle libcurl will use and its normalised text.
+struct checked_url {
+  curl_url_ptr handle;
+  std::string text;
+};
+
+std::optional<std::string> url_part(CURLU* u, CURLUPart part) {
+  char* out = nullptr;
+  if (curl_url_get(u, part, &out, 0) != CURLUE_OK || out == nullptr) return std::nullopt;
+  curl_string_ptr owned(out);
+  return std::string(owned.get());
+}
+
+/* The authority must be spelled plainly: "scheme://host…" or "//host…" with exactly two
+ * slashes. curl 7.88 reads "http:///x" as host "x" and "http:/x" likewise; we refuse both
+ * rather than guess (a guessed host is a DNS lookup nobody asked for). A reference without a
+ * scheme and without "//" (a relative Location like "/a" or "a") is left to the resolver. */
+bool authority_spelled_plainly(std::string_view text) {
+  std::size_t i = 0;
+  bool has_scheme = false;
+  if (!text.empty() && std::isalpha(static_cast<unsigned char>(text[0]))) {
+    while (i < text.size() && (std::isalnum(static_cast<unsigned char>(text[i])) || text[i] == '+' ||
+                               text[i] == '-' || text[i] == '.'))
+      ++i;
+    has_scheme = i < text.size() && text[i] == ':';
+  }
+  std::string_view rest = has_scheme ? text.substr(i + 1) : text;
+  if (rest.substr(0, 2) != "//") return !has_scheme;  // "/path" or "path" is fine, "http:x" is not
+  return rest.size() > 2 && rest[2] != '/';
+}
+
+/* The checks every URL passes before any connection, the first one and each redirect target:
+ * bounded length, no control characters, spaces or backslashes (no header/request smuggling,
+ * no NUL truncation, no "\\" read as "/" by some other parser), a plainly spelled authority,
+ * parsed by curl's own URL parser (the same one the transfer uses, so there is no parser
+ * differential), http or https only, a host, and no user, password or login options. */
+base::result<checked_url> check_url(const std::string& text, CURLU* base_url = nullptr) {
+  if (text.empty()) return make_error(errc::invalid_argument, "empty URL");
+  if (text.size() > k_max_url_bytes)
+    return make_error(errc::invalid_argument,
+                      "URL of " + std::to_string(text.size()) + " bytes (max " +
+                          std::to_string(k_max_url_bytes) + ")");
+  for (unsigned char ch : text)
+    if (ch <= 0x20 || ch == 0x7f || ch == '\\')
+      return make_error(errc::invalid_argument, "URL contains a space, control character or backslash");
+  if (!authority_spelled_plainly(text))
+    return make_error(errc::invalid_argument, "URL authority is not of the form scheme://host");
+  curl_url_ptr u(base_url ? curl_url_dup(base_url) : curl_url());
+  if (!u) return make_error(errc::internal, "curl_url: out of memory");
+  // With a base, a relative reference (a Location header) is resolved against it (RFC 3986).
+  CURLUcode rc = curl_url_set(u.get(), CURLUPART_URL, text.c_str(), 0);
+  if (rc != CURLUE_OK)
+    return make_error(errc::invalid_argument, std::string("malformed URL: ") + curl_url_strerror(rc));
+  auto scheme = url_part(u.get(), CURLUPART_SCHEME);
+  if (!scheme || (*scheme != "http" && *scheme != "https"))
+    return make_error(errc::invalid_argument,
+                      "scheme '" + scheme.value_or("") + "' is not allowed (http, https only)");
+  if (url_part(u.get(), CURLUPART_USER) || url_part(u.get(), CURLUPART_PASSWORD) ||
+      url_part(u.get(), CURLUPART_OPTIONS))
+    return make_error(errc::invalid_argument, "credentials in URL are not allowed");
+  auto host = url_part(u.get(), CURLUPART_HOST);
+  if (!host || host->empty()) return make_error(errc::invalid_argument, "URL has no host");
+  auto full = url_part(u.get(), CURLUPART_URL);
+  if (!full) return make_error(errc::invalid_argument, "URL cannot be normalised");
+  if (full->size() > k_max_url_bytes)
+    return make_error(errc::invalid_argument, "URL too long after resolution");
+  return checked_url{std::move(u), std::move(*full)};
+}
+
+// Everything the callbacks of one hop record; read after curl_easy_perform returns.
+struct transfer_state {
+  const fetch_config* config = nullptr;
+  CURL* handle = nullptr;
+  std::string body;
+  std::string location;
+  bool too_large = false;
+  bool body_skipped = false;           // non-2xx response: body not wanted, transfer stopped
+  std::vector<std::string> refused;    // addresses the policy refused (no socket was made)
+  std::vector<std::string> hook_refused;
+  std::string prereq_refused;          // connected peer refused by the second check
+  std::string socket_error;
+
+  void reset_for_hop() {
+    body.clear();
+    location.clear();
+    too_large = body_skipped = false;
+    refused.clear();
+    hook_refused.clear();
+    prereq_refused.clear();
+    socket_error.clear();
+  }
+};
+
+std::string join(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : ", ") + s;
+  return out;
+}
+
+/* The guard. libcurl calls this for every socket it wants: after DNS resolution (its own or
+ * getaddrinfo, numeric forms like 2130706433 or 0x7f000001 included), for every address it tries
+ * (IPv6 and IPv4 happy-eyeballs attempts each come here), for every hop. Refusing here means no
+ * socket exists, so not even a SYN is sent. Only TCP/IP connections are accepted (curlsocktype
+ * IPCXN); anything else (an FTP active-mode accept socket, impossible with http/https) is
+ * refused. */
+curl_socket_t open_socket(void* clientp, curlsocktype purpose, curl_sockaddr* address) {
+  auto* st = static_cast<transfer_state*>(clientp);
+  const sockaddr* sa = &address->addr;
+  if (purpose != CURLSOCKTYPE_IPCXN ||
+      (address->family == AF_INET && address->addrlen < sizeof(sockaddr_in)) ||
+      (address->family == AF_INET6 && address->addrlen < sizeof(sockaddr_in6)) ||
+      (address->family != AF_INET && address->family != AF_INET6)) {
+    st->refused.push_back("<non-IP socket>");
+    return CURL_SOCKET_BAD;
+  }
+  if (!address_allowed(sa, *st->config)) {
+    st->refused.push_back(address_to_string(sa));
+    return CURL_SOCKET_BAD;
+  }
+  std::function<bool(const sockaddr*)> hook;
+  {
+    std::lock_guard<std::mutex> lock(g_hook_mutex);
+    hook = g_connect_hook;
+  }
+  if (hook && !hook(sa)) {
+    st->hook_refused.push_back(address_to_string(sa));
+    return CURL_SOCKET_BAD;
+  }
+  int fd = socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+  if (fd < 0) {
+    st->socket_error = std::strerror(errno);
+    return CURL_SOCKET_BAD;
+  }
+  return fd;
+}
+
+/* Belt and braces: after a connection is up (new or reused) and before the request is sent,
+ * libcurl reports the peer's address; re-apply the policy to it. With open_socket in place this
+ * never fires; it would catch a path that connects without asking open_socket. */
+int before_request(void* clientp, char* primary_ip, char* /*local_ip*/, int primary_port,
+                   int /*local_port*/) {
+  auto* st = static_cast<transfer_state*>(clientp);
+  sockaddr_in6 in6{};
+  sockaddr_in in{};
+  const sockaddr* sa = nullptr;
+  if (primary_ip != nullptr && inet_pton(AF_INET, primary_ip, &in.sin_addr) == 1) {
+    in.sin_family = AF_INET;
+    in.sin_port = htons(static_cast<std::uint16_t>(primary_port));
+    sa = reinterpret_cast<const sockaddr*>(&in);
+  } else if (primary_ip != nullptr && inet_pton(AF_INET6, primary_ip, &in6.sin6_addr) == 1) {
+    in6.sin6_family = AF_INET6;
+    in6.sin6_port = htons(static_cast<std::uint16_t>(primary_port));
+    sa = reinterpret_cast<const sockaddr*>(&in6);
+  }
+  if (sa == nullptr || !address_allowed(sa, *st->config)) {
+    st->prereq_refused = primary_ip ? primary_ip : "<unknown peer>";
+    return CURL_PREREQFUNC_ABORT;
+  }
+  return CURL_PREREQFUNC_OK;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
+    s.remove_suffix(1);
+  return s;
+}
+
+bool header_is(std::string_view line, std::string_view name) {
+  if (line.size() <= name.size() || line[name.size()] != ':') return false;
+  for (std::size_t i = 0; i < name.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(line[i])) != name[i]) return false;
+  return true;
+}
+
+// Keeps only the Location of the latest response (a new status line starts a new response).
+size_t on_header(char* data, size_t size, size_t n, void* userdata) {
+  auto* st = static_cast<transfer_state*>(userdata);
+  std::string_view line(data, size * n);
+  if (line.substr(0, 5) == "HTTP/") {
+    st->location.clear();
+  } else if (header_is(line, "location")) {
+    st->location = std::string(trim(line.substr(9)));
+  }
+  return size * n;
+}
+
+/* Body sink with the size cap applied while streaming: a declared Content-Length over the cap
+ * stops the transfer before the first byte is kept (CURLOPT_MAXFILESIZE usually already did),
+ * and a body without length (chunked or close-delimited) stops as soon as it would pass the cap.
+ * Bodies of non-2xx responses (redirects, errors) are not wanted: the first byte stops them. */
+size_t on_body(char* data, size_t size, size_t n, void* userdata) {
+  auto* st = static_cast<transfer_state*>(userdata);
+  size_t bytes = size * n;
+  long status = 0;
+  curl_easy_getinfo(st->handle, CURLINFO_RESPONSE_CODE, &status);
+  if (status < 200 || status >= 300) {
+    st->body_skipped = true;
+    return 0;
+  }
+  curl_off_t declared = -1;
+  curl_easy_getinfo(st->handle, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &declared);
+  const std::size_t cap = st->config->max_bytes;
+  if ((declared > 0 && static_cast<std::uint64_t>(declared) > cap) || bytes > cap - st->body.size()) {
+    st->too_large = true;
+    return 0;
+  }
+  st->body.append(data, bytes);
+  return bytes;
+}
+
+template <class T>
+bool set(CURL* h, CURLoption opt, T value) {
+  return curl_easy_setopt(h, opt, value) == CURLE_OK;
+}
+
+/* The options common to every hop. Redirects are ours (FOLLOWLOCATION off); only http/https;
+ * no proxy from the environment (http_proxy would make the proxy, not us, pick the address);
+ * no .netrc credentials; no content decoding (no Accept-Encoding is sent, and a server that
+ * compresses anyway hands us bytes that fail the magic check, so there is no decompression
+ * bomb); the size cap also as CURLOPT_MAXFILESIZE so a large Content-Length fails early. */
+base::result<void> set_common_options(CURL* h, transfer_state& st, const fetch_config& c,
+                                      char* error_buffer, curl_slist* headers) {
+  bool ok = set(h, CURLOPT_NOSIGNAL, 1L) && set(h, CURLOPT_PROTOCOLS_STR, "http,https") &&
+            set(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https") && set(h, CURLOPT_FOLLOWLOCATION, 0L) &&
+            set(h, CURLOPT_MAXREDIRS, 0L) && set(h, CURLOPT_PROXY, "") && set(h, CURLOPT_NOPROXY, "*") &&
+            set(h, CURLOPT_NETRC, static_cast<long>(CURL_NETRC_IGNORED)) &&
+            set(h, CURLOPT_HTTP_CONTENT_DECODING, 0L) && set(h, CURLOPT_HTTPGET, 1L) &&
+            set(h, CURLOPT_SSL_VERIFYPEER, 1L) && set(h, CURLOPT_SSL_VERIFYHOST, 2L) &&
+            set(h, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(c.max_bytes)) &&
+            set(h, CURLOPT_USERAGENT, "idphoto-fetch/0.1") && set(h, CURLOPT_HTTPHEADER, headers) &&
+            set(h, CURLOPT_ERRORBUFFER, error_buffer) &&
+            set(h, CURLOPT_OPENSOCKETFUNCTION, &open_socket) && set(h, CURLOPT_OPENSOCKETDATA, &st) &&
+            set(h, CURLOPT_PREREQFUNCTION, &before_request) && set(h, CURLOPT_PREREQDATA, &st) &&
+            set(h, CURLOPT_HEADERFUNCTION, &on_header) && set(h, CURLOPT_HEADERDATA, &st) &&
+            set(h, CURLOPT_WRITEFUNCTION, &on_body) && set(h, CURLOPT_WRITEDATA, &st);
+  if (!ok) return make_error(errc::internal, "curl_easy_setopt refused an option (libcurl too old?)");
+  return {};
+}
+
+// The error for a failed curl_easy_perform, from what the callbacks recorded first.
+base::error transfer_error(CURLcode rc, const transfer_state& st, const std::string& url,
+                           const char* error_buffer) {
+  std::string curl_text = error_buffer[0] ? error_buffer : curl_easy_strerror(rc);
+  if (!st.refused.empty())
+    return make_error(errc::forbidden, "refused to connect to " + join(st.refused) +
+                                           " (private, loopback, link-local or reserved address) for " + url);
+  if (!st.hook_refused.empty())
+    return make_error(errc::forbidden, "connect hook refused " + join(st.hook_refused) + " for " + url);
+  if (!st.prereq_refused.empty())
+    return make_error(errc::forbidden, "connected peer " + st.prereq_refused + " refused for " + url);
+  if (st.too_large || rc == CURLE_FILESIZE_EXCEEDED)
+    return make_error(errc::too_large,
+                      "body over " + std::to_string(st.config->max_bytes) + " bytes from " + url);
+  switch (rc) {
+    case CURLE_OPERATION_TIMEDOUT:
+      return make_error(errc::timeout, "fetch of " + url + " timed out: " + curl_text);
+    case CURLE_URL_MALFORMAT:
+    case CURLE_UNSUPPORTED_PROTOCOL:
+      return make_error(errc::invalid_argument, "bad URL " + url + ": " + curl_text);
+    case CURLE_OUT_OF_MEMORY:
+      return make_error(errc::internal, "libcurl out of memory");
+    default:
+      break;
+  }
+  if (!st.socket_error.empty())
+    return make_error(errc::unavailable, "socket(): " + st.socket_error + " for " + url);
+  return make_error(errc::unavailable, "fetch of " + url + " failed: " + curl_text);
+}
+
+bool is_redirect(long status) {
+  return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+}  // namespace
+
+void set_connect_hook(std::function<bool(const sockaddr*)> hook) {
+  std::lock_guard<std::mutex> lock(g_hook_mutex);
+  g_connect_hook = std::move(hook);
+}
+
+/* The hop loop. Each hop: check the URL, give curl the parsed handle with the time left of the
+ * whole budget, perform (the connect-time guard runs inside), then look at the status: 2xx ends
+ * the loop, a redirect's Location is resolved against the current URL with curl's URL API and
+ * goes round again (it is re-checked like the first URL; after max_redirects we stop), anything
+ * else is an error. One easy handle serves all hops, so a redirect to the same host may reuse
+ * the already-checked connection. */
+base::result<fetched> fetch_url(const std::string& url, const fetch_config& c) {
+  IDPHOTO_TRY(validate(c));
+  auto first = check_url(url);
+  if (!first) return first.err();
+  IDPHOTO_TRY(global_init());
+
+  // URL handles outlive the easy handle that points at them (CURLOPT_CURLU does not copy).
+  checked_url current = std::move(*first);
+  std::vector<curl_url_ptr> retired_urls;
+  curl_ptr handle(curl_easy_init());
+  if (!handle) return make_error(errc::internal, "curl_easy_init failed");
+  curl_slist* raw_headers =
+      curl_slist_append(nullptr, "Accept: image/avif,image/webp,image/png,image/jpeg,image/*;q=0.8");
+  curl_slist_ptr headers(raw_headers);
+  if (!headers) return make_error(errc::internal, "curl_slist_append: out of memory");
+  transfer_state st;
+  st.config = &c;
+  st.handle = handle.get();
+  char error_buffer[CURL_ERROR_SIZE] = {};
+  IDPHOTO_TRY(set_common_options(handle.get(), st, c, error_buffer, headers.get()));
+
+  using clock = std::chrono::steady_clock;
+  const auto deadline = clock::now() + std::chrono::milliseconds(c.timeout_ms);
+  for (int redirects = 0;; ++redirects) {
+    auto left_ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now()).count();
+    if (left_ms <= 0)
+      return make_error(errc::timeout, "fetch of " + url + " timed out after " +
+                                           std::to_string(redirects) + " redirects");
+    long connect_ms = std::min<long>(static_cast<long>(left_ms), c.connect_timeout_ms);
+    st.reset_for_hop();
+    error_buffer[0] = '\0';
+    if (!set(handle.get(), CURLOPT_CURLU, current.handle.get()) ||
+        !set(handle.get(), CURLOPT_TIMEOUT_MS, static_cast<long>(left_ms)) ||
+        !set(handle.get(), CURLOPT_CONNECTTIMEOUT_MS, connect_ms))
+      return make_error(errc::internal, "curl_easy_setopt failed");
+
+    CURLcode rc = curl_easy_perform(handle.get());
+    bool stopped_on_purpose = rc == CURLE_WRITE_ERROR && st.body_skipped;
+    if (rc != CURLE_OK && !stopped_on_purpose)
+      return transfer_error(rc, st, current.text, error_buffer);
+
+    long status = 0;
+    curl_easy_getinfo(handle.get(), CURLINFO_RESPONSE_CODE, &status);
+    if (status >= 200 && status < 300) {
+      std::string type = sniff_image_type(st.body);
+      if (type.empty())
+        return make_error(errc::unsupported,
+                          "body of " + current.text + " (" + std::to_string(st.body.size()) +
+                              " bytes) is not JPEG, PNG, WebP, HEIC/HEIF, AVIF or TIFF");
+      return fetched{std::move(st.body), std::move(type), std::move(current.text)};
+    }
+    if (!is_redirect(status))
+      return make_error(errc::unavailable, "HTTP " + std::to_string(status) + " from " + current.text);
+    if (st.location.empty())
+      return make_error(errc::unavailable,
+                        "HTTP " + std::to_string(status) + " without Location from " + current.text);
+    if (redirects >= c.max_redirects)
+      return make_error(errc::forbidden, "more than " + std::to_string(c.max_redirects) +
+                                             " redirects (next: " + st.location + ") from " + url);
+    auto next = check_url(st.location, current.handle.get());
+    if (!next)
+      return make_error(next.err().code, "redirect from " + current.text + ": " + next.err().detail);
+    retired_urls.push_back(std::move(current.handle));
+    current = std::move(*next);
+  }
+}
+
+}  // namespace idphoto::fetch
