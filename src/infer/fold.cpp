@@ -14,20 +14,6 @@ using base::result;
 
 namespace {
 
-dtype dtype_from_onnx(int64_t t) {
-  switch (t) {
-    case 1: return dtype::f32;
-    case 10: return dtype::f16;
-    case 11: return dtype::f64;
-    case 7: return dtype::i64;
-    case 6: return dtype::i32;
-    case 3: return dtype::i8;
-    case 2: return dtype::u8;
-    case 9: return dtype::boolean;
-    default: return dtype::unknown;
-  }
-}
-
 result<int64_t> norm_axis(int64_t axis, int64_t rank, const node& n) {
   if (axis < -rank || axis >= rank)
     return make_error(errc::invalid_argument, n.label() + ": axis " + std::to_string(axis) + " out of range for rank " + std::to_string(rank));

@@ -44,26 +44,12 @@ std::string node::label() const { return op_type + " '" + name + "'"; }
 
 namespace {
 
-dtype from_onnx_type(int t) {
-  switch (t) {
-    case onnx::TensorProto::FLOAT: return dtype::f32;
-    case onnx::TensorProto::FLOAT16: return dtype::f16;
-    case onnx::TensorProto::DOUBLE: return dtype::f64;
-    case onnx::TensorProto::INT64: return dtype::i64;
-    case onnx::TensorProto::INT32: return dtype::i32;
-    case onnx::TensorProto::INT8: return dtype::i8;
-    case onnx::TensorProto::UINT8: return dtype::u8;
-    case onnx::TensorProto::BOOL: return dtype::boolean;
-    default: return dtype::unknown;
-  }
-}
-
 constexpr int64_t max_elements = int64_t{1} << 40;
 
 // The dtype and shape of a TensorProto, checked (no data).
 result<tensor> tensor_header(const onnx::TensorProto& tp, const std::string& what, int64_t& n) {
   tensor t;
-  t.type = from_onnx_type(tp.data_type());
+  t.type = dtype_from_onnx(tp.data_type());
   if (t.type == dtype::unknown)
     return make_error(errc::unsupported, what + ": tensor data type " + std::to_string(tp.data_type()) + " is not supported");
   if (tp.data_location() == onnx::TensorProto::EXTERNAL || tp.external_data_size() > 0)
@@ -166,7 +152,7 @@ value_info convert_value_info(const onnx::ValueInfoProto& vi) {
   v.name = vi.name();
   if (vi.type().has_tensor_type()) {
     const auto& tt = vi.type().tensor_type();
-    v.type = from_onnx_type(tt.elem_type());
+    v.type = dtype_from_onnx(tt.elem_type());
     if (tt.has_shape())
       for (const auto& d : tt.shape().dim()) v.dims.push_back(d.has_dim_value() ? d.dim_value() : -1);
   }

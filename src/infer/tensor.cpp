@@ -25,6 +25,20 @@ const char* dtype_name(dtype t) {
   return "unknown";
 }
 
+dtype dtype_from_onnx(int64_t onnx_code) {
+  switch (onnx_code) {  // onnx.proto TensorProto.DataType
+    case 1: return dtype::f32;
+    case 10: return dtype::f16;
+    case 11: return dtype::f64;
+    case 7: return dtype::i64;
+    case 6: return dtype::i32;
+    case 3: return dtype::i8;
+    case 2: return dtype::u8;
+    case 9: return dtype::boolean;
+    default: return dtype::unknown;
+  }
+}
+
 size_t dtype_size(dtype t) {
   switch (t) {
     case dtype::f32: case dtype::i32: return 4;

@@ -14,6 +14,8 @@ enum class dtype { f32, f16, f64, i64, i32, i8, u8, boolean, unknown };
 
 const char* dtype_name(dtype t);
 size_t dtype_size(dtype t);  // 0 for unknown
+// ONNX TensorProto.DataType code -> dtype; unknown for codes we do not handle.
+dtype dtype_from_onnx(int64_t onnx_code);
 
 using shape_t = std::vector<int64_t>;
 int64_t numel(const shape_t& s);  // 1 for a scalar (empty shape)
