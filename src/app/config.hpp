@@ -1,0 +1,97 @@
+// The server's whole configuration in one aggregate: every key read from the environment
+// (the seed's names plus IDPHOTO_*), and one validate() that reports every problem at once.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/result.hpp"
+#include "fetch/fetch_url.hpp"
+#include "image/limits.hpp"
+#include "pipeline/clean.hpp"
+#include "store/blob_store.hpp"
+
+namespace idphoto::app {
+
+// Looks a variable up; nullopt when unset. The default reads the process environment.
+using env_lookup = std::function<std::optional<std::string>(const std::string& key)>;
+std::optional<std::string> process_env(const std::string& key);
+
+/* Memory model (the default fits a 512 MB host; see config/idphoto.example.env).
+ * Requests are synchronous: each HTTP thread holds at most one request, and an admitted
+ * job's photo is the bytes its HTTP thread received or fetched, so photos in memory are
+ * bounded by the HTTP threads, not by the queue:
+ *   estimate = base_bytes                         (binary, libs, model weights streamed fp16)
+ *            + n_workers * job_bytes              (one clean: decode box, planes, activations)
+ *            + http_threads * max(2 * max_body_bytes, fetch.max_bytes + max_body_bytes)
+ *                                                 (body + multipart copy, or a fetched photo)
+ * validate() refuses a configuration whose estimate is over memory_limit_bytes, so raising
+ * workers, threads or body size needs raising the ceiling too (or lowering another).
+ * job_bytes assumes max_image_pixels <= 2^25: HEIF/AVIF decode whole frames at ~4.5 B/px. */
+struct memory_budget {
+  int64_t base_bytes = int64_t{96} << 20;  // measured idle RSS with ISNet fp16 loaded is ~70 MiB
+  int64_t job_bytes = int64_t{200} << 20;  // measured peak of one 12-MP JPEG clean is ~190 MiB
+};
+
+struct app_config {
+  // HTTP
+  int port = 8080;                          // PORT; 0 = any free port (tests)
+  std::string bind_host = "0.0.0.0";        // IDPHOTO_BIND
+  int http_threads = 6;                     // IDPHOTO_HTTP_THREADS; connections served at once
+  int64_t max_body_bytes = int64_t{10} << 20;  // IDPHOTO_MAX_BODY_BYTES; larger bodies get 413
+  int request_timeout_ms = 30000;           // IDPHOTO_REQUEST_TIMEOUT_MS; socket read/write timeout
+  int retry_after_s = 5;                    // IDPHOTO_RETRY_AFTER_S; sent with every 503
+  std::string jwt_secret;                   // JWT_SECRET; HS256 key, >= 32 bytes
+  std::string public_url;                   // IDPHOTO_PUBLIC_URL; "" = http://localhost:PORT
+
+  // Backends
+  std::string data_dir = "data";            // IDPHOTO_DATA_DIR; SQLite file, local store, dev secret
+  std::string database_url;                 // DATABASE_URL; "" = sqlite:<data_dir>/idphoto.db
+  std::string store_dir;                    // IDPHOTO_STORE_DIR; "" = <data_dir>/files
+  std::optional<store::cloudinary_config> cloudinary;  // CLOUDINARY_URL or CLOUDINARY_CLOUD_NAME/_API_KEY/_API_SECRET
+
+  // Work
+  int n_workers = 1;                        // IDPHOTO_WORKERS; inference slots, each loads the model
+  int queue_size = 4;                       // IDPHOTO_QUEUE_SIZE; admitted jobs waiting for a slot
+  int job_timeout_ms = 60000;               // IDPHOTO_JOB_TIMEOUT_MS; queue wait + clean
+  pipeline::pipeline_config pipeline;       // IDPHOTO_MODELS_DIR, IDPHOTO_MODEL, IDPHOTO_MODEL_SIZE, IDPHOTO_THREADS, IDPHOTO_MAX_IMAGE_*
+  fetch::fetch_config fetch;                // IDPHOTO_FETCH_MAX_BYTES, IDPHOTO_FETCH_TIMEOUT_MS, IDPHOTO_FETCH_ALLOW
+
+  // Per-request defaults (the API's bg, maxSize, format)
+  std::string default_bg = "blue";          // IDPHOTO_DEFAULT_BG
+  int default_max_size_px = 800;            // IDPHOTO_DEFAULT_MAX_SIZE
+  std::string default_format = "png";       // IDPHOTO_DEFAULT_FORMAT
+  int max_size_limit_px = 2048;             // IDPHOTO_MAX_OUTPUT_SIZE; largest maxSize a request may ask
+
+  // Memory
+  int64_t memory_limit_bytes = int64_t{448} << 20;  // IDPHOTO_MEMORY_LIMIT_BYTES
+  memory_budget budget;
+
+  // Every key, its parse errors collected (one line each); unset keys keep their defaults.
+  struct parsed;
+  static parsed parse_env(const env_lookup& env = process_env);
+  // parse_env + validate; invalid_argument whose detail lists every problem, one per line.
+  static base::result<app_config> from_env(const env_lookup& env = process_env);
+
+  // Every inconsistent or out-of-range field, one message each (empty = valid).
+  std::vector<std::string> problems() const;
+  // invalid_argument listing problems(), one per line.
+  base::result<void> validate() const;
+
+  int64_t memory_estimate_bytes() const;
+  std::string effective_public_url() const;
+  std::string effective_database_url() const;
+  std::string effective_store_dir() const;
+};
+
+struct app_config::parsed {
+  app_config cfg;
+  std::vector<std::string> errors;
+};
+
+// All problems as one message, one per line.
+std::string join_lines(const std::vector<std::string>& lines);
+
+}  // namespace idphoto::app

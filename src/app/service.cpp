@@ -1,0 +1,353 @@
+// The server's use cases over the repository, the blob store and the worker pool.
+#include "app/service.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <set>
+#include <system_error>
+
+#include "image/image.hpp"
+#include "image/probe.hpp"
+
+namespace idphoto::app {
+
+using base::errc;
+namespace fs = std::filesystem;
+
+const char* stage_name(stage s) {
+  switch (s) {
+    case stage::request: return "request";
+    case stage::queue: return "queue";
+    case stage::fetch: return "fetch";
+    case stage::image: return "image";
+    case stage::clean: return "clean";
+    case stage::store: return "store";
+    case stage::database: return "database";
+  }
+  return "?";
+}
+
+const char* content_type_of(image::format f) {
+  switch (f) {
+    case image::format::jpeg: return "image/jpeg";
+    case image::format::png: return "image/png";
+    case image::format::webp: return "image/webp";
+    case image::format::heif: return "image/heic";
+    case image::format::avif: return "image/heic";  // the store keeps HEIF-family files as .heic
+    case image::format::tiff: return "image/tiff";
+  }
+  return "application/octet-stream";
+}
+
+std::string photo_error_text(const failure& f) {
+  switch (f.err.code) {
+    case errc::corrupt: return "corrupt: the image data could not be decoded";
+    case errc::unsupported: return "unsupported: not an image format we read";
+    case errc::too_large: return "too_large: the image is over the size limits";
+    case errc::timeout: return "timeout: cleaning took too long; upload again later";
+    case errc::invalid_argument: return "invalid_argument: the options do not fit this image";
+    case errc::unavailable:
+      return f.where == stage::store ? "unavailable: the clean photo could not be stored; upload again"
+                                     : "unavailable: the server is busy or stopping; upload again";
+    default: return "internal: cleaning failed on our side";
+  }
+}
+
+std::string photo_warning_of(const pipeline::clean_result& r) {
+  if (r.coverage < 0.02) return "mask_empty";
+  if (r.coverage > 0.98) return "mask_full";
+  if (!r.person) return "no_person";
+  return "";
+}
+
+namespace {
+
+failure fail(const base::error& e, stage s) { return failure{e, s}; }
+
+photo_outcome outcome_error(const base::error& e, stage s, std::optional<db::id_card> card = std::nullopt) {
+  photo_outcome o;
+  o.card = std::move(card);
+  o.error = fail(e, s);
+  return o;
+}
+
+std::span<const uint8_t> as_span(const std::string& s) {
+  return std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(s.data()), s.size());
+}
+
+// The header of the photo, checked against the limits before anything is stored or queued.
+base::result<image::image_info> check_photo(const std::string& bytes, const image::image_limits& limits) {
+  if (bytes.empty()) return base::make_error(errc::invalid_argument, "empty photo");
+  if (static_cast<int64_t>(bytes.size()) > limits.max_bytes)
+    return base::make_error(errc::too_large, "photo of " + std::to_string(bytes.size()) + " bytes over the limit of " +
+                                                 std::to_string(limits.max_bytes));
+  auto info = image::probe(as_span(bytes));
+  if (!info.ok()) return info.err();
+  IDPHOTO_TRY(image::check_limits(*info, limits));
+  return info;
+}
+
+}  // namespace
+
+service::~service() = default;
+
+base::result<std::unique_ptr<service>> service::create(const app_config& cfg, engine_factory engines) {
+  IDPHOTO_TRY(cfg.validate());
+  std::unique_ptr<service> s(new service());
+  s->cfg_ = cfg;
+  const int cores = static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
+  if (s->cfg_.pipeline.n_threads == 0 && s->cfg_.n_workers > 1)
+    s->cfg_.pipeline.n_threads = std::max(1, cores / s->cfg_.n_workers);
+  IDPHOTO_TRY(image::init_vips(s->cfg_.pipeline.n_threads > 0 ? s->cfg_.pipeline.n_threads : cores));
+
+  std::error_code ec;
+  fs::create_directories(cfg.data_dir, ec);
+  if (ec) return base::make_error(errc::io, "cannot create IDPHOTO_DATA_DIR " + cfg.data_dir + ": " + ec.message());
+
+  auto repo = db::open_repository(cfg.effective_database_url());
+  if (!repo.ok()) return repo.err();
+  s->repo_ = std::move(*repo);
+
+  if (cfg.cloudinary) {
+    auto st = store::make_cloudinary_store(*cfg.cloudinary);
+    if (!st.ok()) return st.err();
+    s->store_ = std::move(*st);
+  } else {
+    s->local_.dir = cfg.effective_store_dir();
+    s->local_.public_base_url = cfg.effective_public_url();
+    auto st = store::make_local_store(s->local_);
+    if (!st.ok()) return st.err();
+    s->store_ = std::move(*st);
+  }
+
+  auto pool = worker_pool::create(engines ? engines : cleaner_factory(s->cfg_.pipeline), cfg.n_workers, cfg.queue_size);
+  if (!pool.ok()) return pool.err();
+  s->pool_ = std::move(*pool);
+  return s;
+}
+
+void service::set_clean_observer(std::function<void(double ms, bool ok)> f) { pool_->set_observer(std::move(f)); }
+
+/* Startup housekeeping. Cards a killed process left "processing" become "failed"
+ * (their raw photo is stored: the record was written after it). For a local store, files
+ * nobody references are left by a crash between storing a blob and recording it (or by a
+ * failed delete); they are removed once a day old, so a request in flight on another
+ * instance is never raced. Temporary files (the store's write-then-rename) older than
+ * ten minutes are removed too. */
+base::result<recovery_report> service::recover() {
+  recovery_report rep;
+  auto n = repo_->fail_interrupted();
+  if (!n.ok()) return n.err();
+  rep.interrupted = *n;
+  if (!local_store()) return rep;
+  auto refs = repo_->referenced_keys();
+  if (!refs.ok()) return refs.err();
+  const std::set<std::string> referenced(refs->begin(), refs->end());
+  auto swept = store::sweep_temp_files(local_.dir, 600);
+  if (!swept.ok()) return swept.err();
+  rep.temp_removed = static_cast<int>(*swept);
+  const auto now = fs::file_time_type::clock::now();
+  std::error_code ec;
+  for (const char* folder : {"raw", "clean"}) {
+    for (auto it = fs::directory_iterator(fs::path(local_.dir) / folder, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+      const std::string name = it->path().filename().string();
+      if (!it->is_regular_file(ec) || name.rfind(".", 0) == 0) continue;
+      const auto age = now - fs::last_write_time(it->path(), ec);
+      if (ec) break;
+      const std::string key = std::string(folder) + "/" + name;
+      if (!referenced.count(key) && age > std::chrono::hours(24) && store_->remove(key).ok()) ++rep.orphans_removed;
+    }
+    ec.clear();
+  }
+  return rep;
+}
+
+base::result<db::id_card> service::create_card(const db::id_card_fields& f) { return repo_->create(f); }
+base::result<db::id_card> service::get_card(const std::string& id) { return repo_->get(id); }
+base::result<db::page> service::list_cards(int limit, const std::string& cursor) { return repo_->list(limit, cursor); }
+base::result<db::id_card> service::patch_card(const std::string& id, const db::id_card_fields& f) { return repo_->update(id, f); }
+
+base::result<void> service::delete_card(const std::string& id) {
+  auto card = repo_->get(id);
+  if (!card.ok()) return card.err();
+  IDPHOTO_TRY(repo_->remove(id));
+  for (const auto* k : {&card->raw_photo_key, &card->clean_photo_key})
+    if (!k->empty()) (void)store_->remove(*k);  // a failure leaves an orphan, swept later
+  return {};
+}
+
+base::result<pipeline::clean_options> service::resolve_options(const photo_options& o) const {
+  pipeline::clean_options co;
+  std::vector<std::string> errs;
+  auto bg = pipeline::parse_background(o.bg.value_or(cfg_.default_bg));
+  if (!bg.ok()) errs.push_back("bg: " + bg.err().detail);
+  else co.background = *bg;
+  co.max_size_px = o.max_size_px.value_or(cfg_.default_max_size_px);
+  if (co.max_size_px < 16 || co.max_size_px > cfg_.max_size_limit_px)
+    errs.push_back("maxSize: must be in 16.." + std::to_string(cfg_.max_size_limit_px) + ", got " + std::to_string(co.max_size_px));
+  const std::string fmt = o.format.value_or(cfg_.default_format);
+  if (fmt == "png") co.encode.fmt = image::format::png;
+  else if (fmt == "jpg" || fmt == "jpeg") co.encode.fmt = image::format::jpeg;
+  else if (fmt == "webp") co.encode.fmt = image::format::webp;
+  else errs.push_back("format: must be png, jpg or webp, got '" + fmt.substr(0, 20) + "'");
+  if (bg.ok() && !*bg && co.encode.fmt == image::format::jpeg) errs.push_back("bg=none needs format png or webp (JPEG has no transparency)");
+  if (!errs.empty()) return base::make_error(errc::invalid_argument, join_lines(errs));
+  return co;
+}
+
+// Holds a card for one photo request; released on every path.
+class service::card_claim {
+ public:
+  card_claim(service* s, std::string id) : s_(s), id_(std::move(id)) {
+    std::lock_guard<std::mutex> lock(s_->claims_mu_);
+    held_ = s_->claimed_cards_.insert(id_).second;
+  }
+  ~card_claim() {
+    if (!held_) return;
+    std::lock_guard<std::mutex> lock(s_->claims_mu_);
+    s_->claimed_cards_.erase(id_);
+  }
+  bool held() const { return held_; }
+
+ private:
+  service* s_;
+  std::string id_;
+  bool held_ = false;
+};
+
+photo_outcome service::photo_request(const std::string& card_id, const pipeline::clean_options& co,
+                                     const std::function<base::result<std::string>()>& get_bytes) {
+  auto card = repo_->get(card_id);
+  if (!card.ok()) return outcome_error(card.err(), stage::database);
+  card_claim claim(this, card->id);
+  if (!claim.held())
+    return outcome_error(base::make_error(errc::conflict, "another photo request for this card is in flight"), stage::database, *card);
+  auto place = pool_->reserve();  // before fetching or storing: a refused request costs nothing
+  if (!place.ok()) return outcome_error(place.err(), stage::queue, *card);
+  auto bytes = get_bytes();
+  if (!bytes.ok()) return outcome_error(bytes.err(), stage::fetch, *card);
+  return clean_and_record(*card, std::move(*place), std::move(*bytes), co);
+}
+
+photo_outcome service::upload_photo(const std::string& card_id, std::string bytes, const photo_options& o) {
+  auto co = resolve_options(o);
+  if (!co.ok()) return outcome_error(co.err(), stage::request);
+  return photo_request(card_id, *co, [&]() -> base::result<std::string> { return std::move(bytes); });
+}
+
+photo_outcome service::fetch_and_clean(const std::string& card_id, const std::string& url, const photo_options& o) {
+  auto co = resolve_options(o);
+  if (!co.ok()) return outcome_error(co.err(), stage::request);
+  if (url.empty()) return outcome_error(base::make_error(errc::invalid_argument, "rawPhotoUrl is required"), stage::request);
+  return photo_request(card_id, *co, [&]() -> base::result<std::string> {
+    auto got = fetch::fetch_url(url, cfg_.fetch);
+    if (!got.ok()) return got.err();
+    return std::move(got->bytes);
+  });
+}
+
+/* The crash-safe order: (1) the raw photo is stored durably; (2) the card records it with
+ * photoStatus processing; (3) the clean runs; (4) the clean photo is stored; (5) the card
+ * records it. A crash after (1) leaves an orphan file (swept), after (2) a card that startup
+ * marks failed "interrupted" with its raw photo intact; the record never names a file that
+ * was not stored first. Blobs the card stops referencing are removed after the update. */
+photo_outcome service::clean_and_record(const db::id_card& before, ticket place, std::string bytes, const pipeline::clean_options& co) {
+  auto info = check_photo(bytes, cfg_.pipeline.limits);
+  if (!info.ok()) return outcome_error(info.err(), stage::image, before);
+
+  auto raw = store_->put(bytes, content_type_of(info->fmt), "raw");
+  if (!raw.ok()) return outcome_error(raw.err(), stage::store, before);
+
+  db::photo_update u;
+  u.raw_photo_url = raw->url;
+  u.raw_photo_key = raw->key;
+  u.status = db::photo_status::processing;
+  auto recorded = repo_->set_photo(before.id, u);
+  if (!recorded.ok()) {
+    (void)store_->remove(raw->key);
+    return outcome_error(recorded.err(), stage::database, std::nullopt);
+  }
+  for (const auto* k : {&before.raw_photo_key, &before.clean_photo_key})
+    if (!k->empty()) (void)store_->remove(*k);
+
+  auto shared = std::make_shared<const std::string>(std::move(bytes));
+  auto cleaned = pool_->run(std::move(place), shared, co, cfg_.job_timeout_ms);
+  shared.reset();
+
+  auto record_failure = [&](const failure& f) -> photo_outcome {
+    db::photo_update fu = u;
+    fu.status = db::photo_status::failed;
+    fu.photo_error = photo_error_text(f);
+    auto after = repo_->set_photo(before.id, fu);
+    photo_outcome o;
+    o.error = f;
+    if (after.ok()) o.card = *after;
+    else if (after.err().code == errc::not_found) (void)store_->remove(raw->key);  // deleted meanwhile
+    return o;
+  };
+  if (!cleaned.ok()) return record_failure(fail(cleaned.err(), stage::clean));
+
+  const std::string out(reinterpret_cast<const char*>(cleaned->bytes.data()), cleaned->bytes.size());
+  auto clean = store_->put(out, content_type_of(cleaned->fmt), "clean");
+  if (!clean.ok()) return record_failure(fail(clean.err(), stage::store));
+
+  u.clean_photo_url = clean->url;
+  u.clean_photo_key = clean->key;
+  u.status = db::photo_status::clean;
+  u.photo_warning = photo_warning_of(*cleaned);
+  auto done = repo_->set_photo(before.id, u);
+  if (!done.ok()) {
+    if (done.err().code == errc::not_found) {  // the card was deleted while its photo was cleaned
+      (void)store_->remove(clean->key);
+      (void)store_->remove(raw->key);
+    }
+    return outcome_error(done.err(), stage::database, std::nullopt);
+  }
+  photo_outcome ok;
+  ok.card = *done;
+  return ok;
+}
+
+base::result<image_output> service::remove_background(std::string bytes, const photo_options& o, stage* where) {
+  stage dummy;
+  stage& w = where ? *where : dummy;
+  w = stage::request;
+  auto co = resolve_options(o);
+  if (!co.ok()) return co.err();
+  w = stage::queue;
+  auto place = pool_->reserve();
+  if (!place.ok()) return place.err();
+  w = stage::image;
+  auto info = check_photo(bytes, cfg_.pipeline.limits);
+  if (!info.ok()) return info.err();
+  w = stage::clean;
+  auto r = pool_->run(std::move(*place), std::make_shared<const std::string>(std::move(bytes)), *co, cfg_.job_timeout_ms);
+  if (!r.ok()) return r.err();
+  image_output out;
+  out.bytes.assign(reinterpret_cast<const char*>(r->bytes.data()), r->bytes.size());
+  out.content_type = content_type_of(r->fmt);
+  out.width = r->width;
+  out.height = r->height;
+  out.warning = photo_warning_of(*r);
+  return out;
+}
+
+readiness service::check_ready() {
+  readiness r;
+  r.model = pool_ && pool_->stats().n_workers > 0;
+  r.database = repo_->ping().ok();
+  r.store = store_->ping().ok();
+  return r;
+}
+
+pool_stats service::stats() const { return pool_->stats(); }
+
+base::result<std::string> service::local_file(const std::string& key) const {
+  if (!local_store()) return base::make_error(errc::not_found, "the store is not local");
+  return store::local_file_path(local_, key);
+}
+
+}  // namespace idphoto::app

@@ -1,0 +1,136 @@
+// The use cases of the server: ID-card CRUD, upload → clean → store → record, fetch and
+// clean, stateless background removal, readiness. No HTTP, no JSON: the server maps these
+// results to responses through its one error table.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "app/config.hpp"
+#include "app/worker_pool.hpp"
+#include "base/result.hpp"
+#include "db/repository.hpp"
+#include "store/blob_store.hpp"
+
+namespace idphoto::app {
+
+// Where a failure happened; the server's error table uses it with the code (a timeout while
+// fetching the client's URL is not the same answer as a timeout of our own clean).
+enum class stage { request, queue, fetch, image, clean, store, database };
+const char* stage_name(stage s);
+
+struct failure {
+  base::error err;
+  stage where = stage::request;
+};
+
+// Per-request options; nullopt = the configured default.
+struct photo_options {
+  std::optional<std::string> bg;      // as the CLI's --bg: blue, white, grey, red, #RRGGBB, none
+  std::optional<int> max_size_px;     // 16..max_size_limit_px
+  std::optional<std::string> format;  // png, jpg, webp
+};
+
+// A photo use case's answer: the card as it is now (when there is one) and, when the photo
+// was not cleaned, why. card set + error set = the raw photo is kept and the card says failed.
+struct photo_outcome {
+  std::optional<db::id_card> card;
+  std::optional<failure> error;
+};
+
+struct image_output {
+  std::string bytes;
+  std::string content_type;  // image/png, image/jpeg, image/webp
+  int width = 0, height = 0;
+  std::string warning;       // "", "no_person", "mask_empty", "mask_full"
+};
+
+struct readiness {
+  bool model = false, database = false, store = false;
+  bool ready() const { return model && database && store; }
+};
+
+// What the startup housekeeping did.
+struct recovery_report {
+  int interrupted = 0;      // cards that were left "processing" and are now "failed"
+  int temp_removed = 0;     // temporary files of the local store removed
+  int orphans_removed = 0;  // local store files referenced by no card, older than a day
+};
+
+class service {
+ public:
+  /* Opens the repository (applying migrations), the blob store (local directory or
+   * Cloudinary) and the worker pool (engines from `engines`, default: one cleaner each).
+   * Fails with the first backend's error: invalid_argument (config), unavailable (database),
+   * io (store directory), not_found/corrupt (model). */
+  static base::result<std::unique_ptr<service>> create(const app_config& cfg, engine_factory engines = nullptr);
+  ~service();
+
+  // Startup housekeeping: fail_interrupted, then (local store) sweep temp files and old orphans.
+  base::result<recovery_report> recover();
+
+  // CRUD: the repository's errors (invalid_argument, not_found, unavailable).
+  base::result<db::id_card> create_card(const db::id_card_fields& f);
+  base::result<db::id_card> get_card(const std::string& id);
+  base::result<db::page> list_cards(int limit, const std::string& cursor);
+  base::result<db::id_card> patch_card(const std::string& id, const db::id_card_fields& f);
+  // Removes the record, then its blobs (a blob left behind is an orphan, never a dangling record).
+  base::result<void> delete_card(const std::string& id);
+
+  /* Upload: conflict when another photo request for this card is in flight here; reserve a worker place (queue full → unavailable, nothing stored), check the
+   * image header (unsupported/corrupt/too_large → nothing stored, card unchanged), store the
+   * raw photo durably, record it (photoStatus processing), clean, store the clean photo,
+   * record it (clean, photoWarning when doubtful). When cleaning fails the card keeps the raw
+   * photo with photoStatus failed and photoError, and the outcome carries the error. */
+  photo_outcome upload_photo(const std::string& card_id, std::string bytes, const photo_options& o);
+  // As upload_photo, the photo fetched from url first (after the place is reserved); a
+  // refused or failed fetch leaves the card unchanged.
+  photo_outcome fetch_and_clean(const std::string& card_id, const std::string& url, const photo_options& o);
+
+  // Stateless: the cleaned image of bytes; nothing stored.
+  base::result<image_output> remove_background(std::string bytes, const photo_options& o, stage* where = nullptr);
+
+  readiness check_ready();
+  pool_stats stats() const;
+  const app_config& config() const { return cfg_; }
+  bool local_store() const { return !cfg_.cloudinary; }
+  // The file of a local store key (the /files/ route): invalid_argument, not_found; not_found
+  // when the store is not local.
+  base::result<std::string> local_file(const std::string& key) const;
+  void set_clean_observer(std::function<void(double ms, bool ok)> f);
+
+  // Resolved options (defaults applied, checked): invalid_argument naming the bad field.
+  base::result<pipeline::clean_options> resolve_options(const photo_options& o) const;
+
+ private:
+  service() = default;
+  photo_outcome clean_and_record(const db::id_card& before, ticket place, std::string bytes, const pipeline::clean_options& co);
+  // The photo use cases from the card lookup on: claim the card, reserve a place, get the bytes.
+  photo_outcome photo_request(const std::string& card_id, const pipeline::clean_options& co,
+                              const std::function<base::result<std::string>()>& get_bytes);
+
+  // Cards with a photo request in flight in this process. A second photo request for the
+  // same card is refused (conflict) instead of racing: the first one's final record could
+  // otherwise name a raw file the second one removed as "previous".
+  class card_claim;
+  std::mutex claims_mu_;
+  std::set<std::string> claimed_cards_;
+
+  app_config cfg_;
+  std::unique_ptr<db::repository> repo_;
+  std::unique_ptr<store::blob_store> store_;
+  std::unique_ptr<worker_pool> pool_;
+  store::local_config local_;
+};
+
+// The public text stored in photoError for a failed clean (never the log detail).
+std::string photo_error_text(const failure& f);
+// "no_person", "mask_empty", "mask_full" or "" for a clean result.
+std::string photo_warning_of(const pipeline::clean_result& r);
+// The content type a blob store takes for an image format.
+const char* content_type_of(image::format f);
+
+}  // namespace idphoto::app

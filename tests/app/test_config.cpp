@@ -1,0 +1,122 @@
+// app_config: environment parsing, every error reported at once, the memory ceiling.
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "app/config.hpp"
+
+using idphoto::app::app_config;
+
+namespace {
+// An environment from a map (nothing read from the process).
+idphoto::app::env_lookup env_of(std::map<std::string, std::string> m) {
+  return [m](const std::string& k) -> std::optional<std::string> {
+    auto it = m.find(k);
+    if (it == m.end()) return std::nullopt;
+    return it->second;
+  };
+}
+const std::string k_secret(40, 'k');
+}  // namespace
+
+TEST(app_config, defaults_with_a_secret_are_valid_and_fit_512_mb) {
+  auto c = app_config::from_env(env_of({{"JWT_SECRET", k_secret}}));
+  ASSERT_TRUE(c.ok()) << c.err().detail;
+  EXPECT_EQ(c->port, 8080);
+  EXPECT_EQ(c->n_workers, 1);
+  EXPECT_EQ(c->queue_size, 4);
+  EXPECT_EQ(c->effective_database_url(), "sqlite:data/idphoto.db");
+  EXPECT_EQ(c->effective_store_dir(), "data/files");
+  EXPECT_EQ(c->effective_public_url(), "http://localhost:8080");
+  EXPECT_FALSE(c->cloudinary.has_value());
+  EXPECT_LE(c->memory_estimate_bytes(), c->memory_limit_bytes);
+  EXPECT_LT(c->memory_limit_bytes, int64_t{512} << 20);
+  EXPECT_EQ(c->pipeline.limits.max_bytes, c->max_body_bytes) << "an image is never larger than the body that carries it";
+}
+
+TEST(app_config, missing_secret_is_an_error) {
+  auto c = app_config::from_env(env_of({}));
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.err().detail.find("JWT_SECRET"), std::string::npos) << c.err().detail;
+  auto short_secret = app_config::from_env(env_of({{"JWT_SECRET", "short"}}));
+  ASSERT_FALSE(short_secret.ok());
+  EXPECT_NE(short_secret.err().detail.find("too short"), std::string::npos) << short_secret.err().detail;
+}
+
+TEST(app_config, every_error_is_reported_at_once) {
+  auto c = app_config::from_env(env_of({{"PORT", "eighty"},
+                                        {"IDPHOTO_WORKERS", "0"},
+                                        {"IDPHOTO_QUEUE_SIZE", "-3"},
+                                        {"IDPHOTO_DEFAULT_BG", "chartreuse-ish"},
+                                        {"IDPHOTO_DEFAULT_FORMAT", "gif"},
+                                        {"IDPHOTO_PUBLIC_URL", "ftp://x"},
+                                        {"IDPHOTO_MAX_BODY_BYTES", "12abc"},
+                                        {"IDPHOTO_FETCH_ALLOW", "not-an-ip"}}));
+  ASSERT_FALSE(c.ok());
+  const std::string& d = c.err().detail;
+  for (const char* key : {"PORT", "IDPHOTO_WORKERS", "IDPHOTO_QUEUE_SIZE", "IDPHOTO_DEFAULT_BG", "IDPHOTO_DEFAULT_FORMAT", "IDPHOTO_PUBLIC_URL",
+                          "IDPHOTO_MAX_BODY_BYTES", "JWT_SECRET", "IDPHOTO_FETCH_ALLOW"})
+    EXPECT_NE(d.find(key), std::string::npos) << key << " not reported in:\n" << d;
+  EXPECT_GE(std::count(d.begin(), d.end(), '\n'), 8) << "one line per problem:\n" << d;
+}
+
+TEST(app_config, memory_ceiling_refuses_too_many_workers) {
+  auto c = app_config::from_env(env_of({{"JWT_SECRET", k_secret}, {"IDPHOTO_WORKERS", "3"}, {"IDPHOTO_HTTP_THREADS", "8"}}));
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.err().detail.find("IDPHOTO_MEMORY_LIMIT_BYTES"), std::string::npos) << c.err().detail;
+  auto raised = app_config::from_env(env_of({{"JWT_SECRET", k_secret},
+                                             {"IDPHOTO_WORKERS", "3"},
+                                             {"IDPHOTO_HTTP_THREADS", "8"},
+                                             {"IDPHOTO_MEMORY_LIMIT_BYTES", std::to_string(int64_t{2} << 30)}}));
+  EXPECT_TRUE(raised.ok()) << raised.err().detail;
+}
+
+TEST(app_config, http_threads_must_exceed_workers) {
+  auto c = app_config::from_env(env_of({{"JWT_SECRET", k_secret}, {"IDPHOTO_WORKERS", "2"}, {"IDPHOTO_HTTP_THREADS", "2"},
+                                        {"IDPHOTO_MEMORY_LIMIT_BYTES", std::to_string(int64_t{4} << 30)}}));
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.err().detail.find("IDPHOTO_HTTP_THREADS"), std::string::npos) << c.err().detail;
+}
+
+TEST(app_config, keys_are_read) {
+  auto c = app_config::from_env(env_of({{"JWT_SECRET", k_secret},
+                                        {"PORT", "9000"},
+                                        {"DATABASE_URL", "postgres://u:p@db/idphoto"},
+                                        {"IDPHOTO_DATA_DIR", "/var/lib/idphoto"},
+                                        {"IDPHOTO_PUBLIC_URL", "https://photos.example.org/"},
+                                        {"IDPHOTO_QUEUE_SIZE", "0"},
+                                        {"IDPHOTO_JOB_TIMEOUT_MS", "5000"},
+                                        {"IDPHOTO_FETCH_ALLOW", " 127.0.0.1/32, ::1 "},
+                                        {"IDPHOTO_MAX_BODY_BYTES", "2000000"},
+                                        {"IDPHOTO_DEFAULT_BG", "white"}}));
+  ASSERT_TRUE(c.ok()) << c.err().detail;
+  EXPECT_EQ(c->port, 9000);
+  EXPECT_EQ(c->effective_database_url(), "postgres://u:p@db/idphoto");
+  EXPECT_EQ(c->effective_store_dir(), "/var/lib/idphoto/files");
+  EXPECT_EQ(c->effective_public_url(), "https://photos.example.org") << "trailing slash dropped";
+  EXPECT_EQ(c->queue_size, 0);
+  EXPECT_EQ(c->job_timeout_ms, 5000);
+  ASSERT_EQ(c->fetch.allow.size(), 2u);
+  EXPECT_EQ(c->fetch.allow[0], "127.0.0.1/32");
+  EXPECT_EQ(c->fetch.allow[1], "::1");
+  EXPECT_EQ(c->max_body_bytes, 2000000);
+  EXPECT_EQ(c->pipeline.limits.max_bytes, 2000000);
+  EXPECT_EQ(c->fetch.max_bytes, 2000000u);
+}
+
+TEST(app_config, cloudinary_forms) {
+  auto url = app_config::from_env(env_of({{"JWT_SECRET", k_secret}, {"CLOUDINARY_URL", "cloudinary://123:abc@demo"}}));
+  ASSERT_TRUE(url.ok()) << url.err().detail;
+  ASSERT_TRUE(url->cloudinary.has_value());
+  EXPECT_EQ(url->cloudinary->cloud_name, "demo");
+  EXPECT_EQ(url->cloudinary->api_key, "123");
+  EXPECT_EQ(url->cloudinary->api_secret, "abc");
+  auto parts = app_config::from_env(env_of({{"JWT_SECRET", k_secret}, {"CLOUDINARY_CLOUD_NAME", "demo"}, {"CLOUDINARY_API_KEY", "123"}}));
+  ASSERT_FALSE(parts.ok()) << "a missing CLOUDINARY_API_SECRET is an error";
+  EXPECT_NE(parts.err().detail.find("CLOUDINARY_API_SECRET"), std::string::npos) << parts.err().detail;
+  auto both = app_config::from_env(env_of({{"JWT_SECRET", k_secret}, {"CLOUDINARY_URL", "cloudinary://1:2@d"}, {"CLOUDINARY_CLOUD_NAME", "x"}}));
+  EXPECT_FALSE(both.ok());
+  auto bad = app_config::from_env(env_of({{"JWT_SECRET", k_secret}, {"CLOUDINARY_URL", "https://nope"}}));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.err().detail.find("CLOUDINARY_URL"), std::string::npos) << bad.err().detail;
+}
