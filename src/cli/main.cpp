@@ -12,6 +12,8 @@ namespace idphoto::cli {
 int cmd_infer(const std::vector<std::string>& argv);
 int cmd_clean(const std::vector<std::string>& argv);
 int cmd_models(const std::vector<std::string>& argv);
+int cmd_serve(const std::vector<std::string>& argv);
+int cmd_token(const std::vector<std::string>& argv);
 }
 
 namespace {
@@ -22,6 +24,8 @@ void usage(FILE* f) {
                "  clean    photos in, ID-ready images out (see idphoto clean --help)\n"
                "  models   list the known models and check their files\n"
                "  infer    run an ONNX model on a raw float32 tensor (see idphoto infer --help)\n"
+               "  serve    the HTTP service: upload or URL, clean, store, record (see idphoto serve --help)\n"
+               "  token    mint a bearer token with JWT_SECRET (see idphoto token --help)\n"
                "  --version\n");
 }
 }  // namespace
@@ -60,6 +64,8 @@ int main(int argc, char** argv) {
   if (cmd == "infer") return idphoto::cli::cmd_infer(rest);
   if (cmd == "clean") return idphoto::cli::cmd_clean(rest);
   if (cmd == "models") return idphoto::cli::cmd_models(rest);
+  if (cmd == "serve") return idphoto::cli::cmd_serve(rest);
+  if (cmd == "token") return idphoto::cli::cmd_token(rest);
   std::fprintf(stderr, "idphoto: error: unknown command '%s'\n", cmd.c_str());
   usage(stderr);
   return 2;

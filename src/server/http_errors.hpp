@@ -1,0 +1,25 @@
+// The one table from an error to an HTTP answer: status, stable code, public message.
+// The error's detail goes to the log only; clients never see it.
+#pragma once
+#include <string>
+
+#include "app/service.hpp"
+#include "base/result.hpp"
+
+namespace idphoto::server {
+
+struct http_error {
+  int status = 500;
+  std::string code;     // stable, machine-readable: "too_large", "queue_full", …
+  std::string message;  // public, safe to show
+  bool retry_after = false;  // answer with Retry-After (503)
+};
+
+// The answer for an error raised at a stage of a use case.
+http_error http_error_for(base::errc code, app::stage where = app::stage::request);
+// The answer for a missing or refused token (401, WWW-Authenticate: Bearer).
+http_error http_auth_error();
+// The answer httplib gives on its own for a status (404 no route, 413 body too large, …).
+http_error http_error_for_status(int status);
+
+}  // namespace idphoto::server

@@ -1,0 +1,217 @@
+// The idphoto binary as a subprocess: configuration errors reported at once, `idphoto token`,
+// and a server killed (SIGKILL) mid-job then restarted: no record points at a missing file
+// and the card says failed "interrupted".
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <future>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <regex>
+
+#include "harness.hpp"
+#include "image/gen.hpp"
+#include "server/jwt.hpp"
+
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A child process with the given environment (added to a minimal one), stderr captured.
+struct child {
+  pid_t pid = -1;
+  int err_fd = -1;
+  std::string err;  // everything read so far
+
+  child(const std::vector<std::string>& args, const std::map<std::string, std::string>& env) {
+    int p[2];
+    if (pipe(p) != 0) return;
+    pid = fork();
+    if (pid == 0) {
+      dup2(p[1], 2);
+      const int devnull = open("/dev/null", O_RDWR);
+      dup2(devnull, 1);
+      close(p[0]);
+      std::vector<std::string> envs = {"PATH=/usr/bin:/bin", "OMP_WAIT_POLICY=passive"};
+      for (const auto& [k, v] : env) envs.push_back(k + "=" + v);
+      std::vector<char*> ev, av;
+      for (auto& e : envs) ev.push_back(e.data());
+      ev.push_back(nullptr);
+      std::vector<std::string> a = {IDPHOTO_EXE};
+      a.insert(a.end(), args.begin(), args.end());
+      for (auto& s : a) av.push_back(s.data());
+      av.push_back(nullptr);
+      execve(IDPHOTO_EXE, av.data(), ev.data());
+      _exit(127);
+    }
+    close(p[1]);
+    err_fd = p[0];
+  }
+  // Reads stderr until re matches (returns the match) or the child exits / timeout_s passes.
+  std::smatch wait_for(const std::regex& re, int timeout_s) {
+    std::smatch m;
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+    fcntl(err_fd, F_SETFL, O_NONBLOCK);
+    while (std::chrono::steady_clock::now() < until) {
+      if (std::regex_search(err, m, re)) return m;
+      char buf[4096];
+      const ssize_t n = read(err_fd, buf, sizeof buf);
+      if (n > 0) err.append(buf, static_cast<size_t>(n));
+      else if (n == 0) break;
+      else std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    std::regex_search(err, m, re);
+    return m;
+  }
+  // Waits for exit (reading the rest of stderr); returns the exit code, or 128+signal.
+  int wait_exit() {
+    fcntl(err_fd, F_SETFL, 0);
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(err_fd, buf, sizeof buf)) > 0) err.append(buf, static_cast<size_t>(n));
+    int st = 0;
+    waitpid(pid, &st, 0);
+    pid = -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  }
+  ~child() {
+    if (pid > 0) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+    }
+    if (err_fd >= 0) close(err_fd);
+  }
+};
+
+json body_of(const httplib::Result& r) { return r ? json::parse(r->body, nullptr, false) : json(); }
+
+}  // namespace
+
+TEST(serve_process, nomodel_config_errors_are_reported_at_once) {
+  child c({"serve"}, {{"JWT_SECRET", "short"}, {"IDPHOTO_WORKERS", "many"}, {"PORT", "99999"}, {"IDPHOTO_DEFAULT_FORMAT", "gif"},
+                      {"IDPHOTO_DATA_DIR", (fs::temp_directory_path() / "idphoto-config-errors").string()}});
+  const int code = c.wait_exit();
+  EXPECT_EQ(code, 2) << c.err;
+  for (const char* key : {"JWT_SECRET", "IDPHOTO_WORKERS", "PORT", "IDPHOTO_DEFAULT_FORMAT"})
+    EXPECT_NE(c.err.find(key), std::string::npos) << key << " missing from:\n" << c.err;
+  EXPECT_NE(c.err.find("4 configuration errors"), std::string::npos) << c.err;
+}
+
+TEST(serve_process, nomodel_token_mints_a_verifiable_token) {
+  const std::string secret = "process-secret-0123456789abcdefghijkl";
+  int p[2];
+  ASSERT_EQ(pipe(p), 0);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    dup2(p[1], 1);
+    close(p[0]);
+    const std::string env_secret = "JWT_SECRET=" + secret;
+    char* envp[] = {const_cast<char*>(env_secret.c_str()), const_cast<char*>("OMP_WAIT_POLICY=passive"), nullptr};
+    execle(IDPHOTO_EXE, IDPHOTO_EXE, "token", "--sub", "ops", "--ttl", "2h", static_cast<char*>(nullptr), envp);
+    _exit(127);
+  }
+  close(p[1]);
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(p[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+  close(p[0]);
+  int st = 0;
+  waitpid(pid, &st, 0);
+  ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << out;
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  auto v = idphoto::server::jwt_verify_hs256(out, secret, now);
+  ASSERT_TRUE(v.ok()) << v.err().detail << " token: " << out;
+  EXPECT_EQ(v->sub, "ops");
+  EXPECT_NEAR(static_cast<double>(v->exp - now), 7200.0, 60.0);
+  EXPECT_FALSE(idphoto::server::jwt_verify_hs256(out, secret, now + 7300).ok()) << "expires after the ttl";
+}
+
+TEST(serve_process, killed_mid_job_then_restarted) {
+  gen::init();
+  const fs::path dir = gen::temp_dir("serve-kill");
+  const std::string model = harness::models_dir() + "/isnet-general-fp16.onnx";
+  ASSERT_TRUE(fs::is_regular_file(model)) << model << " missing: run `make models`";
+  const std::string secret = harness::k_secret;
+  const int port = harness::free_port();
+  const std::map<std::string, std::string> env = {{"PORT", std::to_string(port)},
+                                                  {"IDPHOTO_BIND", "127.0.0.1"},
+                                                  {"IDPHOTO_DATA_DIR", dir.string()},
+                                                  {"IDPHOTO_MODELS_DIR", harness::models_dir()},
+                                                  {"JWT_SECRET", secret}};
+  const std::regex listening("listening on http://[^:]+:([0-9]+)");
+  idphoto::server::jwt_claims claims;
+  claims.sub = "test";
+  claims.exp = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count() + 3600;
+  const httplib::Headers auth = {{"Authorization", "Bearer " + *idphoto::server::jwt_sign_hs256(claims, secret)}};
+  std::string id;
+  {
+    child srv({"serve"}, env);
+    ASSERT_FALSE(srv.wait_for(listening, 120).empty()) << srv.err;
+    httplib::Client c("127.0.0.1", port);
+    c.set_read_timeout(300, 0);
+    auto created = c.Post("/api/id-cards", auth, R"({"fullName":"Interrupted"})", "application/json");
+    ASSERT_TRUE(created);
+    ASSERT_EQ(created->status, 201) << created->body;
+    id = body_of(created)["id"];
+    const std::string photo = harness::astronaut(1600, ".jpg");
+    auto upload = std::async(std::launch::async, [&] {
+      httplib::Client u("127.0.0.1", port);
+      u.set_read_timeout(300, 0);
+      return u.Post("/api/id-cards/" + id + "/photo", auth, photo, "image/jpeg");
+    });
+    // Kill as soon as the card says processing: the raw photo is stored and recorded, the clean runs.
+    bool processing = false;
+    for (int i = 0; i < 6000 && !processing; ++i) {
+      auto g = c.Get("/api/id-cards/" + id, auth);
+      processing = g && body_of(g)["photoStatus"] == "processing";
+      if (!processing) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    ASSERT_TRUE(processing) << "never saw photoStatus processing";
+    kill(srv.pid, SIGKILL);
+    EXPECT_EQ(srv.wait_exit(), 128 + SIGKILL);
+    auto r = upload.get();
+    EXPECT_FALSE(r && r->status == 200) << "the killed request did not succeed";
+  }
+  child srv({"serve"}, env);
+  ASSERT_FALSE(srv.wait_for(listening, 120).empty()) << srv.err;
+  EXPECT_NE(srv.err.find("1 interrupted job marked failed"), std::string::npos) << srv.err;
+  httplib::Client c("127.0.0.1", port);
+  c.set_read_timeout(300, 0);
+  auto g = c.Get("/api/id-cards/" + id, auth);
+  ASSERT_TRUE(g);
+  const json card = body_of(g);
+  EXPECT_EQ(card["photoStatus"], "failed") << card.dump();
+  ASSERT_TRUE(card["photoError"].is_string());
+  EXPECT_EQ(card["photoError"].get<std::string>().rfind("interrupted", 0), 0u) << card.dump();
+  // Every URL any card names is served: no record points at a missing file.
+  auto list = c.Get("/api/id-cards?limit=100", auth);
+  ASSERT_TRUE(list);
+  const json listed = body_of(list);
+  ASSERT_TRUE(listed.contains("items")) << list->body;
+  for (const auto& item : listed["items"])
+    for (const char* k : {"rawPhotoUrl", "cleanPhotoUrl"})
+      if (item[k].is_string()) {
+        const std::string url = item[k];
+        auto f = c.Get(url.substr(url.find("/files/")));
+        ASSERT_TRUE(f);
+        EXPECT_EQ(f->status, 200) << k << " " << url;
+      }
+  ASSERT_TRUE(card["rawPhotoUrl"].is_string()) << "the raw photo the client sent is kept";
+  // The card can be cleaned again after the restart.
+  auto again = c.Post("/api/id-cards/" + id + "/photo", auth, harness::astronaut(256), "image/png");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 200) << again->body;
+  EXPECT_EQ(body_of(again)["photoStatus"], "clean");
+  kill(srv.pid, SIGTERM);
+  EXPECT_EQ(srv.wait_exit(), 0) << srv.err;
+  EXPECT_NE(srv.err.find("SIGTERM received, stopping"), std::string::npos);
+  std::error_code ec;
+  if (!::testing::Test::HasFailure()) fs::remove_all(dir, ec);
+}
