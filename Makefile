@@ -1,5 +1,6 @@
 # idphoto — the two commands of the README, and a few more.
-#   make run    set up, build (release), fetch the model, clean the sample photo
+#   make run    set up, build (release), fetch the model, clean the sample photo, then start
+#               the server (SQLite + local store under data/, dev token printed; Ctrl-C stops)
 #   make test   set up, build, run the whole suite (ci preset, then ASan+UBSan unit tests)
 #   make bench  set up, build (release), measure against the peers (writes docs/performance.md)
 #   make build  set up, build (release)
@@ -28,10 +29,13 @@ build-dev: setup
 	cmake --preset dev >/dev/null
 	cmake --build --preset dev -j $(JOBS)
 
+PORT ?= 8080
 run: build models
 	@mkdir -p "$(OUT)"
 	build/release/idphoto clean "$(SAMPLE)" -o "$(OUT)/astronaut-id.png" --json
 	@echo "make run: ID photo written to $(OUT)/astronaut-id.png"
+	@echo "make run: starting the server (dev mode: SQLite and files under data/, 127.0.0.1:$(PORT)); Ctrl-C stops it"
+	PORT=$(PORT) IDPHOTO_MODELS_DIR=$(CURDIR)/models build/release/idphoto serve --dev
 
 test-ci: build-ci models
 	ctest --preset ci -j 2 --timeout 3000
@@ -45,6 +49,7 @@ test: test-ci test-dev
 bench: build models
 	bench/infer/run.sh build/release/idphoto
 	bench/clean/run.sh build/release/idphoto
+	bench/serve/run.sh build/release/idphoto
 
 clean:
 	rm -rf build
