@@ -9,21 +9,13 @@
 #include <mutex>
 #include <vector>
 
+#include "db/pg_handles.hpp"
 #include "db/sql.hpp"
 
 namespace idphoto::db {
 
 namespace {
 
-struct pg_conn_deleter {
-  void operator()(PGconn* c) const { PQfinish(c); }
-};
-using pg_conn_ptr = std::unique_ptr<PGconn, pg_conn_deleter>;
-
-struct pg_result_deleter {
-  void operator()(PGresult* r) const { PQclear(r); }
-};
-using pg_result_ptr = std::unique_ptr<PGresult, pg_result_deleter>;
 
 void ignore_notice(void*, const char*) {}
 

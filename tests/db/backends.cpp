@@ -12,6 +12,7 @@
 #include <sstream>
 #include <vector>
 
+#include "db/pg_handles.hpp"
 #include "db/records.hpp"
 
 namespace idphoto::db::test {
@@ -44,14 +45,6 @@ int run_pg_test_server(const std::string& args, std::string* out) {
 
 namespace {
 
-struct pg_conn_deleter {
-  void operator()(PGconn* c) const { PQfinish(c); }
-};
-using pg_conn_ptr = std::unique_ptr<PGconn, pg_conn_deleter>;
-struct pg_result_deleter {
-  void operator()(PGresult* r) const { PQclear(r); }
-};
-using pg_result_ptr = std::unique_ptr<PGresult, pg_result_deleter>;
 struct conninfo_deleter {
   void operator()(PQconninfoOption* o) const { PQconninfoFree(o); }
 };
