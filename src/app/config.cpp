@@ -123,6 +123,7 @@ app_config::parsed app_config::parse_env(const env_lookup& env) {
   read_str(env, "IDPHOTO_MODEL", &c.pipeline.model);
   read_str(env, "IDPHOTO_MODEL_NORM", &c.pipeline.model_norm);
   read_int(env, "IDPHOTO_MODEL_SIZE", &c.pipeline.model_size_px, 1, 100000, &errs);
+  read_int(env, "IDPHOTO_MODEL_RETRY_SIZE", &c.pipeline.retry_size_px, 0, 100000, &errs);
   read_int(env, "IDPHOTO_THREADS", &c.pipeline.n_threads, 0, 256, &errs);
   read_int(env, "IDPHOTO_MAX_IMAGE_BYTES", &c.pipeline.limits.max_bytes, 1, int64_t{1} << 40, &errs);
   read_int(env, "IDPHOTO_MAX_IMAGE_PIXELS", &c.pipeline.limits.max_pixels, 1, int64_t{1} << 40, &errs);

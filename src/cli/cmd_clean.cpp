@@ -41,6 +41,8 @@ const char* help =
     "  --norm N      normalisation for a model path: imgly, imagenet or half\n"
     "  --model-size N  network input side, multiple of 32 from 384 to 1024 (default 384)\n"
     "  --fit squash|letterbox  how the photo becomes the square network input (default squash)\n"
+    "  --retry-size N  when the mask covers < 15% of the photo (a small, far person), run the\n"
+    "                network again at N px and keep that mask; 0 = never (default 640)\n"
     "  --mask        write the final alpha as an 8-bit grey PNG instead of the photo\n"
     "  --refine on|off  person-only, edge refinement and colour decontamination (default on)\n"
     "  --threads N   inference threads (default: all cores)\n"
@@ -141,7 +143,7 @@ class progress {
 int cmd_clean(const std::vector<std::string>& argv) {
   auto a = parse_args(argv,
                       {"-o", "--out-dir", "--bg", "--max-size", "--format", "--quality", "--model", "--norm", "--model-size",
-                       "--fit", "--refine", "--threads", "--models-dir"},
+                       "--fit", "--retry-size", "--refine", "--threads", "--models-dir"},
                       {"--mask", "--json", "--help", "-h"});
   if (!a.ok()) return usage_error(a.err().detail);
   if (a->has("--help") || a->has("-h")) {
@@ -181,6 +183,9 @@ int cmd_clean(const std::vector<std::string>& argv) {
   auto msize = a->get_int("--model-size", pc.model_size_px, 384, 1024);
   if (!msize.ok()) return usage_error(msize.err().detail);
   pc.model_size_px = static_cast<int>(*msize);
+  auto retry = a->get_int("--retry-size", pc.retry_size_px, 0, 1024);
+  if (!retry.ok()) return usage_error(retry.err().detail);
+  pc.retry_size_px = static_cast<int>(*retry);
   const std::string fit = a->get("--fit", "squash");
   if (fit == "squash") pc.fit = pipeline::fit_mode::squash;
   else if (fit == "letterbox") pc.fit = pipeline::fit_mode::letterbox;
@@ -295,6 +300,7 @@ int cmd_clean(const std::vector<std::string>& argv) {
         std::snprintf(steps, sizeof steps, ",\"steps_ms\":{\"decode\":%.1f,\"infer\":%.1f,\"refine\":%.1f,\"encode\":%.1f}",
                       res.timing.decode_ms, res.timing.infer_ms, res.timing.refine_ms, res.timing.encode_ms);
         line += steps;
+        line += ",\"model_size\":" + std::to_string(res.model_size_px);
         line += ",\"coverage\":" + std::string(cov) + ",\"warnings\":[";
         for (size_t i = 0; i < res.warnings.size(); ++i) line += (i ? "," : "") + json_str(res.warnings[i]);
         line += "]";

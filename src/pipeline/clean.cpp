@@ -53,6 +53,9 @@ result<void> pipeline_config::validate() const {
   std::string bad;
   if (model_size_px < 384 || model_size_px > 1024 || model_size_px % 32 != 0)
     bad += "model size must be a multiple of 32 from 384 to 1024 (got " + std::to_string(model_size_px) + "); ";
+  if (retry_size_px != 0 && (retry_size_px < 384 || retry_size_px > 1024 || retry_size_px % 32 != 0))
+    bad += "retry size must be 0 or a multiple of 32 from 384 to 1024 (got " + std::to_string(retry_size_px) + "); ";
+  if (!(retry_below_coverage >= 0 && retry_below_coverage <= 1)) bad += "retry coverage must be 0..1; ";
   if (n_threads < 0) bad += "threads must be >= 0; ";
   if (work_side_px < 64 || work_side_px > 8192) bad += "work side must be 64..8192 px; ";
   if (auto r = limits.validate(); !r.ok()) bad += r.err().detail + "; ";
@@ -144,13 +147,27 @@ result<clean_result> cleaner::clean(std::span<const uint8_t> bytes, const clean_
 
   // model input -> infer -> mask to output size
   t0 = clock::now();
-  auto mi = to_model_input(photo, spec_, cfg_.model_size_px, cfg_.fit);
-  IDPHOTO_TRY(mi);
-  auto outs = session_->run({{spec_.input_name, std::move(mi->t)}});
-  IDPHOTO_TRY(outs);
-  auto raw = mask_from_output(outs->at(0).t, spec_, *mi);
+  auto infer_at = [&](int size_px) -> result<alpha_plane> {
+    auto mi = to_model_input(photo, spec_, size_px, cfg_.fit);
+    IDPHOTO_TRY(mi);
+    auto outs = session_->run({{spec_.input_name, std::move(mi->t)}});
+    IDPHOTO_TRY(outs);
+    return mask_from_output(outs->at(0).t, spec_, *mi);
+  };
+  auto raw = infer_at(cfg_.model_size_px);
   IDPHOTO_TRY(raw);
-  outs->clear();
+  res.model_size_px = cfg_.model_size_px;
+  if (cfg_.retry_size_px > cfg_.model_size_px) {
+    double cov = 0;
+    for (float v : raw->a) cov += v;
+    cov /= std::max<size_t>(1, raw->a.size());
+    if (cov < cfg_.retry_below_coverage) {
+      auto again = infer_at(cfg_.retry_size_px);
+      IDPHOTO_TRY(again);
+      raw = std::move(again);
+      res.model_size_px = cfg_.retry_size_px;
+    }
+  }
   alpha_plane alpha = resize_alpha(*raw, out_plane->width, out_plane->height);
   res.timing.infer_ms = ms_since(t0);
 

@@ -36,6 +36,11 @@ struct pipeline_config {
   std::string model = "isnet-general-fp16";  // a known name or a path to an .onnx
   std::string model_norm;                    // for a path: imgly | imagenet | half
   int model_size_px = 384;                   // network input side, 384..1024 (docs/performance.md: the sweep)
+  // Small subjects: when the network's mask at model_size_px covers less than
+  // retry_below_coverage of the photo (a person far away in a street scene), run it again
+  // at retry_size_px and keep that mask. 0 = never. Portraits do not trigger it.
+  int retry_size_px = 640;
+  double retry_below_coverage = 0.15;
   fit_mode fit = fit_mode::squash;
   int n_threads = 0;                         // 0 = all cores
   infer::weights_mode weights = infer::weights_mode::streamed;
@@ -68,6 +73,7 @@ struct clean_result {
   int width = 0, height = 0;
   bool person = false;         // a face was found
   double coverage = 0;         // mean alpha, 0..1
+  int model_size_px = 0;       // the network input side used (retry_size_px after a retry)
   std::vector<std::string> warnings;
   clean_timing timing;
 };

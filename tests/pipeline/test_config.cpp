@@ -182,6 +182,8 @@ TEST(pipeline_config, rejects_each_bad_field) {
       {"model size 400", [](pipeline_config& c) { c.model_size_px = 400; }, "model size"},
       {"model size 0", [](pipeline_config& c) { c.model_size_px = 0; }, "model size"},
       {"model size -640", [](pipeline_config& c) { c.model_size_px = -640; }, "model size"},
+      {"retry size 500", [](pipeline_config& c) { c.retry_size_px = 500; }, "retry size"},
+      {"retry coverage 2", [](pipeline_config& c) { c.retry_below_coverage = 2; }, "retry coverage"},
       {"threads -1", [](pipeline_config& c) { c.n_threads = -1; }, "threads"},
       {"work side 63", [](pipeline_config& c) { c.work_side_px = 63; }, "work side"},
       {"work side 8193", [](pipeline_config& c) { c.work_side_px = 8193; }, "work side"},
