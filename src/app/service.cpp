@@ -179,6 +179,27 @@ base::result<void> service::delete_card(const std::string& id) {
   return {};
 }
 
+base::result<std::vector<uint8_t>> service::card_pdf(const std::string& id, card::sheet_kind sheet) {
+  auto c = repo_->get(id);
+  if (!c.ok()) return c.err();
+  const bool clean = c->status == db::photo_status::clean && !c->clean_photo_key.empty();
+  const std::string& key = clean ? c->clean_photo_key : c->raw_photo_key;
+  if (key.empty()) return base::make_error(errc::conflict, "no photo");
+  auto bytes = store_->get(key);
+  if (!bytes.ok()) return bytes.err();
+  card::card_input in;
+  in.card_id = c->id;
+  in.full_name = c->full_name;
+  in.id_number = c->id_number;
+  in.organization = c->organization;
+  in.role = c->role;
+  in.issued_at = c->issued_at;
+  in.expires_at = c->expires_at;
+  in.photo_bytes = std::move(*bytes);
+  in.photo_is_clean = clean;
+  return card::render_pdf(in, card::card_options{sheet});
+}
+
 base::result<pipeline::clean_options> service::resolve_options(const photo_options& o) const {
   pipeline::clean_options co;
   std::vector<std::string> errs;

@@ -12,6 +12,7 @@
 #include "app/config.hpp"
 #include "app/worker_pool.hpp"
 #include "base/result.hpp"
+#include "card/card.hpp"
 #include "db/repository.hpp"
 #include "store/blob_store.hpp"
 
@@ -89,6 +90,13 @@ class service {
   // As upload_photo, the photo fetched from url first (after the place is reserved); a
   // refused or failed fetch leaves the card unchanged.
   photo_outcome fetch_and_clean(const std::string& card_id, const std::string& url, const photo_options& o);
+
+  /* The card as a PDF (CR80 page, or an A4 sheet with crop marks): its clean photo when
+   * photoStatus is clean, else its raw photo with the card marked "PHOTO NOT CLEANED". Rendered
+   * on the calling thread (no worker place: no model; the photo is <= the stored output size). */
+  // not_found (no card), conflict with detail "no photo" (nothing uploaded yet), the store's
+  // errors reading the photo, the card module's errors (invalid_argument, corrupt, internal).
+  base::result<std::vector<uint8_t>> card_pdf(const std::string& id, card::sheet_kind sheet);
 
   // Stateless: the cleaned image of bytes; nothing stored.
   base::result<image_output> remove_background(std::string bytes, const photo_options& o, stage* where = nullptr);

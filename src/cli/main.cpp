@@ -14,6 +14,7 @@ int cmd_clean(const std::vector<std::string>& argv);
 int cmd_models(const std::vector<std::string>& argv);
 int cmd_serve(const std::vector<std::string>& argv);
 int cmd_token(const std::vector<std::string>& argv);
+int cmd_card(const std::vector<std::string>& argv);
 }
 
 namespace {
@@ -26,6 +27,7 @@ void usage(FILE* f) {
                "  infer    run an ONNX model on a raw float32 tensor (see idphoto infer --help)\n"
                "  serve    the HTTP service: upload or URL, clean, store, record (see idphoto serve --help)\n"
                "  token    mint a bearer token with JWT_SECRET (see idphoto token --help)\n"
+               "  card     an ID card as a PDF from a name and a photo (see idphoto card --help)\n"
                "  --version\n");
 }
 }  // namespace
@@ -66,6 +68,7 @@ int main(int argc, char** argv) {
   if (cmd == "models") return idphoto::cli::cmd_models(rest);
   if (cmd == "serve") return idphoto::cli::cmd_serve(rest);
   if (cmd == "token") return idphoto::cli::cmd_token(rest);
+  if (cmd == "card") return idphoto::cli::cmd_card(rest);
   std::fprintf(stderr, "idphoto: error: unknown command '%s'\n", cmd.c_str());
   usage(stderr);
   return 2;

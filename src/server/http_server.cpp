@@ -19,6 +19,11 @@
 
 namespace idphoto::server {
 
+// The web page's files, generated from web/ (src/server/CMakeLists.txt).
+const char* web_index_html();
+const char* web_app_js();
+const char* web_style_css();
+
 using json = nlohmann::json;
 using base::errc;
 
@@ -264,9 +269,19 @@ struct http_server::impl {
   }
 
   void install_routes() {
+    // --- the web page (issue 5): web/ embedded at build time (src/server/CMakeLists.txt) -------
     http.Get("/", route("/", false, [](const httplib::Request&, httplib::Response& res) {
-      res.set_content("idphoto: the API is under /api (see /openapi.json); the web page is not built yet.\n", "text/plain; charset=utf-8");
+      res.set_header("Content-Security-Policy",
+                     "default-src 'self'; img-src 'self' data: blob: https: http:; connect-src 'self' http: https:; frame-ancestors 'none'");
+      res.set_content(web_index_html(), "text/html; charset=utf-8");
     }));
+    http.Get("/app.js", route("/app.js", false, [](const httplib::Request&, httplib::Response& res) {
+      res.set_content(web_app_js(), "text/javascript; charset=utf-8");
+    }));
+    http.Get("/style.css", route("/style.css", false, [](const httplib::Request&, httplib::Response& res) {
+      res.set_content(web_style_css(), "text/css; charset=utf-8");
+    }));
+    // --- end web page ----------------------------------------------------------------------------
     http.Get("/healthz", route("/healthz", false, [](const httplib::Request&, httplib::Response& res) {
       send_json(res, 200, json{{"status", "ok"}});
     }));
@@ -353,6 +368,28 @@ struct http_server::impl {
       if (!r.ok()) return fail(res, r.err(), app::stage::database);
       res.status = 204;
     }));
+    // --- ID-card PDF (issue 5) ---------------------------------------------------------------
+    http.Get(R"(/api/id-cards/([^/]+)/card\.pdf)", route("/api/id-cards/{id}/card.pdf", true, [this](const httplib::Request& req, httplib::Response& res) {
+      auto sheet = card::sheet_from(req.has_param("sheet") ? req.get_param_value("sheet") : "card");
+      if (!sheet.ok()) return send_bad_request(res, "sheet must be card or a4");
+      auto pdf = svc.card_pdf(req.matches[1], *sheet);
+      if (!pdf.ok() && pdf.err().code == errc::conflict) {
+        t_scope.log_detail = "card: " + pdf.err().to_string();
+        return send_json(res, 409, json{{"error", {{"code", "no_photo"}, {"message", "the card has no photo yet; upload one first"}}}});
+      }
+      if (!pdf.ok()) {
+        // The fields and the photo were checked when stored: one the card module refuses now
+        // is our data's fault (500), not the request's. not_found (no card) stays 404.
+        base::error e = pdf.err();
+        if (e.code == errc::corrupt || e.code == errc::unsupported || e.code == errc::invalid_argument || e.code == errc::too_large)
+          e.code = errc::internal;
+        return fail(res, e, app::stage::store);
+      }
+      res.set_header("Cache-Control", "no-store");
+      res.set_header("Content-Disposition", "inline; filename=\"card-" + std::string(req.matches[1]) + ".pdf\"");
+      res.set_content(std::string(pdf->begin(), pdf->end()), "application/pdf");
+    }));
+    // --- end ID-card PDF ---------------------------------------------------------------------
     http.Post(R"(/api/id-cards/([^/]+)/photo)", route("/api/id-cards/{id}/photo", true, [this](const httplib::Request& req, httplib::Response& res) {
       std::string bytes;
       if (!photo_body(req, res, &bytes)) return;
