@@ -86,6 +86,7 @@ app_config::parsed app_config::parse_env(const env_lookup& env) {
   read_int(env, "IDPHOTO_RETRY_AFTER_S", &c.retry_after_s, 1, 3600, &errs);
   read_str(env, "JWT_SECRET", &c.jwt_secret);
   read_str(env, "IDPHOTO_PUBLIC_URL", &c.public_url);
+  read_str(env, "IDPHOTO_CARD_VERIFY_URL", &c.card_verify_url);
   while (!c.public_url.empty() && c.public_url.back() == '/') c.public_url.pop_back();
 
   read_str(env, "IDPHOTO_DATA_DIR", &c.data_dir);
@@ -164,6 +165,8 @@ std::vector<std::string> app_config::problems() const {
   if (data_dir.empty()) p.push_back("IDPHOTO_DATA_DIR: must not be empty");
   if (!public_url.empty() && public_url.rfind("http://", 0) != 0 && public_url.rfind("https://", 0) != 0)
     p.push_back("IDPHOTO_PUBLIC_URL: must start with http:// or https://, got '" + public_url + "'");
+  if (!card_verify_url.empty() && card_verify_url.rfind("http://", 0) != 0 && card_verify_url.rfind("https://", 0) != 0)
+    p.push_back("IDPHOTO_CARD_VERIFY_URL: must start with http:// or https://, got '" + card_verify_url + "'");
   if (auto v = pipeline.validate(); !v.ok()) p.push_back("pipeline (IDPHOTO_MODEL*, IDPHOTO_MAX_IMAGE_*): " + v.err().detail);
   if (auto v = fetch::validate(fetch); !v.ok()) p.push_back("IDPHOTO_FETCH_* (IDPHOTO_FETCH_ALLOW takes IPs or CIDRs): " + v.err().detail);
   if (auto bg = pipeline::parse_background(default_bg); !bg.ok()) p.push_back("IDPHOTO_DEFAULT_BG: " + bg.err().detail);

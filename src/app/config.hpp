@@ -45,6 +45,7 @@ struct app_config {
   int retry_after_s = 5;                    // IDPHOTO_RETRY_AFTER_S; sent with every 503
   std::string jwt_secret;                   // JWT_SECRET; HS256 key, >= 32 bytes
   std::string public_url;                   // IDPHOTO_PUBLIC_URL; "" = http://localhost:PORT
+  std::string card_verify_url;              // IDPHOTO_CARD_VERIFY_URL; "" = the card QR holds the id only
 
   // Backends
   std::string data_dir = "data";            // IDPHOTO_DATA_DIR; SQLite file, local store, dev secret

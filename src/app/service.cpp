@@ -197,6 +197,7 @@ base::result<std::vector<uint8_t>> service::card_pdf(const std::string& id, card
   in.expires_at = c->expires_at;
   in.photo_bytes = std::move(*bytes);
   in.photo_is_clean = clean;
+  in.verify_url = cfg_.card_verify_url;
   return card::render_pdf(in, card::card_options{sheet});
 }
 

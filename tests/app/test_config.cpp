@@ -50,14 +50,15 @@ TEST(app_config, every_error_is_reported_at_once) {
                                         {"IDPHOTO_DEFAULT_BG", "chartreuse-ish"},
                                         {"IDPHOTO_DEFAULT_FORMAT", "gif"},
                                         {"IDPHOTO_PUBLIC_URL", "ftp://x"},
+                                        {"IDPHOTO_CARD_VERIFY_URL", "javascript:alert(1)"},
                                         {"IDPHOTO_MAX_BODY_BYTES", "12abc"},
                                         {"IDPHOTO_FETCH_ALLOW", "not-an-ip"}}));
   ASSERT_FALSE(c.ok());
   const std::string& d = c.err().detail;
   for (const char* key : {"PORT", "IDPHOTO_WORKERS", "IDPHOTO_QUEUE_SIZE", "IDPHOTO_DEFAULT_BG", "IDPHOTO_DEFAULT_FORMAT", "IDPHOTO_PUBLIC_URL",
-                          "IDPHOTO_MAX_BODY_BYTES", "JWT_SECRET", "IDPHOTO_FETCH_ALLOW"})
+                          "IDPHOTO_CARD_VERIFY_URL", "IDPHOTO_MAX_BODY_BYTES", "JWT_SECRET", "IDPHOTO_FETCH_ALLOW"})
     EXPECT_NE(d.find(key), std::string::npos) << key << " not reported in:\n" << d;
-  EXPECT_GE(std::count(d.begin(), d.end(), '\n'), 8) << "one line per problem:\n" << d;
+  EXPECT_GE(std::count(d.begin(), d.end(), '\n'), 9) << "one line per problem:\n" << d;
 }
 
 TEST(app_config, memory_ceiling_refuses_too_many_workers) {

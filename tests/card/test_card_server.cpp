@@ -125,3 +125,23 @@ TEST(card_server, clean_card_pdf_and_a4_sheet) {
   EXPECT_NEAR(aw, 595.28, 0.5);
   EXPECT_NEAR(ah, 841.89, 0.5);
 }
+
+// IDPHOTO_CARD_VERIFY_URL: the QR code on the served card holds the verify URL + the card id.
+TEST(card_server, verify_url_goes_into_the_qr_code) {
+  harness::server s;
+  ASSERT_TRUE(s.start("card-verify", passthrough_engines(),
+                      [](app::app_config& c) { c.card_verify_url = "https://ids.example.org/verify/"; }));
+  auto c = s.client();
+  const std::string id = s.create_card("Verified Person");
+  auto up = c.Post("/api/id-cards/" + id + "/photo", s.auth(), harness::pattern_png(300, 400), "image/png");
+  ASSERT_TRUE(up);
+  ASSERT_EQ(up->status, 200) << up->body;
+  auto r = c.Get("/api/id-cards/" + id + "/card.pdf", s.auth());
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  pdf_tools::temp_dir d;
+  const auto pdf = pdf_tools::write(d.path, "card.pdf", std::vector<uint8_t>(r->body.begin(), r->body.end()));
+  const auto codes = pdf_tools::qr_codes(pdf_tools::render_png(pdf, 300));
+  ASSERT_EQ(codes.size(), 1u) << ::testing::PrintToString(codes);
+  EXPECT_EQ(codes[0], "https://ids.example.org/verify/" + id);
+}
