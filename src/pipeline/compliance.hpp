@@ -34,7 +34,7 @@ struct compliance_report {
 // Thresholds not set by a spec (docs/specs.md gives each one's source).
 struct compliance_limits {
   double roll_max_deg = 8, yaw_max_deg = 5, pitch_max_deg = 5;  // ICAO TR Portrait Quality
-X
+  double pose_hard_margin_deg = 7;    // yaw/pitch fail hard beyond max + this: about the 95th-percentile error of our estimator (docs/specs.md)
   double centre_min = 0.45, centre_max = 0.55;  // ISO/IEC 19794-5 face centre, fraction of the width
   double eye_open_min = 0.02;         // OFIQ EyesOpen sigmoid centre: lid gap / eye-to-chin
   double mouth_open_max = 0.08;       // OFIQ MouthClosed: x0 - 2w (0.2 - 2 x 0.06)

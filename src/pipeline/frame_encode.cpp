@@ -31,7 +31,11 @@ base::result<encoded_frame> encode_frame(const rgb8_plane& px, double dpi, image
     out.bytes = std::move(*b);
     return out;
   }
-  auto at = [&](int q) { return image::encode(*tagged, image::encode_options{image::format::jpeg, q}); };
+  auto at = [&](int q) -> base::result<std::vector<uint8_t>> {
+    auto b = image::encode(*tagged, image::encode_options{image::format::jpeg, q});
+    IDPHOTO_TRY(b);
+    return image::with_jpeg_density(*b, dpi);  // the 18-byte header counts against the limit too
+  };
   auto first = at(quality);
   IDPHOTO_TRY(first);
   if (max_kb == 0 || first->size() <= limit) {
