@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "image/gen.hpp"
+#include "image/resolution.hpp"
 #include "pipeline/frame.hpp"
 #include "pipeline/synthetic_portrait.hpp"
 
@@ -236,4 +237,39 @@ TEST(frame, bad_input) {
   auto q = pipeline::frame_photo(p.photo, quarter, 0.25, p.mesh, p.faces, *spec);
   ASSERT_TRUE(q.ok()) << q.err().to_string();
   EXPECT_NEAR(q->compliance.find("head_height")->value, spec->head.centre(), 0.01);
+}
+
+TEST(frame, image_resolution_helpers) {
+  gen::init();
+  auto im = gen::pattern(40, 30);
+  auto tagged = image::with_dpi(im, 300);
+  ASSERT_TRUE(tagged.ok());
+  EXPECT_NEAR(*image::dpi_of(*tagged), 300, 1e-9);
+  EXPECT_FALSE(image::with_dpi(im, 0).ok());
+  EXPECT_FALSE(image::with_dpi(im, std::nan("")).ok());
+  EXPECT_FALSE(image::with_dpi(image::image{}, 300).ok());
+  EXPECT_FALSE(image::dpi_of(image::image{}).ok());
+  auto c = image::crop(im, 5, 5, 10, 10);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->width(), 10);
+  EXPECT_FALSE(image::crop(im, 35, 0, 10, 10).ok());
+  EXPECT_FALSE(image::crop(im, -1, 0, 10, 10).ok());
+  EXPECT_FALSE(image::crop(im, 0, 0, 0, 10).ok());
+  EXPECT_FALSE(image::crop(image::image{}, 0, 0, 1, 1).ok());
+  const auto jpeg = gen::save(im, ".jpg");
+  auto d = image::with_jpeg_density(jpeg, 457.2);
+  ASSERT_TRUE(d.ok());
+  EXPECT_NEAR(file_dpi(*d), 457, 0);
+  auto twice = image::with_jpeg_density(*d, 300);  // replaces, does not stack
+  ASSERT_TRUE(twice.ok());
+  EXPECT_EQ(twice->size(), d->size());
+  EXPECT_NEAR(file_dpi(*twice), 300, 0);
+  EXPECT_EQ(decoded_size(*twice), (std::pair<int, int>{40, 30}));
+  const std::vector<uint8_t> not_jpeg{1, 2, 3, 4, 5};
+  EXPECT_FALSE(image::with_jpeg_density(not_jpeg, 300).ok());
+  EXPECT_FALSE(image::with_jpeg_density(std::vector<uint8_t>{}, 300).ok());
+  std::vector<uint8_t> bad_app0{0xFF, 0xD8, 0xFF, 0xE0, 0xFF, 0xFF, 0x00};  // APP0 length past the end
+  EXPECT_FALSE(image::with_jpeg_density(bad_app0, 300).ok());
+  EXPECT_FALSE(image::with_jpeg_density(jpeg, 0).ok());
+  EXPECT_FALSE(image::with_jpeg_density(jpeg, 1e6).ok());
 }
