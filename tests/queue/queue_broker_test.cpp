@@ -284,6 +284,33 @@ TEST_F(queue_broker, queue_declared_with_other_arguments_is_a_conflict) {
   EXPECT_TRUE(first->connected()) << "another client's refusal does not touch ours";
 }
 
+// A worker that holds a delivery past the broker's consumer_timeout (15 s in the test broker)
+// is cut off: the broker closes its channel and gives the job to the queue again (counting a
+// delivery); the client reconnects by itself, its stale delivery cannot be acked, and the job
+// comes back.
+TEST_F(queue_broker, a_stuck_consumer_is_cut_off_by_consumer_timeout_and_the_job_comes_back) {
+  c_.reconnect_min_ms = 100;
+  c_.reconnect_max_ms = 1000;
+  auto q = open(c_);
+  ASSERT_TRUE(q);
+  ASSERT_TRUE(q->publish("slow-job").ok());
+  ASSERT_TRUE(q->start_consuming(1).ok());
+  auto held = q->receive(10000);
+  ASSERT_TRUE(held);
+  EXPECT_EQ(held->delivery_count, 0);
+  ASSERT_TRUE(eventually([&] { return !q->connected(); }, 60s)) << "consumer_timeout never fired";
+  EXPECT_NE(q->last_error().find("406"), std::string::npos) << q->last_error();
+  ASSERT_TRUE(eventually([&] { return q->connected(); }, 30s)) << "no reconnect: " << q->last_error();
+  auto again = q->receive(20000);
+  ASSERT_TRUE(again) << "the job did not come back";
+  EXPECT_EQ(again->job_id, "slow-job");
+  EXPECT_GE(again->delivery_count, 1);
+  auto stale = q->ack(*held);
+  ASSERT_FALSE(stale.ok());
+  EXPECT_EQ(stale.err().code, errc::conflict);
+  ASSERT_TRUE(q->ack(*again).ok());
+}
+
 // The broker is stopped for 5 s and started again (same node, same data): the client notices,
 // refuses publishes meanwhile, reconnects by itself, and every message confirmed before the
 // stop is still there. A delivery in hand when the connection died cannot be acked afterwards;
