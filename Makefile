@@ -17,9 +17,10 @@ setup:
 models: setup
 	scripts/fetch-models
 
+# The binary only: make run and make bench need nothing else (the tests build in the ci/dev presets).
 build: setup
 	cmake --preset release >/dev/null
-	cmake --build --preset release -j $(JOBS)
+	cmake --build --preset release -j $(JOBS) --target idphoto
 
 build-ci: setup
 	cmake --preset ci >/dev/null
