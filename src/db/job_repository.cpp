@@ -383,6 +383,18 @@ class sql_job_repository final : public job_repository {
     });
   }
 
+  base::result<int> fail_processing_without_job(const std::string& photo_error) override {
+    auto rows = with_connection(*pool_, false, [&](sql_connection& c) {
+      return c.query(
+          "UPDATE id_cards SET status = 'failed', photo_error = $1, updated_at = $2 "
+          "WHERE status = 'processing' AND NOT EXISTS (SELECT 1 FROM jobs WHERE "
+          "jobs.card_id = id_cards.id AND jobs.status IN ('queued', 'running')) RETURNING id",
+          {storable_text(photo_error, max_error_bytes), now_timestamp()});
+    });
+    if (!rows) return rows.err();
+    return static_cast<int>(rows->size());
+  }
+
   base::result<job> get(const std::string& id) override {
     if (!is_valid_id(id)) return job_not_found(id);
     auto rows = with_connection(*pool_, true, [&](sql_connection& c) {

@@ -572,6 +572,45 @@ TEST_P(conformance, expired_lease_past_the_attempts_is_dead_and_fails_its_card) 
   EXPECT_TRUE(jobs_->enqueue(photo_job(card.id)).ok());  // the card is free again
 }
 
+TEST_P(conformance, startup_fails_only_processing_cards_without_a_job) {
+  photo_update processing;
+  processing.raw_photo_key = "raw/p.jpg";
+  processing.status = photo_status::processing;
+  auto orphan = must_card("cut by a crash");       // processing, no job: the old sync path
+  ASSERT_TRUE(cards_->set_photo(orphan.id, processing).ok());
+  // A card whose job ended without writing the card (nothing will resume it).
+  auto ended = must_card("job ended");
+  new_job e = photo_job(ended.id);
+  e.card_on_create = processing;
+  auto ej = must_enqueue(e);
+  ASSERT_EQ(must_claim("w").id, ej.id);
+  ASSERT_TRUE(jobs_->fail(ej.id, "w", job_end{}).ok());
+  auto running = must_card("job running");
+  new_job r = photo_job(running.id);
+  r.card_on_create = processing;
+  auto rj = must_enqueue(r);
+  ASSERT_EQ(must_claim("w").id, rj.id);
+  auto queued = must_card("job queued");
+  new_job q = photo_job(queued.id);
+  q.card_on_create = processing;
+  must_enqueue(q);
+  auto clean = must_card("clean");
+  photo_update done = processing;
+  done.status = photo_status::clean;
+  ASSERT_TRUE(cards_->set_photo(clean.id, done).ok());
+
+  auto n = jobs_->fail_processing_without_job("interrupted: upload again");
+  ASSERT_TRUE(n.ok()) << n.err().to_string();
+  EXPECT_EQ(*n, 2);
+  EXPECT_EQ(cards_->get(orphan.id)->status, photo_status::failed);
+  EXPECT_EQ(cards_->get(orphan.id)->photo_error, "interrupted: upload again");
+  EXPECT_EQ(cards_->get(ended.id)->status, photo_status::failed);
+  EXPECT_EQ(cards_->get(queued.id)->status, photo_status::processing);
+  EXPECT_EQ(cards_->get(running.id)->status, photo_status::processing);
+  EXPECT_EQ(cards_->get(clean.id)->status, photo_status::clean);
+  EXPECT_EQ(*jobs_->fail_processing_without_job("x"), 0);
+}
+
 TEST_P(conformance, concurrent_claimers_never_share_a_job) {
   constexpr int n_jobs = 120, n_threads = 6;
   std::set<std::string> all;
