@@ -52,6 +52,7 @@ bench: build models
 	bench/infer/run.sh build/release/idphoto
 	bench/clean/run.sh build/release/idphoto
 	bench/serve/run.sh build/release/idphoto
+	bench/batch/run.sh build/release/idphoto
 
 clean:
 	rm -rf build

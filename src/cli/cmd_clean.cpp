@@ -1,21 +1,18 @@
 // `idphoto clean`: photos in (files, folders, stdin), ID-ready images out.
 // One cleaner runs the photos one after another (the network uses every core);
 // one bad photo does not stop the batch; the exit code says whether any failed.
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <mutex>
 #include <utility>
 
 #include "base/memory_stats.hpp"
+#include "base/read_file.hpp"
 #include "cli/args.hpp"
+#include "cli/clean_setup.hpp"
 #include "cli/json.hpp"
-#include "cli/models_dir.hpp"
+#include "cli/progress.hpp"
 #include "image/encode.hpp"
 #include "image/image.hpp"
 #include "pipeline/clean.hpp"
@@ -32,22 +29,9 @@ const char* help =
     "  -o OUT        output file (one input only); - for stdout\n"
     "  --out-dir DIR write DIR/<name>.<ext> for each input (default: next to each input,\n"
     "                as <name>.id.<ext>; stdin goes to stdout)\n"
-    "  --bg COLOUR   blue (default, #438EDB), white, grey (#F0F0F0), red (#FF0000), #RRGGBB,\n"
-    "                or none (transparent PNG/WebP)\n"
-    "  --max-size N  fit the output inside N x N px, never upscaled (default 800)\n"
-    "  --format F    png (default), jpg or webp\n"
-    "  --quality Q   JPEG/WebP quality 1-100 (default 90)\n"
-    "  --model M     model name or path to an .onnx (default isnet-general-fp16)\n"
-    "  --norm N      normalisation for a model path: imgly, imagenet or half\n"
-    "  --model-size N  network input side, multiple of 32 from 384 to 1024 (default 384)\n"
-    "  --fit squash|letterbox  how the photo becomes the square network input (default squash)\n"
-    "  --retry-size N  when the mask covers < 15% of the photo (a small, far person), run the\n"
-    "                network again at N px and keep that mask; 0 = never (default 640)\n"
+    "%s"
     "  --mask        write the final alpha as an 8-bit grey PNG instead of the photo\n"
-    "  --refine on|off  person-only, edge refinement and colour decontamination (default on)\n"
-    "  --threads N   inference threads (default: all cores)\n"
-    "  --json        one JSON line per photo on stdout\n"
-    "  --models-dir DIR  where the models are (default: $IDPHOTO_MODELS_DIR, ./models)\n";
+    "  --json        one JSON line per photo on stdout\n";
 
 int usage_error(const std::string& msg) {
   std::fprintf(stderr, "idphoto: error: %s\n(see idphoto clean --help)\n", msg.c_str());
@@ -59,144 +43,40 @@ struct job {
   std::string out;  // path, or "-" for stdout
 };
 
-const char* ext_of(image::format f) {
-  switch (f) {
-    case image::format::jpeg: return "jpg";
-    case image::format::webp: return "webp";
-    default: return "png";
-  }
-}
-
+// A photo's bytes: a file (read_file's errors) or stdin (too_large past max_bytes).
 base::result<std::vector<uint8_t>> read_input(const std::string& path, int64_t max_bytes) {
+  if (path != "-") return base::read_file(path, max_bytes);
   std::vector<uint8_t> bytes;
-  if (path == "-") {
-    uint8_t buf[1 << 16];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, stdin)) > 0) {
-      bytes.insert(bytes.end(), buf, buf + n);
-      if (static_cast<int64_t>(bytes.size()) > max_bytes)
-        return base::make_error(base::errc::too_large, "stdin is larger than " + std::to_string(max_bytes) + " bytes");
-    }
-    if (std::ferror(stdin)) return base::make_error(base::errc::io, "cannot read stdin");
-    return bytes;
+  uint8_t buf[1 << 16];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, stdin)) > 0) {
+    bytes.insert(bytes.end(), buf, buf + n);
+    if (static_cast<int64_t>(bytes.size()) > max_bytes)
+      return base::make_error(base::errc::too_large, "stdin is larger than " + std::to_string(max_bytes) + " bytes");
   }
-  std::error_code ec;
-  if (!fs::exists(path, ec)) return base::make_error(base::errc::not_found, "no such file");
-  if (!fs::is_regular_file(path, ec)) return base::make_error(base::errc::io, "not a regular file");
-  const auto size = fs::file_size(path, ec);
-  if (ec) return base::make_error(base::errc::io, ec.message());
-  if (static_cast<int64_t>(size) > max_bytes)
-    return base::make_error(base::errc::too_large, "file is " + std::to_string(size) + " bytes, over the limit of " + std::to_string(max_bytes));
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return base::make_error(base::errc::io, "cannot open");
-  bytes.resize(size);
-  f.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size));
-  if (!f) return base::make_error(base::errc::io, "cannot read");
+  if (std::ferror(stdin)) return base::make_error(base::errc::io, "cannot read stdin");
   return bytes;
 }
-
-// libvips reports why a PNG failed (libpng's "IDAT: CRC error", "not enough data") only
-// as a warning; the error itself says "libpng read error". Photos are cleaned one at a
-// time, so the warnings since the current photo started name the reason: the first
-// few distinct ones are kept.
-std::mutex g_warning_mu;
-std::string g_warnings;
-void keep_warning(const char* message) {
-  std::string m(message, std::min<size_t>(std::strlen(message), 120));
-  for (char& c : m)
-    if (static_cast<unsigned char>(c) < 0x20) c = ' ';  // the error stays one line
-  std::lock_guard<std::mutex> lock(g_warning_mu);
-  if (m.empty() || g_warnings.size() > 160 || g_warnings.find(m) != std::string::npos) return;
-  g_warnings += (g_warnings.empty() ? "" : "; ") + m;
-}
-std::string take_warnings() {
-  std::lock_guard<std::mutex> lock(g_warning_mu);
-  return std::exchange(g_warnings, std::string());
-}
-
-// A one-line progress bar on a TTY (stderr).
-class progress {
- public:
-  progress(size_t total, bool on) : total_(total), on_(on && total > 1 && isatty(STDERR_FILENO)) {}
-  void show(size_t done, const std::string& name, double avg_s) {
-    if (!on_) return;
-    const int width = 30;
-    const int fill = total_ ? static_cast<int>(width * done / total_) : width;
-    std::string bar(static_cast<size_t>(fill), '=');
-    if (fill < width) bar += '>';
-    bar.resize(width, ' ');
-    std::string shown = name.size() > 30 ? "..." + name.substr(name.size() - 27) : name;
-    std::fprintf(stderr, "\r[%s] %zu/%zu %.1f s/photo %-30s", bar.c_str(), done, total_, avg_s, shown.c_str());
-    std::fflush(stderr);
-  }
-  void clear() {
-    if (on_) std::fprintf(stderr, "\r%*s\r", 90, "");
-  }
-
- private:
-  size_t total_;
-  bool on_;
-};
 
 }  // namespace
 
 int cmd_clean(const std::vector<std::string>& argv) {
-  auto a = parse_args(argv,
-                      {"-o", "--out-dir", "--bg", "--max-size", "--format", "--quality", "--model", "--norm", "--model-size",
-                       "--fit", "--retry-size", "--refine", "--threads", "--models-dir"},
-                      {"--mask", "--json", "--help", "-h"});
+  std::set<std::string> value_opts = clean_value_options();
+  value_opts.insert({"-o", "--out-dir"});
+  auto a = parse_args(argv, value_opts, {"--mask", "--json", "--help", "-h"});
   if (!a.ok()) return usage_error(a.err().detail);
   if (a->has("--help") || a->has("-h")) {
-    std::fputs(help, stdout);
+    std::printf(help, clean_options_help);
     return 0;
   }
   if (a->positional.empty()) return usage_error("no input photos");
   if (a->has("-o") && a->has("--out-dir")) return usage_error("-o and --out-dir exclude each other");
 
-  pipeline::clean_options co;
-  auto bg = pipeline::parse_background(a->get("--bg", "blue"));
-  if (!bg.ok()) return usage_error(bg.err().detail);
-  co.background = *bg;
-  auto max_size = a->get_int("--max-size", 800, 16, 4096);
-  if (!max_size.ok()) return usage_error(max_size.err().detail);
-  co.max_size_px = static_cast<int>(*max_size);
-  const std::string fmt = a->get("--format", "png");
-  if (fmt == "png") co.encode.fmt = image::format::png;
-  else if (fmt == "jpg" || fmt == "jpeg") co.encode.fmt = image::format::jpeg;
-  else if (fmt == "webp") co.encode.fmt = image::format::webp;
-  else return usage_error("--format must be png, jpg or webp");
-  auto quality = a->get_int("--quality", 90, 1, 100);
-  if (!quality.ok()) return usage_error(quality.err().detail);
-  co.encode.quality = static_cast<int>(*quality);
-  co.mask_only = a->has("--mask");
-  const std::string refine = a->get("--refine", "on");
-  if (refine != "on" && refine != "off") return usage_error("--refine must be on or off");
-  co.refine = refine == "on";
-  if (!co.background && co.encode.fmt == image::format::jpeg && !co.mask_only)
-    return usage_error("--bg none needs --format png or webp (JPEG has no transparency)");
+  auto setup = parse_clean_options(*a, true);
+  if (!setup.ok()) return usage_error(setup.err().detail);
+  const pipeline::pipeline_config& pc = setup->pc;
+  const pipeline::clean_options& co = setup->co;
   const bool json = a->has("--json");
-
-  pipeline::pipeline_config pc;
-  pc.models_dir = find_models_dir(a->get("--models-dir"));
-  pc.model = a->get("--model", pc.model);
-  pc.model_norm = a->get("--norm");
-  auto msize = a->get_int("--model-size", pc.model_size_px, 384, 1024);
-  if (!msize.ok()) return usage_error(msize.err().detail);
-  pc.model_size_px = static_cast<int>(*msize);
-  auto retry = a->get_int("--retry-size", pc.retry_size_px, 0, 1024);
-  if (!retry.ok()) return usage_error(retry.err().detail);
-  pc.retry_size_px = static_cast<int>(*retry);
-  const std::string fit = a->get("--fit", "squash");
-  if (fit == "squash") pc.fit = pipeline::fit_mode::squash;
-  else if (fit == "letterbox") pc.fit = pipeline::fit_mode::letterbox;
-  else return usage_error("--fit must be squash or letterbox");
-  auto threads = a->get_int("--threads", 0, 0, 256);
-  if (!threads.ok()) return usage_error(threads.err().detail);
-  pc.n_threads = static_cast<int>(*threads);
-  auto limits = image::image_limits::from_env();
-  if (!limits.ok()) return usage_error(limits.err().detail);
-  pc.limits = *limits;
-  if (auto v = pc.validate(); !v.ok()) return usage_error(v.err().detail);
 
   // Expand inputs: folders give their regular, non-hidden files, sorted.
   std::vector<job> jobs;
@@ -232,13 +112,7 @@ int cmd_clean(const std::vector<std::string>& argv) {
     if (ec) return usage_error("cannot create --out-dir: " + ec.message());
   }
 
-  if (auto r = image::init_vips(pc.n_threads > 0 ? pc.n_threads : static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN))),
-                                 keep_warning);
-      !r.ok()) {
-    std::fprintf(stderr, "idphoto: error: %s\n", r.err().to_string().c_str());
-    return 1;
-  }
-  auto cl = pipeline::cleaner::create(pc);
+  auto cl = start_cleaner(pc);
   if (!cl.ok()) {
     std::fprintf(stderr, "idphoto: error: %s\n", cl.err().detail.c_str());
     return 1;
@@ -254,16 +128,14 @@ int cmd_clean(const std::vector<std::string>& argv) {
     const auto t0 = std::chrono::steady_clock::now();
     std::string err;
     pipeline::clean_result res;
-    take_warnings();
+    take_vips_warnings();
     auto bytes = read_input(j.in, pc.limits.max_bytes);
     if (!bytes.ok()) {
       err = bytes.err().detail;
     } else {
       auto r = (*cl)->clean(*bytes, co);
       if (!r.ok()) {
-        err = r.err().detail;
-        if (const std::string w = take_warnings(); r.err().code == base::errc::corrupt && !w.empty() && err.find(w) == std::string::npos)
-          err += " (" + w + ")";
+        err = with_decode_reason(r.err());
       } else {
         res = std::move(*r);
         if (j.out == "-") {

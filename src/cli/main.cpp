@@ -16,6 +16,7 @@ int cmd_serve(const std::vector<std::string>& argv);
 int cmd_token(const std::vector<std::string>& argv);
 int cmd_card(const std::vector<std::string>& argv);
 int cmd_sheet(const std::vector<std::string>& argv);
+int cmd_batch(const std::vector<std::string>& argv);
 }
 
 namespace {
@@ -24,6 +25,8 @@ void usage(FILE* f) {
                "usage: idphoto <command> [options]\n"
                "commands:\n"
                "  clean    photos in, ID-ready images out (see idphoto clean --help)\n"
+               "  batch    a roster CSV and a folder or ZIP of photos in, one cleaned photo per row\n"
+               "           and export.csv out (see idphoto batch --help)\n"
                "  models   list the known models and check their files\n"
                "  infer    run an ONNX model on a raw float32 tensor (see idphoto infer --help)\n"
                "  serve    the HTTP service: upload or URL, clean, store, record (see idphoto serve --help)\n"
@@ -67,6 +70,7 @@ int main(int argc, char** argv) {
   }
   if (cmd == "infer") return idphoto::cli::cmd_infer(rest);
   if (cmd == "clean") return idphoto::cli::cmd_clean(rest);
+  if (cmd == "batch") return idphoto::cli::cmd_batch(rest);
   if (cmd == "models") return idphoto::cli::cmd_models(rest);
   if (cmd == "serve") return idphoto::cli::cmd_serve(rest);
   if (cmd == "token") return idphoto::cli::cmd_token(rest);

@@ -1,5 +1,6 @@
 // The schema, as an ordered list of versioned migrations shared by SQLite and PostgreSQL.
 #pragma once
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -18,7 +19,18 @@ struct migration {
   std::string sql;
   std::string sqlite_sql;
   std::string postgres_sql;
+  // A step that must look at the data, run instead of the SQL when set, inside the migration
+  // transaction; with rerun_each_open it runs again at every later open (it must then be
+  // idempotent). It may add lines to report.warnings.
+  std::function<base::result<void>(sql_connection&, sql_dialect, open_report&)> run;
+  bool rerun_each_open = false;
 };
+
+// Migration 11's step: creates the unique index on id_cards (organization, id_number) for
+// non-empty idNumbers, unless existing cards repeat a pair; then it leaves the index off and
+// adds one warning naming the duplicates (and is tried again at the next open). The database's
+// error for anything else.
+base::result<void> ensure_id_number_index(sql_connection& c, sql_dialect d, open_report& report);
 
 // Every migration, ascending by version.
 const std::vector<migration>& all_migrations();

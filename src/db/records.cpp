@@ -4,6 +4,7 @@
 
 #include <sys/random.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -39,7 +40,8 @@ bool has_control_chars(std::string_view s) {
   return false;
 }
 
-// invalid_argument naming the field when value is too long, not UTF-8 or has control chars.
+}  // namespace
+
 base::result<void> check_text(const char* field, std::string_view value, size_t max_bytes) {
   if (value.size() > max_bytes)
     return base::make_error(base::errc::invalid_argument,
@@ -52,6 +54,29 @@ base::result<void> check_text(const char* field, std::string_view value, size_t 
                             std::string(field) + ": contains control characters");
   return {};
 }
+
+/* Bytes that form a valid UTF-8 sequence are kept; every other byte, and every control
+ * character, becomes '?'. The result is cut at a character boundary so it fits max_bytes. */
+std::string storable_text(std::string_view s, size_t max_bytes) {
+  std::string out;
+  out.reserve(std::min(s.size(), max_bytes));
+  size_t i = 0;
+  while (i < s.size()) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    std::string_view piece = n && i + n <= s.size() ? s.substr(i, n) : std::string_view();
+    if (piece.empty() || !is_valid_utf8(piece) || (n == 1 && (c < 0x20 || c == 0x7f))) {
+      piece = "?";
+      n = 1;
+    }
+    if (out.size() + piece.size() > max_bytes) break;
+    out += piece;
+    i += n;
+  }
+  return out;
+}
+
+namespace {
 
 base::result<void> check_date(const char* field, const std::optional<std::string>& v) {
   if (!v || v->empty()) return {};

@@ -16,6 +16,14 @@ inline constexpr size_t max_photo_field_bytes = 4096;  // photo URLs, keys, erro
 // true when s is well-formed UTF-8 (no overlongs, surrogates or code points > U+10FFFF).
 bool is_valid_utf8(std::string_view s);
 
+// invalid_argument naming the field when value is over max_bytes, not UTF-8 or has control
+// characters.
+base::result<void> check_text(const char* field, std::string_view value, size_t max_bytes);
+
+// s made storable as text in both databases (for error texts, which must always be recorded):
+// invalid UTF-8 and control characters become '?', cut at a character boundary to max_bytes.
+std::string storable_text(std::string_view s, size_t max_bytes);
+
 // true for "YYYY-MM-DD" naming a real Gregorian date, years 0001..9999.
 bool is_valid_date(std::string_view s);
 

@@ -75,7 +75,7 @@ base::error card_not_found(const std::string& id) {
 
 class sql_repository final : public repository {
  public:
-  explicit sql_repository(std::unique_ptr<sql_pool> pool) : pool_(std::move(pool)) {}
+  explicit sql_repository(std::shared_ptr<sql_pool> pool) : pool_(std::move(pool)) {}
 
   base::result<id_card> create(const id_card_fields& f) override {
     IDPHOTO_TRY(validate_fields(f, true));
@@ -83,13 +83,13 @@ class sql_repository final : public repository {
     if (!id) return id.err();
     const std::string now = now_timestamp();
     const auto text = [](const std::optional<std::string>& v) { return v.value_or(""); };
-    return one_card(false,
+    return unique_id_number(one_card(false,
                     "INSERT INTO id_cards (id, full_name, id_number, organization, role, "
                     "issued_at, expires_at, created_at, updated_at) "
                     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING " + card_columns,
                     {*id, *f.full_name, text(f.id_number), text(f.organization), text(f.role),
                      text(f.issued_at), text(f.expires_at), now},
-                    *id);
+                    *id));
   }
 
   base::result<id_card> get(const std::string& id) override {
@@ -137,7 +137,7 @@ class sql_repository final : public repository {
     if (!is_valid_id(id)) return card_not_found(id);
     IDPHOTO_TRY(validate_fields(f, false));
     // NULL leaves a column as it is.
-    return one_card(false,
+    return unique_id_number(one_card(false,
                     "UPDATE id_cards SET full_name = COALESCE($2, full_name), "
                     "id_number = COALESCE($3, id_number), "
                     "organization = COALESCE($4, organization), role = COALESCE($5, role), "
@@ -145,7 +145,7 @@ class sql_repository final : public repository {
                     "updated_at = $8 WHERE id = $1 RETURNING " + card_columns,
                     {id, f.full_name, f.id_number, f.organization, f.role, f.issued_at,
                      f.expires_at, now_timestamp()},
-                    id);
+                    id));
   }
 
   base::result<void> remove(const std::string& id) override {
@@ -214,18 +214,18 @@ class sql_repository final : public repository {
   }
 
  private:
-  /* Runs fn on a leased connection. A read that fails because its connection was lost
-   * (a server restart) is retried once on a fresh connection; a write is not, since whether
-   * it committed before the loss is unknown, and the caller gets unavailable. */
   template <class F>
   auto run(bool read_only, F&& fn) -> decltype(fn(std::declval<sql_connection&>())) {
-    for (int attempt = 0;; ++attempt) {
-      auto lease = pool_->acquire();
-      if (!lease) return lease.err();
-      auto r = fn(**lease);
-      if (!r.ok() && read_only && attempt == 0 && (*lease)->broken()) continue;
-      return r;
-    }
+    return with_connection(*pool_, read_only, std::forward<F>(fn));
+  }
+
+  // The one constraint a card write can break is idNumber unique per organization
+  // (migration 11): say so instead of passing on the database's wording.
+  static base::result<id_card> unique_id_number(base::result<id_card> r) {
+    if (!r.ok() && r.err().code == base::errc::conflict)
+      return base::make_error(base::errc::conflict,
+                              "id_number: already used by another card of this organization");
+    return r;
   }
 
   base::result<id_card> one_card(bool read_only, const std::string& sql,
@@ -236,7 +236,7 @@ class sql_repository final : public repository {
     return card_from_row(rows->front());
   }
 
-  std::unique_ptr<sql_pool> pool_;
+  std::shared_ptr<sql_pool> pool_;
 };
 
 bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
@@ -275,9 +275,9 @@ base::result<std::string> sqlite_path_of(const std::string& url) {
 
 }  // namespace
 
-base::result<std::unique_ptr<repository>> open_repository(const std::string& database_url,
-                                                          open_report* report) {
-  std::unique_ptr<sql_pool> pool;
+base::result<std::shared_ptr<sql_pool>> open_migrated_pool(const std::string& database_url,
+                                                           open_report* report) {
+  std::shared_ptr<sql_pool> pool;
   if (starts_with(database_url, "postgres://") || starts_with(database_url, "postgresql://")) {
     auto p = open_postgres_pool(database_url, postgres_pool_size);
     if (!p) return p.err();
@@ -304,7 +304,18 @@ base::result<std::unique_ptr<repository>> open_repository(const std::string& dat
     if (!migrated) return migrated.err();
     if (report) *report = *migrated;
   }
-  return std::unique_ptr<repository>(std::make_unique<sql_repository>(std::move(pool)));
+  return pool;
+}
+
+std::unique_ptr<repository> make_sql_repository(std::shared_ptr<sql_pool> pool) {
+  return std::make_unique<sql_repository>(std::move(pool));
+}
+
+base::result<std::unique_ptr<repository>> open_repository(const std::string& database_url,
+                                                          open_report* report) {
+  auto pool = open_migrated_pool(database_url, report);
+  if (!pool) return pool.err();
+  return make_sql_repository(std::move(*pool));
 }
 
 base::result<std::unique_ptr<repository>> open_repository(const std::string& database_url) {

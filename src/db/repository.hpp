@@ -88,6 +88,9 @@ base::result<std::unique_ptr<repository>> open_repository(const std::string& dat
 struct open_report {
   int migrations_applied = 0;  // 0 when the schema was already current
   int schema_version = 0;      // the highest version recorded after open
+  // What the operator must look at, one line each (the startup log prints them): today the
+  // idNumber duplicates that keep migration 11's unique index off (docs/architecture.md).
+  std::vector<std::string> warnings;
 };
 // As above, and fills *report (when not null).
 base::result<std::unique_ptr<repository>> open_repository(const std::string& database_url,
