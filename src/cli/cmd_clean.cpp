@@ -39,7 +39,9 @@ const char* help =
     "  --quality Q   JPEG/WebP quality 1-100 (default 90)\n"
     "  --model M     model name or path to an .onnx (default isnet-general-fp16)\n"
     "  --norm N      normalisation for a model path: imgly, imagenet or half\n"
-    "  --model-size N  network input side, multiple of 32 from 384 to 1024 (default 384)\n"
+    "  --model-size N|auto  network input side, multiple of 32 from 384 to 1024; auto (default)\n"
+    "                follows the subject: 384 when the face fills >= 75% of the photo's width\n"
+    "                (a tight face crop), else 640\n"
     "  --fit squash|letterbox  how the photo becomes the square network input (default squash)\n"
     "  --retry-size N  when the mask covers < 15% of the photo (a small, far person), run the\n"
     "                network again at N px and keep that mask; 0 = never (default 640)\n"
@@ -180,9 +182,11 @@ int cmd_clean(const std::vector<std::string>& argv) {
   pc.models_dir = find_models_dir(a->get("--models-dir"));
   pc.model = a->get("--model", pc.model);
   pc.model_norm = a->get("--norm");
-  auto msize = a->get_int("--model-size", pc.model_size_px, 384, 1024);
-  if (!msize.ok()) return usage_error(msize.err().detail);
-  pc.model_size_px = static_cast<int>(*msize);
+  if (a->get("--model-size", "auto") != "auto") {  // auto = pc.model_size_px's 0: the size rule
+    auto msize = a->get_int("--model-size", pc.model_size_px, 384, 1024);
+    if (!msize.ok()) return usage_error(msize.err().detail);
+    pc.model_size_px = static_cast<int>(*msize);
+  }
   auto retry = a->get_int("--retry-size", pc.retry_size_px, 0, 1024);
   if (!retry.ok()) return usage_error(retry.err().detail);
   pc.retry_size_px = static_cast<int>(*retry);
@@ -301,6 +305,7 @@ int cmd_clean(const std::vector<std::string>& argv) {
                       res.timing.decode_ms, res.timing.infer_ms, res.timing.refine_ms, res.timing.encode_ms);
         line += steps;
         line += ",\"model_size\":" + std::to_string(res.model_size_px);
+        line += ",\"face_fraction\":" + std::to_string(res.face_fraction);
         line += ",\"coverage\":" + std::string(cov) + ",\"warnings\":[";
         for (size_t i = 0; i < res.warnings.size(); ++i) line += (i ? "," : "") + json_str(res.warnings[i]);
         line += "]";
