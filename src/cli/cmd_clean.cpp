@@ -41,7 +41,7 @@ const char* help =
     "  --norm N      normalisation for a model path: imgly, imagenet or half\n"
     "  --model-size N|auto  network input side, multiple of 32 from 384 to 1024; auto (default)\n"
     "                follows the subject: 384 when the face fills >= 75% of the photo's width\n"
-    "                (a tight face crop), else 640\n"
+    "                (a tight face crop) or no face is found, else 640\n"
     "  --fit squash|letterbox  how the photo becomes the square network input (default squash)\n"
     "  --retry-size N  when the mask covers < 15% of the photo (a small, far person), run the\n"
     "                network again at N px and keep that mask; 0 = never (default 640)\n"

@@ -55,6 +55,8 @@ result<void> pipeline_config::validate() const {
   if (model_size_px != 0 && bad_size(model_size_px))
     bad += "model size must be 0 (follow the subject) or a multiple of 32 from 384 to 1024 (got " + std::to_string(model_size_px) + "); ";
   if (bad_size(auto_size_px)) bad += "auto model size must be a multiple of 32 from 384 to 1024 (got " + std::to_string(auto_size_px) + "); ";
+  if (bad_size(auto_no_face_size_px))
+    bad += "no-face model size must be a multiple of 32 from 384 to 1024 (got " + std::to_string(auto_no_face_size_px) + "); ";
   if (bad_size(auto_tight_size_px))
     bad += "tight-face model size must be a multiple of 32 from 384 to 1024 (got " + std::to_string(auto_tight_size_px) + "); ";
   if (!(tight_face_fraction >= 0 && tight_face_fraction <= 1)) bad += "tight face fraction must be 0..1; ";
@@ -115,6 +117,7 @@ result<rgb8_plane> plane_of(const image::image& im) {
 
 int choose_model_size(const pipeline_config& cfg, double face_fraction) {
   if (cfg.model_size_px > 0) return cfg.model_size_px;
+  if (face_fraction <= 0) return cfg.auto_no_face_size_px;
   if (cfg.tight_face_fraction > 0 && face_fraction >= cfg.tight_face_fraction) return cfg.auto_tight_size_px;
   return cfg.auto_size_px;
 }

@@ -37,12 +37,15 @@ struct pipeline_config {
   std::string model_norm;                    // for a path: imgly | imagenet | half
   // Network input side, 384..1024 and a multiple of 32; 0 = follow the subject: when the
   // largest face box is at least tight_face_fraction of the photo's width (a face that fills
-  // the frame, as in a passport crop) auto_tight_size_px, otherwise (half-body, selfies, no
-  // face) auto_size_px. Measured on three portrait sets (docs/performance.md, "Choosing the
-  // model size"): 384 is best on tight face crops, 640 on selfies and half-body photos.
+  // the frame, as in a passport crop) auto_tight_size_px, with a smaller face (half-body,
+  // selfies) auto_size_px, with no face auto_no_face_size_px (and the retry below for a small,
+  // far subject). Measured on three portrait sets (docs/performance.md, "Choosing the model
+  // size"): 384 is best on tight face crops, 640 on selfies and half-body photos; with no face
+  // 384 is as good or better on two of the three sets and cheaper.
   int model_size_px = 0;
   int auto_size_px = 640;
   int auto_tight_size_px = 384;
+  int auto_no_face_size_px = 384;
   double tight_face_fraction = 0.75;
   // Small subjects: when the network's mask at the chosen size covers less than
   // retry_below_coverage of the photo (a person far away in a street scene), run it again

@@ -286,9 +286,9 @@ TEST(pipeline_face_detector, no_face_in_flat_noise_or_empty) {
 }
 
 TEST(pipeline_model_size, follows_the_subject_unless_fixed) {
-  pipeline_config c;  // defaults: auto, 640, 384 at a face >= 75% of the width
+  pipeline_config c;  // defaults: auto, 640, 384 at a face >= 75% of the width or no face
   EXPECT_EQ(c.model_size_px, 0);
-  EXPECT_EQ(choose_model_size(c, 0.0), 640);    // no face
+  EXPECT_EQ(choose_model_size(c, 0.0), 384);    // no face (the coverage retry covers far subjects)
   EXPECT_EQ(choose_model_size(c, 0.4), 640);    // half-body
   EXPECT_EQ(choose_model_size(c, 0.749), 640);
   EXPECT_EQ(choose_model_size(c, 0.75), 384);   // a tight face crop
@@ -299,6 +299,8 @@ TEST(pipeline_model_size, follows_the_subject_unless_fixed) {
   c.model_size_px = 0;
   c.tight_face_fraction = 0;                    // 0 = never tight
   EXPECT_EQ(choose_model_size(c, 0.95), 640);
+  c.auto_no_face_size_px = 512;
+  EXPECT_EQ(choose_model_size(c, 0.0), 512);
   c.tight_face_fraction = 0.5;
   c.auto_size_px = 768;
   c.auto_tight_size_px = 448;
@@ -312,6 +314,9 @@ TEST(pipeline_model_size, bad_auto_sizes_refused) {
   EXPECT_FALSE(c.validate().ok());
   c = {};
   c.auto_tight_size_px = 2048;
+  EXPECT_FALSE(c.validate().ok());
+  c = {};
+  c.auto_no_face_size_px = 100;
   EXPECT_FALSE(c.validate().ok());
   c = {};
   c.tight_face_fraction = 1.5;
