@@ -20,7 +20,8 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 here="$root/bench/clean"
-set_dir="$root/../shared/eval/sets/fasseg_frontal02/images"
+. "$root/bench/clean/shared_dir.sh"
+set_dir="$shared/eval/sets/fasseg_frontal02/images"
 py=/usr/bin/python3
 n=20
 big=""

@@ -22,7 +22,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 here="$root/bench/clean"
-shared="$root/../shared"
+. "$root/bench/clean/shared_dir.sh"
 sets_dir="$shared/eval/sets"
 score="$shared/eval/score.py"
 py=/usr/bin/python3

@@ -10,8 +10,9 @@ bin=$(realpath "$1"); shift
 sizes=("$@")
 [ ${#sizes[@]} -eq 0 ] && sizes=(384 448 512 576 640 768 1024)
 root=$(cd "$(dirname "$0")/../.." && pwd)
-sets="$root/../shared/eval/sets"
-score="$root/../shared/eval/score.py"
+. "$root/bench/clean/shared_dir.sh"
+sets="$shared/eval/sets"
+score="$shared/eval/score.py"
 py=/usr/bin/python3
 work=$(mktemp -d "${TMPDIR:-/tmp}/idphoto-sweep.XXXXXX")
 trap 'rm -rf "$work"' EXIT

@@ -28,7 +28,9 @@ const char* const clean_options_help =
     "  --quality Q   JPEG/WebP quality 1-100 (default 90)\n"
     "  --model M     model name or path to an .onnx (default isnet-general-fp16)\n"
     "  --norm N      normalisation for a model path: imgly, imagenet or half\n"
-    "  --model-size N  network input side, multiple of 32 from 384 to 1024 (default 384)\n"
+    "  --model-size N|auto  network input side, multiple of 32 from 384 to 1024; auto (default)\n"
+    "                follows the subject: 384 when the face fills >= 75% of the photo's width\n"
+    "                (a tight face crop) or no face is found, else 640\n"
     "  --fit squash|letterbox  how the photo becomes the square network input (default squash)\n"
     "  --retry-size N  when the mask covers < 15% of the photo (a small, far person), run the\n"
     "                network again at N px and keep that mask; 0 = never (default 640)\n"
@@ -73,9 +75,11 @@ base::result<clean_setup> parse_clean_options(const args& a, bool allow_mask) {
   pc.models_dir = find_models_dir(a.get("--models-dir"));
   pc.model = a.get("--model", pc.model);
   pc.model_norm = a.get("--norm");
-  auto msize = a.get_int("--model-size", pc.model_size_px, 384, 1024);
-  if (!msize.ok()) return bad(msize.err().detail);
-  pc.model_size_px = static_cast<int>(*msize);
+  if (a.get("--model-size", "auto") != "auto") {  // auto = pc.model_size_px's 0: the size rule
+    auto msize = a.get_int("--model-size", pc.model_size_px, 384, 1024);
+    if (!msize.ok()) return bad(msize.err().detail);
+    pc.model_size_px = static_cast<int>(*msize);
+  }
   auto retry = a.get_int("--retry-size", pc.retry_size_px, 0, 1024);
   if (!retry.ok()) return bad(retry.err().detail);
   pc.retry_size_px = static_cast<int>(*retry);

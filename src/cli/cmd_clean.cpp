@@ -173,6 +173,7 @@ int cmd_clean(const std::vector<std::string>& argv) {
                       res.timing.decode_ms, res.timing.infer_ms, res.timing.refine_ms, res.timing.encode_ms);
         line += steps;
         line += ",\"model_size\":" + std::to_string(res.model_size_px);
+        line += ",\"face_fraction\":" + std::to_string(res.face_fraction);
         line += ",\"coverage\":" + std::string(cov) + ",\"warnings\":[";
         for (size_t i = 0; i < res.warnings.size(); ++i) line += (i ? "," : "") + json_str(res.warnings[i]);
         line += "]";

@@ -51,8 +51,15 @@ result<std::optional<image::rgb8>> parse_background(const std::string& s) {
 
 result<void> pipeline_config::validate() const {
   std::string bad;
-  if (model_size_px < 384 || model_size_px > 1024 || model_size_px % 32 != 0)
-    bad += "model size must be a multiple of 32 from 384 to 1024 (got " + std::to_string(model_size_px) + "); ";
+  auto bad_size = [](int s) { return s < 384 || s > 1024 || s % 32 != 0; };
+  if (model_size_px != 0 && bad_size(model_size_px))
+    bad += "model size must be 0 (follow the subject) or a multiple of 32 from 384 to 1024 (got " + std::to_string(model_size_px) + "); ";
+  if (bad_size(auto_size_px)) bad += "auto model size must be a multiple of 32 from 384 to 1024 (got " + std::to_string(auto_size_px) + "); ";
+  if (bad_size(auto_no_face_size_px))
+    bad += "no-face model size must be a multiple of 32 from 384 to 1024 (got " + std::to_string(auto_no_face_size_px) + "); ";
+  if (bad_size(auto_tight_size_px))
+    bad += "tight-face model size must be a multiple of 32 from 384 to 1024 (got " + std::to_string(auto_tight_size_px) + "); ";
+  if (!(tight_face_fraction >= 0 && tight_face_fraction <= 1)) bad += "tight face fraction must be 0..1; ";
   if (retry_size_px != 0 && (retry_size_px < 384 || retry_size_px > 1024 || retry_size_px % 32 != 0))
     bad += "retry size must be 0 or a multiple of 32 from 384 to 1024 (got " + std::to_string(retry_size_px) + "); ";
   if (!(retry_below_coverage >= 0 && retry_below_coverage <= 1)) bad += "retry coverage must be 0..1; ";
@@ -108,6 +115,13 @@ result<rgb8_plane> plane_of(const image::image& im) {
 
 }  // namespace
 
+int choose_model_size(const pipeline_config& cfg, double face_fraction) {
+  if (cfg.model_size_px > 0) return cfg.model_size_px;
+  if (face_fraction <= 0) return cfg.auto_no_face_size_px;
+  if (cfg.tight_face_fraction > 0 && face_fraction >= cfg.tight_face_fraction) return cfg.auto_tight_size_px;
+  return cfg.auto_size_px;
+}
+
 result<clean_result> cleaner::clean(std::span<const uint8_t> bytes, const clean_options& o) {
   using clock = std::chrono::steady_clock;
   if (o.max_size_px < 16 || o.max_size_px > 4096)
@@ -145,19 +159,23 @@ result<clean_result> cleaner::clean(std::span<const uint8_t> bytes, const clean_
   IDPHOTO_TRY(out_plane);
   res.timing.decode_ms = ms_since(t0);
 
-  // model input -> infer -> mask to output size
+  // faces (on the output-size photo) -> model size -> model input -> infer -> mask to output size
   t0 = clock::now();
-  auto infer_at = [&](int size_px) -> result<alpha_plane> {
-    auto mi = to_model_input(photo, spec_, size_px, cfg_.fit);
+  const std::vector<box> faces = faces_->detect(*out_plane);
+  res.person = !faces.empty();
+  res.face_fraction = faces.empty() ? 0.0 : static_cast<double>(faces.front().width) / std::max(1, out_plane->width);
+  const int size_px = choose_model_size(cfg_, res.face_fraction);
+  auto infer_at = [&](int s) -> result<alpha_plane> {
+    auto mi = to_model_input(photo, spec_, s, cfg_.fit);
     IDPHOTO_TRY(mi);
     auto outs = session_->run({{spec_.input_name, std::move(mi->t)}});
     IDPHOTO_TRY(outs);
     return mask_from_output(outs->at(0).t, spec_, *mi);
   };
-  auto raw = infer_at(cfg_.model_size_px);
+  auto raw = infer_at(size_px);
   IDPHOTO_TRY(raw);
-  res.model_size_px = cfg_.model_size_px;
-  if (cfg_.retry_size_px > cfg_.model_size_px) {
+  res.model_size_px = size_px;
+  if (cfg_.retry_size_px > size_px) {
     double cov = 0;
     for (float v : raw->a) cov += v;
     cov /= std::max<size_t>(1, raw->a.size());
@@ -173,8 +191,6 @@ result<clean_result> cleaner::clean(std::span<const uint8_t> bytes, const clean_
 
   // person only -> edge refinement -> colour decontamination
   t0 = clock::now();
-  const std::vector<box> faces = faces_->detect(*out_plane);
-  res.person = !faces.empty();
   rgb8_plane fg = *out_plane;
   if (o.refine) {
     person_only_result po = person_only(alpha, faces);

@@ -35,10 +35,21 @@ struct pipeline_config {
   std::string models_dir = "models";
   std::string model = "isnet-general-fp16";  // a known name or a path to an .onnx
   std::string model_norm;                    // for a path: imgly | imagenet | half
-  int model_size_px = 384;                   // network input side, 384..1024 (docs/performance.md: the sweep)
-  // Small subjects: when the network's mask at model_size_px covers less than
+  // Network input side, 384..1024 and a multiple of 32; 0 = follow the subject: when the
+  // largest face box is at least tight_face_fraction of the photo's width (a face that fills
+  // the frame, as in a passport crop) auto_tight_size_px, with a smaller face (half-body,
+  // selfies) auto_size_px, with no face auto_no_face_size_px (and the retry below for a small,
+  // far subject). Measured on three portrait sets (docs/performance.md, "Choosing the model
+  // size"): 384 is best on tight face crops, 640 on selfies and half-body photos; with no face
+  // 384 is as good or better on two of the three sets and cheaper.
+  int model_size_px = 0;
+  int auto_size_px = 640;
+  int auto_tight_size_px = 384;
+  int auto_no_face_size_px = 384;
+  double tight_face_fraction = 0.75;
+  // Small subjects: when the network's mask at the chosen size covers less than
   // retry_below_coverage of the photo (a person far away in a street scene), run it again
-  // at retry_size_px and keep that mask. 0 = never. Portraits do not trigger it.
+  // at retry_size_px (when larger) and keep that mask. 0 = never. Portraits do not trigger it.
   int retry_size_px = 640;
   double retry_below_coverage = 0.15;
   fit_mode fit = fit_mode::squash;
@@ -54,6 +65,10 @@ struct pipeline_config {
   // Returns invalid_argument listing every bad field.
   base::result<void> validate() const;
 };
+
+// The network input side for a photo whose largest face box is face_fraction of its width
+// (0 = no face): cfg.model_size_px when set, else the size rule above. Never fails.
+int choose_model_size(const pipeline_config& cfg, double face_fraction);
 
 struct clean_options {
   int max_size_px = 800;                        // output fits max_size x max_size, never upscaled
@@ -74,6 +89,7 @@ struct clean_result {
   bool person = false;         // a face was found
   double coverage = 0;         // mean alpha, 0..1
   int model_size_px = 0;       // the network input side used (retry_size_px after a retry)
+  double face_fraction = 0;    // largest face box width / photo width (0 = no face): drives the size rule
   std::vector<std::string> warnings;
   clean_timing timing;
 };

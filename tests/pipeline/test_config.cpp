@@ -180,7 +180,6 @@ TEST(pipeline_config, rejects_each_bad_field) {
       {"model size 352", [](pipeline_config& c) { c.model_size_px = 352; }, "model size"},
       {"model size 1056", [](pipeline_config& c) { c.model_size_px = 1056; }, "model size"},
       {"model size 400", [](pipeline_config& c) { c.model_size_px = 400; }, "model size"},
-      {"model size 0", [](pipeline_config& c) { c.model_size_px = 0; }, "model size"},
       {"model size -640", [](pipeline_config& c) { c.model_size_px = -640; }, "model size"},
       {"retry size 500", [](pipeline_config& c) { c.retry_size_px = 500; }, "retry size"},
       {"retry coverage 2", [](pipeline_config& c) { c.retry_below_coverage = 2; }, "retry coverage"},
@@ -284,4 +283,45 @@ TEST(pipeline_face_detector, no_face_in_flat_noise_or_empty) {
   // A 1 x 2000 sliver (scaled down to 0 px wide for detection): still no crash.
   rgb8_plane sliver{1, 2000, std::vector<uint8_t>(2000 * 3, 50)};
   EXPECT_TRUE((*d)->detect(sliver).empty());
+}
+
+TEST(pipeline_model_size, follows_the_subject_unless_fixed) {
+  pipeline_config c;  // defaults: auto, 640, 384 at a face >= 75% of the width or no face
+  EXPECT_EQ(c.model_size_px, 0);
+  EXPECT_EQ(choose_model_size(c, 0.0), 384);    // no face (the coverage retry covers far subjects)
+  EXPECT_EQ(choose_model_size(c, 0.4), 640);    // half-body
+  EXPECT_EQ(choose_model_size(c, 0.749), 640);
+  EXPECT_EQ(choose_model_size(c, 0.75), 384);   // a tight face crop
+  EXPECT_EQ(choose_model_size(c, 1.0), 384);
+  c.model_size_px = 512;                        // a fixed size wins over the rule
+  EXPECT_EQ(choose_model_size(c, 0.9), 512);
+  EXPECT_EQ(choose_model_size(c, 0.1), 512);
+  c.model_size_px = 0;
+  c.tight_face_fraction = 0;                    // 0 = never tight
+  EXPECT_EQ(choose_model_size(c, 0.95), 640);
+  c.auto_no_face_size_px = 512;
+  EXPECT_EQ(choose_model_size(c, 0.0), 512);
+  c.tight_face_fraction = 0.5;
+  c.auto_size_px = 768;
+  c.auto_tight_size_px = 448;
+  EXPECT_EQ(choose_model_size(c, 0.5), 448);
+  EXPECT_EQ(choose_model_size(c, 0.49), 768);
+}
+
+TEST(pipeline_model_size, bad_auto_sizes_refused) {
+  pipeline_config c;
+  c.auto_size_px = 400;
+  EXPECT_FALSE(c.validate().ok());
+  c = {};
+  c.auto_tight_size_px = 2048;
+  EXPECT_FALSE(c.validate().ok());
+  c = {};
+  c.auto_no_face_size_px = 100;
+  EXPECT_FALSE(c.validate().ok());
+  c = {};
+  c.tight_face_fraction = 1.5;
+  EXPECT_FALSE(c.validate().ok());
+  c = {};
+  c.model_size_px = 0;  // auto is valid
+  EXPECT_TRUE(c.validate().ok());
 }

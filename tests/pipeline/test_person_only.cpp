@@ -1,6 +1,7 @@
 // person_only on synthetic masks: the face's region is the subject, other objects go;
-// without a face the central / larger region wins; small enclosed holes are filled,
-// large ones kept; the subject's soft edge survives; empty stays empty.
+// without a face the central / larger region wins; parts joined by a weak path or lying
+// where the body must be stay; edge objects beside the head go; small enclosed holes are
+// filled, large ones kept; the subject's soft edge survives; empty stays empty.
 #include <gtest/gtest.h>
 
 #include "pipeline/person_only.hpp"
@@ -81,8 +82,11 @@ TEST(pipeline_person_only, face_box_on_background_or_outside_falls_back) {
     EXPECT_EQ(sum_rect(r.alpha, 40, 40, 20, 20), 400.0);
     EXPECT_EQ(sum_rect(r.alpha, 0, 0, 10, 10), 0.0);
   }
-  // A box partly outside the image still votes with the part inside.
-  auto r = person_only(a, {box{-15, -15, 30, 30}});
+  // A box partly outside the image still votes with the part inside. (The centre blob lies
+  // below that face, where its body would be: the body prior is switched off to see the vote.)
+  person_only_options no_body;
+  no_body.body_half_width_faces = 0;
+  auto r = person_only(a, {box{-15, -15, 30, 30}}, no_body);
   EXPECT_TRUE(r.subject_from_face);
   EXPECT_EQ(sum_rect(r.alpha, 0, 0, 10, 10), 100.0);
   EXPECT_EQ(sum_rect(r.alpha, 40, 40, 20, 20), 0.0);
@@ -170,4 +174,102 @@ TEST(pipeline_person_only, many_tiny_regions) {
   double kept = 0;
   for (float v : r.alpha.a) kept += v;
   EXPECT_GE(kept, 1.0);
+}
+
+TEST(pipeline_person_only, weak_neck_joins_head_and_shoulders) {
+  // 100 x 120, no face: a head (1.0), a neck at 0.3 (below the 0.5 threshold), shoulders
+  // (1.0, larger and lower: without the link they would win or be dropped), and a separate
+  // object joined by nothing.
+  auto a = blank(100, 120);
+  fill_rect(a, 35, 10, 30, 30, 1.f);   // head, 900 px
+  fill_rect(a, 45, 40, 10, 10, 0.3f);  // neck
+  fill_rect(a, 20, 50, 60, 70, 1.f);   // shoulders and body, 4200 px
+  fill_rect(a, 0, 0, 12, 12, 1.f);     // another object
+  auto r = person_only(a, {});
+  EXPECT_EQ(sum_rect(r.alpha, 35, 10, 30, 30), 900.0);
+  EXPECT_EQ(sum_rect(r.alpha, 20, 50, 60, 70), 4200.0);
+  EXPECT_FLOAT_EQ(r.alpha.at(50, 45), 0.3f);  // the neck itself stays (a bridge, not a halo)
+  EXPECT_EQ(sum_rect(r.alpha, 0, 0, 12, 12), 0.0);
+  EXPECT_EQ(r.joined_regions, 1);
+  EXPECT_EQ(r.dropped_regions, 1);
+  // The same with the face on the head: the head is the subject, the shoulders are joined.
+  auto rf = person_only(a, {box{40, 15, 20, 20}});
+  EXPECT_TRUE(rf.subject_from_face);
+  EXPECT_EQ(sum_rect(rf.alpha, 20, 50, 60, 70), 4200.0);
+  EXPECT_EQ(sum_rect(rf.alpha, 0, 0, 12, 12), 0.0);
+  // A neck weaker than link_alpha does not join: without a face the larger part wins.
+  person_only_options strict;
+  strict.link_alpha = 0.4f;
+  auto rs = person_only(a, {}, strict);
+  EXPECT_EQ(sum_rect(rs.alpha, 20, 50, 60, 70), 4200.0);
+  EXPECT_EQ(sum_rect(rs.alpha, 35, 10, 30, 30), 0.0);
+  // A weak halo touching only the subject is no bridge: beyond the margin it goes.
+  auto b = blank(100, 120);
+  fill_rect(b, 20, 50, 60, 70, 1.f);
+  fill_rect(b, 80, 50, 20, 70, 0.3f);
+  auto rh = person_only(b, {});
+  EXPECT_FLOAT_EQ(rh.alpha.at(81, 60), 0.3f);  // within the 2 px margin
+  EXPECT_EQ(rh.alpha.at(95, 60), 0.f);
+}
+
+TEST(pipeline_person_only, body_below_the_face_kept_without_any_path) {
+  // 200 x 200, face box 80..120 x 20..60 on a head region; the body (dark clothes the network
+  // barely saw) is cut off from the head by a zero gap. Also: an object level with the head
+  // (not below the face's middle) and one below but far to the side (beyond 2.5 face widths).
+  auto a = blank(200, 200);
+  fill_rect(a, 75, 10, 50, 60, 1.f);    // head
+  fill_rect(a, 50, 90, 100, 110, 1.f);  // body, below a gap at rows 70..89
+  fill_rect(a, 150, 20, 20, 20, 1.f);   // beside the head: not body
+  fill_rect(a, 0, 150, 2, 50, 1.f);     // below, centre x = 0.5: |0.5 - 100| = 99.5 < 100: body by the rule...
+  fill_rect(a, 190, 185, 10, 15, 1.f);  // ... this one is 94.5 px right of the centre, also within: kept
+  const box face{80, 20, 40, 40};
+  auto r = person_only(a, {face});
+  EXPECT_TRUE(r.subject_from_face);
+  EXPECT_EQ(sum_rect(r.alpha, 50, 90, 100, 110), 100.0 * 110);
+  EXPECT_EQ(sum_rect(r.alpha, 150, 20, 20, 20), 0.0);
+  // Narrow the body zone to 1.5 face widths (60 px): the two side blocks go, the body stays.
+  person_only_options narrow;
+  narrow.body_half_width_faces = 1.5f;
+  auto rn = person_only(a, {face}, narrow);
+  EXPECT_EQ(sum_rect(rn.alpha, 50, 90, 100, 110), 100.0 * 110);
+  EXPECT_EQ(sum_rect(rn.alpha, 0, 150, 2, 50), 0.0);
+  EXPECT_EQ(sum_rect(rn.alpha, 190, 185, 10, 15), 0.0);
+  // A speck below the face is not body (min_body_fraction 0.2% of 40000 px = 80 px).
+  auto b = blank(200, 200);
+  fill_rect(b, 75, 10, 50, 60, 1.f);
+  fill_rect(b, 95, 150, 5, 5, 1.f);
+  EXPECT_EQ(sum_rect(person_only(b, {face}).alpha, 95, 150, 5, 5), 0.0);
+}
+
+TEST(pipeline_person_only, edge_object_beside_the_head_removed) {
+  // 200 x 200, face 80..120 x 20..60 (head half-width 1.3 x 40 = 52 px: |x - 100| > 52 is
+  // beside; shoulder line 20 + 1.6 x 40 = 84). A flag (alpha 0.8, weak) from the left edge
+  // joins the body; its lower part, below the shoulder line, is weak too and goes with it.
+  auto a = blank(200, 200);
+  fill_rect(a, 75, 10, 50, 70, 1.f);    // head and neck
+  fill_rect(a, 40, 80, 120, 120, 1.f);  // body (x 40..159: partly beside the head, strong)
+  fill_rect(a, 0, 0, 40, 140, 0.8f);    // the flag: left edge, rows 0..139, touching the body
+  const box face{80, 20, 40, 40};
+  auto r = person_only(a, {face});
+  EXPECT_GT(r.side_cut_px, 0);
+  EXPECT_EQ(sum_rect(r.alpha, 0, 0, 36, 140), 0.0);            // flag gone (a few px of halo may stay)
+  EXPECT_EQ(sum_rect(r.alpha, 75, 10, 50, 70), 50.0 * 70);     // head kept
+  // The body below the shoulder line is kept whole, its strong side beside the head too (its
+  // top rows beside the head, rows 80..83 left of x = 48, touch the flag there and go with it).
+  EXPECT_EQ(sum_rect(r.alpha, 40, 84, 120, 116), 120.0 * 116);
+  // Switched off, the flag stays (it is joined to the body at 0.5).
+  person_only_options off;
+  off.head_half_width_faces = 0;
+  EXPECT_EQ(person_only(a, {face}, off).side_cut_px, 0);
+  EXPECT_FLOAT_EQ(person_only(a, {face}, off).alpha.at(5, 5), 0.8f);
+  // Beside the head but not reaching the photo's edge (a raised hand): kept.
+  auto b = blank(200, 200);
+  fill_rect(b, 75, 10, 50, 70, 1.f);
+  fill_rect(b, 40, 80, 120, 120, 1.f);
+  fill_rect(b, 20, 30, 25, 55, 1.f);  // x 20..44, rows 30..84: touches the body, not the edge
+  auto rb = person_only(b, {face});
+  EXPECT_EQ(rb.side_cut_px, 0);
+  EXPECT_EQ(sum_rect(rb.alpha, 20, 30, 25, 55), 25.0 * 55);
+  // No face: nothing is cut beside a head nobody found.
+  EXPECT_EQ(person_only(a, {}).side_cut_px, 0);
 }
