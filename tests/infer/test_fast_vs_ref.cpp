@@ -949,7 +949,7 @@ TEST(fast_vs_ref_graph, repeat_runs_are_identical) {
 }  // namespace
 
 // Streamed fp16 weights over max_layer_weight_bytes: the conv runs in output-channel parts
-// written straight into its nChw16c output (executor_onednn.cpp, lower_conv_chunked). Two
+// written straight into its nChw16c output (lower_conv.cpp, lower_conv_chunked). Two
 // convs so the first one's output is an internal (blocked) value. The parts must give the
 // reference's answer, and the packing buffer must shrink (the parts really ran).
 TEST(fast_vs_ref_conv, streamed_weights_in_output_channel_parts) {
