@@ -31,6 +31,9 @@ base::result<void> onednn_executor::lower_step(int i) {
     case op_kind::sub:
     case op_kind::mul:
     case op_kind::div: return lower_binary(i);
+    case op_kind::prelu: return lower_prelu(i);
+    case op_kind::transpose: return lower_transpose(i);
+    case op_kind::pad: return lower_pad(i);
   }
   return step_error(st, errc::unsupported, "op not implemented by the oneDNN executor");
 }

@@ -30,7 +30,8 @@
  *    temporary buffer that lives for that step only is added before (or after)
  *    it. One file per op family: lower_conv.cpp, lower_pool.cpp,
  *    lower_eltwise.cpp, lower_binary.cpp, lower_resize.cpp, lower_concat.cpp,
- *    lower_reference.cpp (our reference kernel on dense copies).
+ *    lower_transpose_pad.cpp, lower_reference.cpp (our reference kernel on
+ *    dense copies).
  * 4. Finalize (onednn_bind.cpp): all buffers, temporaries included, are packed
  *    into one arena by liveness (onednn_arena.cpp), the arena and the scratch
  *    areas are allocated once, and every dnnl::memory created without a handle
@@ -151,10 +152,13 @@ class onednn_executor final : public executor {
   base::result<void> lower_eltwise(int i);  // lower_eltwise.cpp
   // y = alg(x) elementwise, x read in y's layout.
   base::result<void> add_eltwise(int i, dnnl::algorithm alg, float alpha, float beta, int x);
+  base::result<void> lower_prelu(int i);
   base::result<void> lower_binary(int i);   // lower_binary.cpp
   base::result<void> lower_batch_norm(int i);
   base::result<void> lower_resize(int i);  // lower_resize.cpp
   base::result<void> lower_concat(int i);  // lower_concat.cpp
+  base::result<void> lower_transpose(int i);  // lower_transpose_pad.cpp
+  base::result<void> lower_pad(int i);
   using ref_fn = std::function<void(const std::vector<const float*>&, float*)>;
   base::result<void> lower_ref(int i, const std::vector<int>& ins, ref_fn fn);  // lower_reference.cpp
 

@@ -56,6 +56,9 @@ const char* op_kind_name(op_kind k) {
     case op_kind::mul: return "mul";
     case op_kind::sub: return "sub";
     case op_kind::div: return "div";
+    case op_kind::prelu: return "prelu";
+    case op_kind::transpose: return "transpose";
+    case op_kind::pad: return "pad";
   }
   return "?";
 }
@@ -70,7 +73,7 @@ namespace {
 
 const std::set<std::string> compute_ops = {"Conv", "Relu", "Sigmoid", "Clip", "MaxPool", "AveragePool",
                                            "GlobalAveragePool", "BatchNormalization", "Resize", "Upsample",
-                                           "Concat", "Add", "Mul", "Sub", "Div"};
+                                           "Concat", "Add", "Mul", "Sub", "Div", "PRelu", "Transpose", "Pad"};
 const std::set<std::string> alias_ops = {"Identity", "Cast", "Reshape", "Squeeze", "Unsqueeze", "Flatten"};
 
 bool is_float_cast_target(int64_t to) { return to == 1 || to == 10 || to == 11; }

@@ -84,9 +84,13 @@ result<step> planner::decode(const node& n, const std::vector<int>& in) {
       }
       s.params = cp;
     }
-  } else if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div") {
+  } else if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div" || op == "PRelu") {
     IDPHOTO_TRY(need_runtime_or_const(2));
-    s.kind = op == "Add" ? op_kind::add : op == "Sub" ? op_kind::sub : op == "Mul" ? op_kind::mul : op_kind::div;
+    s.kind = op == "Add"   ? op_kind::add
+             : op == "Sub" ? op_kind::sub
+             : op == "Mul" ? op_kind::mul
+             : op == "Div" ? op_kind::div
+                           : op_kind::prelu;
     s.inputs = {in[0], in[1]};
     const shape_t &a = shape_of(in[0]), &b = shape_of(in[1]);
     const size_t r = std::max(a.size(), b.size());
@@ -101,6 +105,15 @@ result<step> planner::decode(const node& n, const std::vector<int>& in) {
     for (int id : s.inputs)
       if (is_const(id) && const_of(id)->type != dtype::f32 && const_of(id)->type != dtype::f16 && const_of(id)->type != dtype::f64)
         return make_error(errc::unsupported, n.label() + ": integer operand with a runtime tensor");
+    // PRelu broadcasts the slope to X only (unidirectionally): the output is X's shape.
+    if (s.kind == op_kind::prelu && out != a)
+      return make_error(errc::invalid_argument, n.label() + ": slope " + shape_str(b) + " does not broadcast to " + shape_str(a));
+  } else if (op == "Transpose") {
+    IDPHOTO_TRY(need_runtime_or_const(1));
+    IDPHOTO_TRY(decode_transpose(n, in, s, out));
+  } else if (op == "Pad") {
+    IDPHOTO_TRY(need_runtime_or_const(1));
+    IDPHOTO_TRY(decode_pad(n, in, s, out));
   } else if (op == "Concat") {
     concat_params cp;
     std::vector<int> xs;
@@ -300,6 +313,79 @@ result<void> planner::decode_resize(const node& n, const std::vector<int>& in, i
   }
   s.params = rp;
   out = {rp.n, rp.c, rp.h_out, rp.w_out};
+  return {};
+}
+
+// perm defaults to reversing the dims; it must be a permutation of 0..rank-1.
+result<void> planner::decode_transpose(const node& n, const std::vector<int>& in, step& s, shape_t& out) {
+  const shape_t& x = shape_of(in[0]);
+  const int64_t rank = static_cast<int64_t>(x.size());
+  transpose_params tp;
+  if (n.has("perm")) {
+    tp.perm = n.get_ints("perm");
+  } else {
+    for (int64_t d = rank; d-- > 0;) tp.perm.push_back(d);
+  }
+  if (static_cast<int64_t>(tp.perm.size()) != rank)
+    return make_error(errc::invalid_argument, n.label() + ": perm has " + std::to_string(tp.perm.size()) +
+                                                  " values for rank " + std::to_string(rank));
+  std::vector<char> seen(static_cast<size_t>(rank), 0);
+  out.clear();
+  for (int64_t p : tp.perm) {
+    if (p < 0 || p >= rank || seen[p]) return make_error(errc::invalid_argument, n.label() + ": perm is not a permutation");
+    seen[p] = 1;
+    out.push_back(x[p]);
+  }
+  s.kind = op_kind::transpose;
+  s.inputs = {in[0]};
+  s.params = std::move(tp);
+  return {};
+}
+
+// Pad: pads and constant_value from attributes (opset < 11) or from constant inputs. Modes
+// constant, reflect and edge; negative pads crop. Every output dimension must stay positive.
+result<void> planner::decode_pad(const node& n, const std::vector<int>& in, step& s, shape_t& out) {
+  const shape_t& x = shape_of(in[0]);
+  const size_t rank = x.size();
+  pad_params pp;
+  const std::string mode = n.get_string("mode", "constant");
+  if (mode == "constant") pp.mode = pad_mode::constant;
+  else if (mode == "reflect") pp.mode = pad_mode::reflect;
+  else if (mode == "edge") pp.mode = pad_mode::edge;
+  else return make_error(errc::unsupported, n.label() + ": mode '" + mode + "'");
+  std::vector<int64_t> pads;
+  if (m_.opset < 11) {
+    pads = n.get_ints("pads");
+    pp.value = n.get_float("value", 0.f);
+  } else {
+    if (in.size() < 2 || in[1] < 0) return make_error(errc::invalid_argument, n.label() + ": needs pads");
+    if (!is_const(in[1])) return make_error(errc::unsupported, n.label() + ": pads must be known at plan time");
+    pads = to_i64_values(*const_of(in[1]));
+    if (in.size() > 2 && in[2] >= 0) {
+      if (!is_const(in[2])) return make_error(errc::unsupported, n.label() + ": constant_value must be known at plan time");
+      auto v = to_f64_values(*const_of(in[2]));
+      if (v.size() != 1) return make_error(errc::invalid_argument, n.label() + ": constant_value must be a scalar");
+      pp.value = static_cast<float>(v[0]);
+    }
+    if (in.size() > 3 && in[3] >= 0) return make_error(errc::unsupported, n.label() + ": axes input");
+  }
+  if (pads.size() != 2 * rank)
+    return make_error(errc::invalid_argument, n.label() + ": pads has " + std::to_string(pads.size()) + " values for rank " +
+                                                  std::to_string(rank));
+  pp.begin.assign(pads.begin(), pads.begin() + static_cast<std::ptrdiff_t>(rank));
+  pp.end.assign(pads.begin() + static_cast<std::ptrdiff_t>(rank), pads.end());
+  out.assign(rank, 0);
+  for (size_t d = 0; d < rank; ++d) {
+    out[d] = x[d] + pp.begin[d] + pp.end[d];
+    if (out[d] <= 0 || out[d] > max_dim)
+      return make_error(errc::invalid_argument, n.label() + ": padded dimension " + std::to_string(d) + " would be " +
+                                                    std::to_string(out[d]));
+    if (pp.mode != pad_mode::constant && (pp.begin[d] < 0 || pp.end[d] < 0))
+      return make_error(errc::unsupported, n.label() + ": negative pads in " + mode + " mode");
+  }
+  s.kind = op_kind::pad;
+  s.inputs = {in[0]};
+  s.params = std::move(pp);
   return {};
 }
 

@@ -55,6 +55,8 @@ class planner {
   result<void> visit(const node& n, int node_index);
   result<step> decode(const node& n, const std::vector<int>& in);
   result<void> decode_resize(const node& n, const std::vector<int>& in, int node_index, step& s, shape_t& out);
+  result<void> decode_transpose(const node& n, const std::vector<int>& in, step& s, shape_t& out);
+  result<void> decode_pad(const node& n, const std::vector<int>& in, step& s, shape_t& out);
   result<void> check_runtime_input(const node& n, int id);
   result<tensor> evaluate_const(const step& s, const shape_t& out_shape);
   void fuse_relu();
