@@ -50,6 +50,7 @@ bench: build models
 	bench/infer/run.sh build/release/idphoto
 	bench/clean/run.sh build/release/idphoto
 	bench/serve/run.sh build/release/idphoto
+	bench/face/run.sh build/release/idphoto
 
 clean:
 	rm -rf build

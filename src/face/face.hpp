@@ -64,9 +64,10 @@ struct face_config {
   int max_faces = 8;                  // 1..1000
 };
 
-// Not thread-safe: one analyser per thread (or a lock around it). Holds both models with
-// their weights widened to float32 (~3.5 MB) and their planned activations; see
-// docs/performance.md ("Faces") for the measured resident memory.
+// Not thread-safe: one analyser per thread (or a lock around it). Holds both models planned
+// for their fixed inputs, weights widened to float32 (~5 MB with the model files' copies),
+// activation arenas (~3 MB), oneDNN primitives; measured, it adds ~27 MB resident to a fresh
+// process, a third of it oneDNN's own code, shared with ISNet (docs/performance.md, "Faces").
 class face_analyser {
  public:
   // Fails with not_found (a model file missing: names it and says to run scripts/fetch-models),

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 
 #include "face/affine_sample.hpp"
 #include "face/anchors.hpp"

@@ -1,8 +1,9 @@
-// `idphoto clean` / `idphoto models` / `idphoto faces` end to end: the real binary (IDPHOTO_EXE) with the
-// real ISNet model, on inputs generated here in a temp dir (libvips through the image
-// tests' helpers, byte patches for the broken files) and on the astronaut photo from
-// Debian's python3-skimage (NASA, public domain). Checks exit codes, the one-line
-// errors and warnings on stderr, --json, and the output files (or their absence).
+// `idphoto clean` / `idphoto models` / `idphoto faces` end to end: the real binary
+// (IDPHOTO_EXE) with the real ISNet and face models, on inputs generated here in a temp
+// dir (libvips through the image tests' helpers, byte patches for the broken files) and
+// on the astronaut photo from Debian's python3-skimage (NASA, public domain) and the Grace
+// Hopper portrait from Debian's facedetect (US Navy, public domain). Checks exit codes, the
+// one-line errors and warnings on stderr, --json, and the output files (or their absence).
 //
 // A missing model, binary or photo FAILS the test (never skips): these are the
 // conditions the test exists to check.
