@@ -69,8 +69,9 @@ def p90(xs):
 print("## Faces (bench/face)")
 print()
 print(f"`bench/face/run.sh` ({version}): `idphoto faces` on every photo of two portrait sets, decoded as "
-      "`idphoto clean` decodes them (upright sRGB, at most 1600 px a side), with our BlazeFace + FaceMesh "
-      "and with the OpenCV Haar cascade that person-only uses today (`--detector haar`, the same pixels). "
+      "`idphoto clean` decodes them (upright sRGB, at most 1600 px a side; these photos are all at most 800 px, "
+      "the output size person-only runs the cascade at), with our BlazeFace + FaceMesh and with the OpenCV "
+      "Haar cascade that person-only uses today (`--detector haar`, the same pixels). "
       "Every photo of both sets shows one person, so \"exactly one face\" is the right answer (a second, "
       "real face may be in the background). Raw results: `bench/face/results/`.")
 print()
