@@ -9,23 +9,19 @@
 #include <memory>
 #include <string>
 
+#include "card/cairo_util.hpp"
 #include "card/card.hpp"
 #include "card/card_internal.hpp"
 
 namespace idphoto::card {
 
+using detail::cairo_ptr;
+using detail::cairo_surface_ptr;
+using detail::mm;
 using detail::pt_per_mm;
 
 namespace {
 
-struct cairo_surface_deleter {
-  void operator()(cairo_surface_t* s) const noexcept { cairo_surface_destroy(s); }
-};
-using cairo_surface_ptr = std::unique_ptr<cairo_surface_t, cairo_surface_deleter>;
-struct cairo_deleter {
-  void operator()(cairo_t* c) const noexcept { cairo_destroy(c); }
-};
-using cairo_ptr = std::unique_ptr<cairo_t, cairo_deleter>;
 struct g_object_deleter {
   void operator()(void* p) const noexcept { g_object_unref(p); }
 };
@@ -38,8 +34,6 @@ using font_description_ptr = std::unique_ptr<PangoFontDescription, font_descript
 // Families tried in order; fontconfig falls back per character beyond them.
 constexpr const char* font_families =
     "DejaVu Sans, Noto Sans, Noto Sans Arabic, Noto Sans Hebrew, Noto Sans CJK SC, sans-serif";
-
-double mm(double v) { return v * pt_per_mm; }
 
 // --- input checks -------------------------------------------------------------------------
 
@@ -138,34 +132,6 @@ void set_rgb(cairo_t* cr, uint32_t hex) {
   cairo_set_source_rgb(cr, ((hex >> 16) & 0xFF) / 255.0, ((hex >> 8) & 0xFF) / 255.0, (hex & 0xFF) / 255.0);
 }
 
-// The photo as a cairo image surface with the JPEG attached as MIME data: cairo's PDF
-// surface then embeds the JPEG bytes unchanged (DCTDecode) instead of re-compressing pixels.
-base::result<cairo_surface_ptr> photo_surface(const detail::placed_photo& p) {
-  cairo_surface_ptr s(cairo_image_surface_create(CAIRO_FORMAT_RGB24, p.width, p.height));
-  if (cairo_surface_status(s.get()) != CAIRO_STATUS_SUCCESS)
-    return base::make_error(base::errc::internal, "cairo: cannot create the photo surface");
-  cairo_surface_flush(s.get());
-  unsigned char* data = cairo_image_surface_get_data(s.get());
-  const int stride = cairo_image_surface_get_stride(s.get());
-  for (int y = 0; y < p.height; ++y) {
-    auto* row = reinterpret_cast<uint32_t*>(data + static_cast<size_t>(y) * stride);
-    const uint8_t* src = p.rgb.data() + static_cast<size_t>(y) * p.width * 3;
-    for (int x = 0; x < p.width; ++x)
-      row[x] = (uint32_t{src[3 * x]} << 16) | (uint32_t{src[3 * x + 1]} << 8) | uint32_t{src[3 * x + 2]};
-  }
-  cairo_surface_mark_dirty(s.get());
-  // cairo keeps the pointer until the surface dies; the copy is freed by the destroy callback.
-  auto* jpeg = new std::vector<uint8_t>(p.jpeg);
-  const cairo_status_t st = cairo_surface_set_mime_data(
-      s.get(), CAIRO_MIME_TYPE_JPEG, jpeg->data(), jpeg->size(),
-      [](void* d) { delete static_cast<std::vector<uint8_t>*>(d); }, jpeg);
-  if (st != CAIRO_STATUS_SUCCESS) {
-    delete jpeg;
-    return base::make_error(base::errc::internal, "cairo: cannot attach the JPEG");
-  }
-  return s;
-}
-
 /* The layout of the front, in mm from the card's top-left corner (85.60 x 53.98):
  *   header band 0..9 with the organisation (or "IDENTITY CARD");
  *   photo box 4,12 size 22 x 28.29 (35:45, the passport-photo ratio), the card id under it;
@@ -203,16 +169,9 @@ base::result<void> draw_card(cairo_t* cr, const card_input& c, const detail::pla
   draw_text(cr, header, mm(4), mm(2.2), W - mm(8), text_style{8, true, false, 1});
 
   // Photo, scaled so its pixels fill the box exactly (>= 300 pixels per inch by construction).
-  auto surf = photo_surface(photo);
+  auto surf = detail::photo_surface(photo);
   if (!surf) return surf.err();
-  cairo_save(cr);
-  cairo_translate(cr, mm(photo_x_mm), mm(photo_y_mm));
-  cairo_scale(cr, mm(photo_w_mm) / photo.width, mm(photo_h_mm) / photo.height);
-  cairo_set_source_surface(cr, surf->get(), 0, 0);
-  cairo_pattern_set_filter(cairo_get_source(cr), CAIRO_FILTER_BEST);
-  cairo_rectangle(cr, 0, 0, photo.width, photo.height);
-  cairo_fill(cr);
-  cairo_restore(cr);
+  detail::draw_photo(cr, surf->get(), photo.width, photo.height, mm(photo_x_mm), mm(photo_y_mm), mm(photo_w_mm), mm(photo_h_mm));
 
   if (!c.photo_is_clean) {
     set_rgb(cr, 0xc62828);
@@ -277,27 +236,6 @@ constexpr double a4_w_mm = 210, a4_h_mm = 297, gutter_mm = 8, mark_gap_mm = 1, m
 constexpr int a4_cols = 2, a4_rows = 4;
 static_assert(a4_cols * a4_rows == cards_per_a4_page);
 
-void draw_crop_marks(cairo_t* cr, double x, double y) {
-  const double w = mm(card_width_mm), h = mm(card_height_mm), g = mm(mark_gap_mm), l = mm(mark_len_mm);
-  cairo_set_source_rgb(cr, 0, 0, 0);
-  cairo_set_line_width(cr, 0.3);
-  for (const double cx : {x, x + w})
-    for (const double cy : {y, y + h}) {
-      const double sx = (cx == x) ? -1 : 1, sy = (cy == y) ? -1 : 1;
-      cairo_move_to(cr, cx + sx * g, cy);  // horizontal mark, along the card's top/bottom edge
-      cairo_line_to(cr, cx + sx * (g + l), cy);
-      cairo_move_to(cr, cx, cy + sy * g);  // vertical mark, along the left/right edge
-      cairo_line_to(cr, cx, cy + sy * (g + l));
-    }
-  cairo_stroke(cr);
-}
-
-cairo_status_t append_bytes(void* closure, const unsigned char* data, unsigned int length) {
-  auto* out = static_cast<std::vector<uint8_t>*>(closure);
-  out->insert(out->end(), data, data + length);
-  return CAIRO_STATUS_SUCCESS;
-}
-
 }  // namespace
 
 base::result<sheet_kind> sheet_from(std::string_view s) {
@@ -322,7 +260,7 @@ base::result<std::vector<uint8_t>> render_pdf(std::span<const card_input> cards,
   const bool a4 = o.sheet == sheet_kind::a4;
   const double page_w = a4 ? mm(a4_w_mm) : mm(card_width_mm), page_h = a4 ? mm(a4_h_mm) : mm(card_height_mm);
   {
-    cairo_surface_ptr surface(cairo_pdf_surface_create_for_stream(append_bytes, &out, page_w, page_h));
+    cairo_surface_ptr surface(cairo_pdf_surface_create_for_stream(detail::append_bytes, &out, page_w, page_h));
     if (cairo_surface_status(surface.get()) != CAIRO_STATUS_SUCCESS)
       return base::make_error(base::errc::internal, "cairo: cannot create the PDF surface");
     cairo_pdf_surface_set_metadata(surface.get(), CAIRO_PDF_METADATA_TITLE, "ID card");
@@ -337,7 +275,7 @@ base::result<std::vector<uint8_t>> render_pdf(std::span<const card_input> cards,
         if (i > 0 && slot == 0) cairo_show_page(cr.get());
         x = (page_w - block_w) / 2 + static_cast<double>(slot % a4_cols) * (mm(card_width_mm) + mm(gutter_mm));
         y = (page_h - block_h) / 2 + static_cast<double>(slot / a4_cols) * (mm(card_height_mm) + mm(gutter_mm));
-        draw_crop_marks(cr.get(), x, y);
+        detail::draw_crop_marks(cr.get(), x, y, mm(card_width_mm), mm(card_height_mm), mm(mark_gap_mm), mm(mark_len_mm));
       } else if (i > 0) {
         cairo_show_page(cr.get());
       }

@@ -23,6 +23,7 @@
 #include "app/service.hpp"
 #include "cli/args.hpp"
 #include "cli/models_dir.hpp"
+#include "cli/stop_signal.hpp"
 #include "server/http_server.hpp"
 #include "server/jwt.hpp"
 
@@ -124,12 +125,11 @@ int cmd_serve(const std::vector<std::string>& argv) {
     return 2;
   }
 
-  // SIGINT/SIGTERM are taken by one thread (sigwait); every thread started later inherits the mask.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // SIGINT/SIGTERM become a message to the waiter thread below, whichever thread receives them.
+  if (!install_stop_signal_handlers()) {
+    std::perror("idphoto: error: cannot install the SIGINT/SIGTERM handlers");
+    return 1;
+  }
   signal(SIGPIPE, SIG_IGN);
 
   // PORT=0 (tests): pick the free port now, so the public URLs of stored files name it.
@@ -188,16 +188,14 @@ int cmd_serve(const std::vector<std::string>& argv) {
   std::fflush(stderr);
 
   std::thread waiter([&] {
-    int sig = 0;
-    sigwait(&stop_signals, &sig);
+    const int sig = wait_for_stop_signal();
+    if (sig == 0) return;  // listen ended on its own
     std::fprintf(stderr, "idphoto: %s received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
     srv.stop();
   });
   auto r = srv.listen();
-  if (waiter.joinable()) {
-    pthread_kill(waiter.native_handle(), SIGTERM);  // wake sigwait if listen ended on its own
-    waiter.join();
-  }
+  wake_stop_waiter();
+  waiter.join();
   if (!r.ok()) {
     std::fprintf(stderr, "idphoto: error: %s\n", r.err().detail.c_str());
     return 1;

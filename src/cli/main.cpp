@@ -15,6 +15,7 @@ int cmd_models(const std::vector<std::string>& argv);
 int cmd_serve(const std::vector<std::string>& argv);
 int cmd_token(const std::vector<std::string>& argv);
 int cmd_card(const std::vector<std::string>& argv);
+int cmd_sheet(const std::vector<std::string>& argv);
 int cmd_faces(const std::vector<std::string>& argv);
 }
 
@@ -29,6 +30,7 @@ void usage(FILE* f) {
                "  serve    the HTTP service: upload or URL, clean, store, record (see idphoto serve --help)\n"
                "  token    mint a bearer token with JWT_SECRET (see idphoto token --help)\n"
                "  card     an ID card as a PDF from a name and a photo (see idphoto card --help)\n"
+               "  sheet    framed ID photos at their printed size on 4x6in/A4/A6 with crop marks (see idphoto sheet --help)\n"
                "  faces    faces and landmarks in photos as JSON (see idphoto faces --help)\n"
                "  --version\n");
 }
@@ -71,6 +73,7 @@ int main(int argc, char** argv) {
   if (cmd == "serve") return idphoto::cli::cmd_serve(rest);
   if (cmd == "token") return idphoto::cli::cmd_token(rest);
   if (cmd == "card") return idphoto::cli::cmd_card(rest);
+  if (cmd == "sheet") return idphoto::cli::cmd_sheet(rest);
   if (cmd == "faces") return idphoto::cli::cmd_faces(rest);
   std::fprintf(stderr, "idphoto: error: unknown command '%s'\n", cmd.c_str());
   usage(stderr);

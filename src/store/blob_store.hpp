@@ -1,7 +1,8 @@
-// Blob stores move bytes: a local directory by default, Cloudinary (signed upload API).
-// One interface, one conformance suite for both.
+// Blob stores move bytes: a local directory by default, Cloudinary (signed upload API), S3
+// (AWS Signature V4). One interface, one conformance suite for all three.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
@@ -15,7 +16,8 @@ namespace idphoto::store {
 // raw, clean, card; ext one of png, jpg, webp, heic, tiff, pdf (from the content type).
 struct stored {
   std::string key;  // backend's key, e.g. "clean/3f9c…e1.png"; ≥ 128 random bits, unguessable
-  std::string url;  // public URL (local: public_base_url + "/files/" + key; Cloudinary: secure_url)
+  std::string url;  // public URL (local: public_base_url + "/files/" + key; Cloudinary: secure_url;
+                    // S3: a presigned GET URL valid presign_expiry_s, or public_base_url + "/" + object)
 };
 
 // Every method is safe to call from many threads at once.
@@ -36,7 +38,7 @@ class blob_store {
   virtual base::result<bool> exists(const std::string& key) = 0;
   // unavailable when the backend cannot be reached / the directory is not writable.
   virtual base::result<void> ping() = 0;
-  virtual std::string backend_name() const = 0;  // "local" or "cloudinary"
+  virtual std::string backend_name() const = 0;  // "local", "cloudinary" or "s3"
 };
 
 struct local_config {
@@ -76,5 +78,46 @@ base::result<std::unique_ptr<blob_store>> make_cloudinary_store(const cloudinary
 // Never fails.
 std::string cloudinary_signature(const std::map<std::string, std::string>& params,
                                  const std::string& api_secret);
+
+/*
+ * S3 (AWS S3 and compatibles: tested against OpenStack Swift's s3api). Object name =
+ * prefix + key, in one bucket; put = PUT, get = GET, exists = HEAD, remove = DELETE (S3
+ * answers 204 for an absent object, so remove is idempotent), ping = HEAD of the bucket (proves
+ * the endpoint, the bucket and the credentials). Requests are signed by libcurl
+ * (CURLOPT_AWS_SIGV4) with x-amz-content-sha256 = the body's SHA-256 set by us, so the server
+ * also checks the payload. The stored url is a presigned GET URL (the bucket stays private:
+ * these are people's faces) unless public_base_url is set. 401/403 → forbidden, 404 on get →
+ * not_found, 400 BadDigest → corrupt, 429/500/503 and connection failures → unavailable,
+ * deadline → timeout. See s3_store.cpp.
+ */
+enum class s3_addressing {
+  path,          // {endpoint}/{bucket}/{object}: any endpoint, IP addresses, dotted bucket names
+  virtual_host,  // {scheme}://{bucket}.{endpoint host}/{object}: AWS's preferred form
+};
+struct s3_config {
+  std::string endpoint;          // IDPHOTO_S3_ENDPOINT "http(s)://host[:port]"; empty = AWS,
+                                 // https://s3.{region}.amazonaws.com
+  std::string region = "us-east-1";  // AWS_REGION; the SigV4 scope (Swift: its s3api `location`)
+  std::string bucket;            // IDPHOTO_S3_BUCKET; must exist (we never create it)
+  std::string access_key_id;     // AWS_ACCESS_KEY_ID
+  std::string secret_access_key; // AWS_SECRET_ACCESS_KEY; never sent, logged or in an error
+  std::string prefix;            // IDPHOTO_S3_PREFIX, e.g. "idphoto/" (object = prefix + key)
+  s3_addressing addressing = s3_addressing::path;  // IDPHOTO_S3_ADDRESSING; AWS endpoint: virtual
+  int presign_expiry_s = 3600;   // IDPHOTO_S3_PRESIGN_EXPIRY_S; 1..604800 (SigV4's maximum, 7 d)
+  std::string public_base_url;   // IDPHOTO_S3_PUBLIC_URL; set → url = it + "/" + object, no presign
+  int timeout_ms = 30000;        // whole request
+};
+// Parses "s3://ACCESS_KEY:SECRET@HOST[:PORT]/BUCKET[/PREFIX/]?region=R&scheme=https|http&
+// style=path|virtual&presign_expiry_s=N" (IDPHOTO_S3_URL; key and secret percent-decoded;
+// HOST "s3.amazonaws.com" or empty-port AWS names keep the AWS defaults). invalid_argument naming
+// what is wrong, never the secret.
+base::result<s3_config> s3_from_url(const std::string& url);
+// invalid_argument when a field is missing or malformed (names which one, never the secret).
+base::result<std::unique_ptr<blob_store>> make_s3_store(const s3_config& c);
+// A presigned GET URL for key, signed at now_unix_s, valid expiry_s (1..604800) — for handing
+// out fresh URLs when a stored one may have expired. invalid_argument for a bad key or expiry,
+// or a config make_s3_store would refuse.
+base::result<std::string> s3_presigned_get_url(const s3_config& c, const std::string& key,
+                                               std::int64_t now_unix_s, int expiry_s);
 
 }  // namespace idphoto::store

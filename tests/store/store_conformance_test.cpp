@@ -1,5 +1,7 @@
-// One conformance suite, run against every blob_store backend: the local directory store and
-// the Cloudinary store (pointed at the local stand-in, see cloudinary_standin.hpp).
+// One conformance suite, run against every blob_store backend: the local directory store, the
+// Cloudinary store (pointed at the local stand-in, see cloudinary_standin.hpp) and — built a
+// second time with IDPHOTO_CONFORMANCE_S3, as store_s3_test — the S3 store against a real
+// OpenStack Swift (s3api) that a CTest fixture starts (swift_server.hpp).
 #include <gtest/gtest.h>
 
 #include <set>
@@ -9,6 +11,7 @@
 #include "store/blob_store.hpp"
 #include "store/cloudinary_standin.hpp"
 #include "store/store_test_util.hpp"
+#include "store/swift_server.hpp"
 
 namespace idphoto::store::test {
 namespace {
@@ -23,6 +26,12 @@ class store_conformance : public ::testing::TestWithParam<std::string> {
       c.dir = dir_.path() + "/files";
       c.public_base_url = "http://localhost:8080";
       auto s = make_local_store(c);
+      ASSERT_TRUE(s.ok()) << s.err().to_string();
+      store_ = std::move(*s);
+    } else if (GetParam() == "s3") {
+      swift_ = find_swift_server();
+      ASSERT_EQ(swift_.error, "");
+      auto s = make_s3_store(config_for(swift_));
       ASSERT_TRUE(s.ok()) << s.err().to_string();
       store_ = std::move(*s);
     } else {
@@ -54,6 +63,7 @@ class store_conformance : public ::testing::TestWithParam<std::string> {
   }
 
   temp_dir dir_;
+  swift_server swift_;
   std::unique_ptr<cloudinary_standin> standin_;
   std::unique_ptr<blob_store> store_;
 };
@@ -105,6 +115,11 @@ TEST_P(store_conformance, url_points_at_the_key) {
   ASSERT_TRUE(put.ok()) << put.err().to_string();
   if (GetParam() == "local") {
     EXPECT_EQ(put->url, "http://localhost:8080/files/" + put->key);
+  } else if (GetParam() == "s3") {
+    // a presigned GET of the object (the bucket is private)
+    const std::string object = swift_.endpoint + "/" + swift_.bucket + "/" + put->key + "?";
+    EXPECT_EQ(put->url.rfind(object, 0), 0u) << put->url;
+    EXPECT_NE(put->url.find("&X-Amz-Signature="), std::string::npos) << put->url;
   } else {
     // secure_url from the response: under the delivery host, ends with the public_id + ext.
     std::string id = put->key.substr(put->key.find('/') + 1);
@@ -281,8 +296,13 @@ TEST_P(store_conformance, ping_succeeds_when_backend_is_up) {
   EXPECT_TRUE(p.ok()) << p.err().to_string();
 }
 
+#ifdef IDPHOTO_CONFORMANCE_S3
+INSTANTIATE_TEST_SUITE_P(backends, store_conformance, ::testing::Values("s3"),
+                         [](const auto& info) { return info.param; });
+#else
 INSTANTIATE_TEST_SUITE_P(backends, store_conformance, ::testing::Values("local", "cloudinary"),
                          [](const auto& info) { return info.param; });
+#endif
 
 }  // namespace
 }  // namespace idphoto::store::test

@@ -1,0 +1,121 @@
+// IDPHOTO_QUEUE_URL parsing and the checks on queue_config.
+// A hand-written parser so that every error can say what is wrong without echoing the password.
+#include <algorithm>
+#include <string_view>
+
+#include "queue/job_queue.hpp"
+
+namespace idphoto::queue {
+
+namespace {
+
+using base::errc;
+using base::make_error;
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// false on a malformed escape or one that decodes to a control character.
+bool percent_decode(std::string_view in, std::string* out) {
+  out->clear();
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    char c = in[i];
+    if (c == '%') {
+      if (i + 2 >= in.size()) return false;
+      int hi = hex_value(in[i + 1]), lo = hex_value(in[i + 2]);
+      if (hi < 0 || lo < 0) return false;
+      c = static_cast<char>(hi * 16 + lo);
+      i += 2;
+    }
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return false;
+    *out += c;
+  }
+  return true;
+}
+
+bool host_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+         c == '-';
+}
+
+}  // namespace
+
+base::result<amqp_endpoint> parse_amqp_url(const std::string& url) {
+  auto bad = [](const std::string& why) -> base::result<amqp_endpoint> {
+    return make_error(errc::invalid_argument, "IDPHOTO_QUEUE_URL: " + why);
+  };
+  if (url.rfind("amqps://", 0) == 0)
+    return make_error(errc::unsupported, "IDPHOTO_QUEUE_URL: amqps:// (TLS) is not supported yet; "
+                                         "use amqp:// on a private network or a TLS sidecar");
+  if (url.rfind("amqp://", 0) != 0) return bad("must start with amqp://");
+  if (url.size() > 2048) return bad("longer than 2048 characters");
+  std::string_view rest(url);
+  rest.remove_prefix(7);
+  if (rest.find_first_of("?#") != std::string_view::npos) return bad("query or fragment not supported");
+  std::string_view authority = rest.substr(0, rest.find('/'));
+  std::string_view path = authority.size() < rest.size() ? rest.substr(authority.size() + 1) : "";
+  amqp_endpoint e;
+  auto at = authority.rfind('@');
+  if (at == std::string_view::npos) return bad("missing USER:PASSWORD@ before the host");
+  std::string_view userinfo = authority.substr(0, at), hostport = authority.substr(at + 1);
+  auto colon = userinfo.find(':');
+  if (colon == std::string_view::npos) return bad("missing ':' and password");
+  if (!percent_decode(userinfo.substr(0, colon), &e.user)) return bad("bad percent-encoding in the user");
+  if (!percent_decode(userinfo.substr(colon + 1), &e.password))
+    return bad("bad percent-encoding in the password");
+  if (e.user.empty()) return bad("missing user");
+  if (e.password.empty()) return bad("missing password");
+  std::string_view host = hostport;
+  if (auto pc = hostport.rfind(':'); pc != std::string_view::npos) {
+    host = hostport.substr(0, pc);
+    std::string_view port = hostport.substr(pc + 1);
+    if (port.empty() || port.size() > 5 ||
+        !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }))
+      return bad("port must be a number");
+    e.port = std::stoi(std::string(port));
+    if (e.port < 1 || e.port > 65535) return bad("port must be 1..65535");
+  }
+  if (host.empty()) return bad("missing host");
+  if (host.size() > 253 || !std::all_of(host.begin(), host.end(), host_char))
+    return bad("host must be a name or IPv4 address of [A-Za-z0-9.-]");
+  e.host = std::string(host);
+  if (!path.empty()) {
+    if (!percent_decode(path, &e.vhost)) return bad("bad percent-encoding in the vhost");
+    if (e.vhost.find('/') != std::string::npos && e.vhost != "/")
+      return bad("vhost must be one path segment (write '/' as %2F)");
+  }
+  if (e.vhost.empty()) e.vhost = "/";
+  return e;
+}
+
+base::result<void> validate(const queue_config& c) {
+  auto bad = [](const std::string& why) -> base::result<void> {
+    return make_error(errc::invalid_argument, "queue config: " + why);
+  };
+  auto url = parse_amqp_url(c.url);
+  if (!url.ok()) return url.err();
+  if (c.queue_name.empty() || c.queue_name.size() > 200 ||
+      !std::all_of(c.queue_name.begin(), c.queue_name.end(), [](char ch) {
+        return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+               ch == '.' || ch == '-' || ch == '_';
+      }))
+    return bad("queue name must be 1..200 of [A-Za-z0-9._-]");
+  if (c.queue_name.rfind("amq.", 0) == 0) return bad("queue names starting with amq. are the broker's");
+  if (c.delivery_limit < 1 || c.delivery_limit > 1000) return bad("delivery limit must be 1..1000");
+  if (c.max_length < 1 || c.max_length > 100000000) return bad("max length must be 1..100000000");
+  if (c.heartbeat_s < 0 || c.heartbeat_s > 600) return bad("heartbeat must be 0..600 s");
+  if (c.connect_timeout_ms < 100 || c.connect_timeout_ms > 600000)
+    return bad("connect timeout must be 100..600000 ms");
+  if (c.publish_timeout_ms < 100 || c.publish_timeout_ms > 600000)
+    return bad("publish timeout must be 100..600000 ms");
+  if (c.reconnect_min_ms < 10 || c.reconnect_max_ms < c.reconnect_min_ms ||
+      c.reconnect_max_ms > 600000)
+    return bad("reconnect backoff must satisfy 10 <= min <= max <= 600000 ms");
+  return {};
+}
+
+}  // namespace idphoto::queue
