@@ -53,6 +53,7 @@ bench: build models
 	bench/clean/run.sh build/release/idphoto
 	bench/serve/run.sh build/release/idphoto
 	bench/batch/run.sh build/release/idphoto
+	bench/face/run.sh build/release/idphoto
 
 clean:
 	rm -rf build

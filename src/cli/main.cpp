@@ -17,6 +17,7 @@ int cmd_token(const std::vector<std::string>& argv);
 int cmd_card(const std::vector<std::string>& argv);
 int cmd_sheet(const std::vector<std::string>& argv);
 int cmd_batch(const std::vector<std::string>& argv);
+int cmd_faces(const std::vector<std::string>& argv);
 }
 
 namespace {
@@ -33,6 +34,7 @@ void usage(FILE* f) {
                "  token    mint a bearer token with JWT_SECRET (see idphoto token --help)\n"
                "  card     an ID card as a PDF from a name and a photo (see idphoto card --help)\n"
                "  sheet    framed ID photos at their printed size on 4x6in/A4/A6 with crop marks (see idphoto sheet --help)\n"
+               "  faces    faces and landmarks in photos as JSON (see idphoto faces --help)\n"
                "  --version\n");
 }
 }  // namespace
@@ -76,6 +78,7 @@ int main(int argc, char** argv) {
   if (cmd == "token") return idphoto::cli::cmd_token(rest);
   if (cmd == "card") return idphoto::cli::cmd_card(rest);
   if (cmd == "sheet") return idphoto::cli::cmd_sheet(rest);
+  if (cmd == "faces") return idphoto::cli::cmd_faces(rest);
   std::fprintf(stderr, "idphoto: error: unknown command '%s'\n", cmd.c_str());
   usage(stderr);
   return 2;

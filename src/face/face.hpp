@@ -25,12 +25,21 @@ struct rgb_view {
   int width = 0, height = 0;
 };
 
+// Views larger than this are refused (invalid_argument) before a pixel is read. Neither
+// model looks at more than ~192 x 192 samples, so size costs time only through sampling.
+constexpr int k_max_side_px = 1 << 16;
+constexpr int64_t k_max_pixels = int64_t{1} << 30;
+
 // BlazeFace key points, in the model's order. "Right"/"left" are the subject's: the subject's
-// right eye appears on the LEFT of a non-mirrored photo.
+// right eye appears on the LEFT of a non-mirrored photo. Checked on grace_hopper_512x512.jpg
+// (tests/face): key point 0 lies left of key point 1 in the image, 4 (right ear tragion) at the
+// image's left edge of the face, and FaceMesh's subject-right eye corners (33, 133) next to
+// key point 0. (MediaPipe's ROI graph comments index 0 as "left eye": the viewer's left.)
 enum class keypoint : int { right_eye = 0, left_eye, nose_tip, mouth, right_ear, left_ear };
 
 struct detection {
-  float x0 = 0, y0 = 0, x1 = 0, y1 = 0;  // face box, image pixels (x0 < x1, y0 < y1)
+  float x0 = 0, y0 = 0, x1 = 0, y1 = 0;  // face box, image pixels (x0 < x1, y0 < y1); may reach
+                                         // past the photo's edges for a face cut by the frame
   float score = 0;                       // 0..1 (after the sigmoid), after weighted NMS
   std::array<point, 6> keypoints;        // indexed by keypoint
 };
@@ -49,29 +58,37 @@ struct mesh {
 
 struct face_config {
   std::string models_dir = "models";  // holds blazeface-front-128.onnx and face-mesh-468.onnx
-  int n_threads = 1;                  // inference threads (these nets are small)
-  float min_score = 0.5f;             // detections below are dropped
-  float nms_iou = 0.3f;               // weighted NMS: boxes overlapping more than this are merged
-  int max_faces = 8;
+  int n_threads = 1;                  // inference threads, 1..256 (these nets are small)
+  float min_score = 0.5f;             // (0, 1]: detections below are dropped (MediaPipe's default)
+  float nms_iou = 0.3f;               // (0, 1]: weighted NMS merges boxes overlapping more than this
+  int max_faces = 8;                  // 1..1000
 };
 
-// Not thread-safe: one analyser per thread (or a lock around it). Holds both models, ~2 MB.
+// Not thread-safe: one analyser per thread (or a lock around it). Holds both models planned
+// for their fixed inputs, weights widened to float32 (~5 MB with the model files' copies),
+// activation arenas (~3 MB), oneDNN primitives; measured, it adds ~27 MB resident to a fresh
+// process, a third of it oneDNN's own code, shared with ISNet (docs/performance.md, "Faces").
 class face_analyser {
  public:
   // Fails with not_found (a model file missing: names it and says to run scripts/fetch-models),
-  // corrupt/unsupported (a model does not load or plan), invalid_argument (config).
+  // corrupt/unsupported (a model does not load, plan or have the expected outputs; both
+  // are planned and run once here), invalid_argument (config).
   static base::result<std::unique_ptr<face_analyser>> create(const face_config& cfg);
   ~face_analyser();
 
   // Faces in the whole photo (any size: it is letterboxed to 128x128 as MediaPipe does), highest
-  // score first. Faces far smaller than ~1/10 of the photo's short side may be missed (the
-  // short-range model's limit). Empty vector = no face. Fails with invalid_argument for an empty
-  // or inconsistent view; internal for a runtime failure.
+  // score first. Faces far smaller than ~1/10 of the photo's long side may be missed (the
+  // short-range model's limit: it sees the whole photo at 128 px). Empty vector = no face.
+  // Fails with invalid_argument for an empty view or one over the limits above; internal for
+  // a runtime failure.
   base::result<std::vector<detection>> detect(const rgb_view& photo);
 
   // Dense landmarks for one detected face: the crop is rotated so the eyes are level, scaled
   // from the detection box as MediaPipe does (1.5x the box), run at 192x192, mapped back to photo
-  // pixels. Fails with invalid_argument (empty view), internal (runtime failure).
+  // pixels. Any detection may be passed (e.g. one from an earlier frame or another detector);
+  // presence says whether the crop really holds a face. Fails with invalid_argument (empty
+  // view, a box that is empty, not finite or far larger than the photo), internal (runtime
+  // failure).
   base::result<mesh> landmarks(const rgb_view& photo, const detection& d);
 
  private:

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <set>
 
 namespace idphoto::infer::detail {
@@ -210,8 +211,9 @@ result<tensor> fold_binary(const node& n, const tensor& a, const tensor& b) {
 }  // namespace
 
 bool is_shape_op(const std::string& op) {
-  static const std::set<std::string> ops = {"Constant", "Shape", "Slice", "Gather", "Unsqueeze", "Squeeze", "Concat",
-                                            "Cast", "Reshape", "Identity", "Flatten", "Add", "Sub", "Mul", "Div"};
+  static const std::set<std::string> ops = {"Constant", "ConstantOfShape", "Shape", "Slice", "Gather", "Unsqueeze",
+                                            "Squeeze", "Concat", "Cast", "Reshape", "Identity", "Flatten",
+                                            "Add", "Sub", "Mul", "Div"};
   return ops.count(op) != 0;
 }
 
@@ -309,6 +311,30 @@ result<std::vector<tensor>> fold_node(const node& n, const std::vector<const ten
     if (it->first == "value_int") return std::vector<tensor>{tensor::from_i64({}, {a.i})};
     if (it->first == "value_ints") return std::vector<tensor>{tensor::from_i64({static_cast<int64_t>(a.ints.size())}, a.ints)};
     return make_error(errc::unsupported, n.label() + ": attribute '" + it->first + "' is not supported");
+  }
+  if (op == "ConstantOfShape") {
+    // A tensor of the given shape filled with the one-element `value` (default float 0).
+    IDPHOTO_TRY(need(1));
+    tensor fill = tensor::from_f32({1}, {0.f});
+    if (n.has("value")) {
+      const attribute& a = n.attrs.at("value");
+      if (a.k != attribute::kind::t || a.t.size() != 1 || dtype_size(a.t.type) == 0)
+        return make_error(errc::invalid_argument, n.label() + ": value must be a one-element tensor");
+      fill = a.t;
+    }
+    shape_t dims = to_i64_values(*in[0]);
+    if (in[0]->shape.size() != 1) return make_error(errc::invalid_argument, n.label() + ": the shape input must be 1-D");
+    constexpr int64_t max_bytes = int64_t{1} << 28;
+    int64_t count = 1;
+    for (int64_t d : dims) {
+      if (d < 0) return make_error(errc::invalid_argument, n.label() + ": negative dimension");
+      if (__builtin_mul_overflow(count, d, &count) || count * static_cast<int64_t>(dtype_size(fill.type)) > max_bytes)
+        return make_error(errc::too_large, n.label() + ": the constant " + shape_str(dims) + " is too large to fold");
+    }
+    tensor r = tensor::zeros(fill.type, dims);
+    const size_t elem = dtype_size(fill.type);
+    for (int64_t i = 0; i < count; ++i) std::memcpy(r.bytes.data() + static_cast<size_t>(i) * elem, fill.raw(), elem);
+    return std::vector<tensor>{std::move(r)};
   }
   if (op == "Shape") {
     IDPHOTO_TRY(need(1));

@@ -16,7 +16,7 @@ namespace idphoto::infer {
 
 enum class op_kind {
   conv, relu, sigmoid, clip, max_pool, avg_pool, global_avg_pool, batch_norm,
-  resize, concat, add, mul, sub, div,
+  resize, concat, add, mul, sub, div, prelu, transpose, pad,
 };
 const char* op_kind_name(op_kind k);
 
@@ -63,15 +63,28 @@ struct concat_params {
   int64_t axis = 0;  // normalised, non-negative
 };
 
+struct transpose_params {
+  std::vector<int64_t> perm;  // output dim i is input dim perm[i]
+};
+
+enum class pad_mode { constant, reflect, edge };
+
+struct pad_params {
+  // Per dimension of the input (any rank): cells added before / after; negative crops.
+  std::vector<int64_t> begin, end;
+  pad_mode mode = pad_mode::constant;
+  float value = 0;  // constant mode
+};
+
 struct no_params {};
 
 using op_params = std::variant<no_params, conv_params, pool_params, resize_params,
-                               clip_params, batch_norm_params, concat_params>;
+                               clip_params, batch_norm_params, concat_params, transpose_params, pad_params>;
 
 struct step {
   op_kind kind = op_kind::relu;
   std::string node;          // node label, for errors and profiles
-  std::vector<int> inputs;   // value ids; for conv: x, w, [b] (w, b are constants)
+  std::vector<int> inputs;   // value ids; for conv: x, w, [b] (w, b are constants); prelu: x, slope
   int output = -1;           // value id
   op_params params;
 };

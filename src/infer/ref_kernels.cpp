@@ -208,6 +208,7 @@ void binary(op_kind k, const float* a, const shape_t& sa, const float* b, const 
       case op_kind::sub: y[o] = u - v; break;
       case op_kind::mul: y[o] = u * v; break;
       case op_kind::div: y[o] = u / v; break;
+      case op_kind::prelu: y[o] = u < 0 ? u * v : u; break;
       default: y[o] = 0;
     }
     for (size_t d = r; d-- > 0;) {  // odometer increment
@@ -217,6 +218,65 @@ void binary(op_kind k, const float* a, const shape_t& sa, const float* b, const 
       if (idx[d] < sy[d]) break;
       ia -= st_a[d] * idx[d];
       ib -= st_b[d] * idx[d];
+      idx[d] = 0;
+    }
+  }
+}
+
+void transpose(const transpose_params& p, const float* x, const shape_t& sx, float* y) {
+  const size_t r = sx.size();
+  std::vector<int64_t> in_stride(r, 1), st(r), sy(r), idx(r, 0);
+  for (size_t d = r; d-- > 1;) in_stride[d - 1] = in_stride[d] * sx[d];
+  for (size_t d = 0; d < r; ++d) {
+    sy[d] = sx[p.perm[d]];
+    st[d] = in_stride[p.perm[d]];  // input stride of output dim d
+  }
+  const int64_t total = numel(sx);
+  int64_t ix = 0;
+  for (int64_t o = 0; o < total; ++o) {
+    y[o] = x[ix];
+    for (size_t d = r; d-- > 0;) {  // odometer over the output
+      ++idx[d];
+      ix += st[d];
+      if (idx[d] < sy[d]) break;
+      ix -= st[d] * idx[d];
+      idx[d] = 0;
+    }
+  }
+}
+
+namespace {
+
+// Source index along one dim of length n for output index i (already shifted by -begin);
+// -1 = outside (constant mode).
+int64_t pad_source(pad_mode mode, int64_t i, int64_t n) {
+  if (i >= 0 && i < n) return i;
+  if (mode == pad_mode::constant) return -1;
+  if (mode == pad_mode::edge || n == 1) return std::clamp<int64_t>(i, 0, n - 1);
+  const int64_t period = 2 * (n - 1);  // reflect: ... 2 1 | 0 1 2 .. n-1 | n-2 ...
+  int64_t m = i % period;
+  if (m < 0) m += period;
+  return m < n ? m : period - m;
+}
+
+}  // namespace
+
+void pad(const pad_params& p, const float* x, const shape_t& sx, float* y, const shape_t& sy) {
+  const size_t r = sx.size();
+  std::vector<int64_t> in_stride(r, 1), idx(r, 0);
+  for (size_t d = r; d-- > 1;) in_stride[d - 1] = in_stride[d] * sx[d];
+  const int64_t total = numel(sy);
+  for (int64_t o = 0; o < total; ++o) {
+    int64_t ix = 0;
+    bool inside = true;
+    for (size_t d = 0; d < r && inside; ++d) {
+      const int64_t s = pad_source(p.mode, idx[d] - p.begin[d], sx[d]);
+      if (s < 0) inside = false;
+      else ix += s * in_stride[d];
+    }
+    y[o] = inside ? x[ix] : p.value;
+    for (size_t d = r; d-- > 0;) {
+      if (++idx[d] < sy[d]) break;
       idx[d] = 0;
     }
   }
@@ -258,9 +318,11 @@ base::result<void> run_step(const step& s, const std::vector<const float*>& in, 
       return {};
     case op_kind::resize: resize(std::get<resize_params>(s.params), in[0], out); return {};
     case op_kind::concat: concat(std::get<concat_params>(s.params).axis, in, in_shapes, out, out_shape); return {};
-    case op_kind::add: case op_kind::sub: case op_kind::mul: case op_kind::div:
+    case op_kind::add: case op_kind::sub: case op_kind::mul: case op_kind::div: case op_kind::prelu:
       binary(s.kind, in[0], in_shapes[0], in[1], in_shapes[1], out, out_shape);
       return {};
+    case op_kind::transpose: transpose(std::get<transpose_params>(s.params), in[0], in_shapes[0], out); return {};
+    case op_kind::pad: pad(std::get<pad_params>(s.params), in[0], in_shapes[0], out, out_shape); return {};
   }
   return base::make_error(base::errc::internal, s.node + ": unknown step kind");
 }

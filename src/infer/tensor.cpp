@@ -74,13 +74,15 @@ tensor tensor::zeros(dtype t, shape_t s) {
 
 tensor tensor::from_f32(shape_t s, const std::vector<float>& v) {
   tensor r = zeros(dtype::f32, std::move(s));
-  std::memcpy(r.bytes.data(), v.data(), std::min(r.bytes.size(), v.size() * 4));
+  const size_t n = std::min(r.bytes.size(), v.size() * 4);
+  if (n) std::memcpy(r.bytes.data(), v.data(), n);  // empty vectors may have null data()
   return r;
 }
 
 tensor tensor::from_i64(shape_t s, const std::vector<int64_t>& v) {
   tensor r = zeros(dtype::i64, std::move(s));
-  std::memcpy(r.bytes.data(), v.data(), std::min(r.bytes.size(), v.size() * 8));
+  const size_t n = std::min(r.bytes.size(), v.size() * 8);
+  if (n) std::memcpy(r.bytes.data(), v.data(), n);
   return r;
 }
 
@@ -132,7 +134,7 @@ tensor to_f32(const tensor& t) {
   if (t.type == dtype::f32) {
     if (!t.ext) return t;
     tensor r = tensor::zeros(dtype::f32, t.shape);
-    std::memcpy(r.bytes.data(), t.ext, r.bytes.size());
+    if (!r.bytes.empty()) std::memcpy(r.bytes.data(), t.ext, r.bytes.size());
     return r;
   }
   tensor r = tensor::zeros(dtype::f32, t.shape);
@@ -140,7 +142,7 @@ tensor to_f32(const tensor& t) {
     half_to_float_n(t.data<uint16_t>(), r.data<float>(), static_cast<size_t>(t.size()));
   } else {
     auto v = convert_values<float>(t);
-    std::memcpy(r.bytes.data(), v.data(), v.size() * 4);
+    if (!v.empty()) std::memcpy(r.bytes.data(), v.data(), v.size() * 4);  // empty: data() may be null
   }
   return r;
 }

@@ -1,8 +1,9 @@
-// `idphoto clean` / `idphoto models` end to end: the real binary (IDPHOTO_EXE) with the
-// real ISNet model, on inputs generated here in a temp dir (libvips through the image
-// tests' helpers, byte patches for the broken files) and on the astronaut photo from
-// Debian's python3-skimage (NASA, public domain). Checks exit codes, the one-line
-// errors and warnings on stderr, --json, and the output files (or their absence).
+// `idphoto clean` / `idphoto models` / `idphoto faces` end to end: the real binary
+// (IDPHOTO_EXE) with the real ISNet and face models, on inputs generated here in a temp
+// dir (libvips through the image tests' helpers, byte patches for the broken files) and
+// on the astronaut photo from Debian's python3-skimage (NASA, public domain) and the Grace
+// Hopper portrait from Debian's facedetect (US Navy, public domain). Checks exit codes, the
+// one-line errors and warnings on stderr, --json, and the output files (or their absence).
 //
 // A missing model, binary or photo FAILS the test (never skips): these are the
 // conditions the test exists to check.
@@ -649,4 +650,62 @@ TEST_F(cli, small_far_person_gets_a_second_larger_pass) {
   // A bad value is a usage error.
   const auto bad = clean({portrait.string(), "-o", (dir / "bad.png").string(), "--retry-size", "500"});
   EXPECT_EQ(bad.code, 2) << shown(bad);
+}
+
+// ---- idphoto faces (BlazeFace + FaceMesh, or the Haar cascade), src/cli/cmd_faces.cpp
+
+const char* const k_grace_hopper = "/usr/share/doc/facedetect/examples/grace_hopper_512x512.jpg";
+
+TEST_F(cli, faces_json_on_a_portrait) {
+  const auto r = run({"faces", "--json", k_grace_hopper}, dir);
+  ASSERT_EQ(r.code, 0) << shown(r);
+  const auto out = lines(r.out);
+  ASSERT_EQ(out.size(), 2u) << shown(r);
+  EXPECT_NE(out[0].find("\"n_faces\":1"), std::string::npos) << out[0];
+  EXPECT_NE(out[0].find("\"width\":512,\"height\":512"), std::string::npos) << out[0];
+  // The eyes come left to right in the image, both inside the photo's upper half.
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(out[0], m, std::regex("\"eyes\":\\[\\[([0-9.]+),([0-9.]+)\\],\\[([0-9.]+),([0-9.]+)\\]\\]")))
+      << out[0];
+  EXPECT_LT(std::stod(m[1]), std::stod(m[3]));
+  EXPECT_LT(std::stod(m[2]), 256.0);
+  EXPECT_LT(std::stod(m[4]), 256.0);
+  EXPECT_NE(out[1].find("\"summary\":true"), std::string::npos) << out[1];
+  EXPECT_TRUE(r.err.empty()) << r.err;
+  // The Haar cascade of the clean pipeline finds the same one face (a box, nothing more).
+  const auto h = run({"faces", "--detector", "haar", k_grace_hopper}, dir);
+  ASSERT_EQ(h.code, 0) << shown(h);
+  EXPECT_NE(lines(h.out).at(0).find("\"n_faces\":1"), std::string::npos) << h.out;
+  EXPECT_EQ(lines(h.out).at(0).find("keypoints"), std::string::npos) << h.out;
+}
+
+TEST_F(cli, faces_bad_inputs) {
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"faces"}, {"faces", "--detector", "dlib", k_grace_hopper},
+        {"faces", "--threads", "0", k_grace_hopper}, {"faces", "--max-side", "-1", k_grace_hopper},
+        {"faces", "--bogus", k_grace_hopper}}) {
+    const auto r = run(args, dir);
+    EXPECT_EQ(r.code, 2) << shown(r);
+  }
+  // Unreadable photos get an error line each; the good one in the batch is still analysed.
+  gen::bytes jpeg = gen::save(gen::pattern(64, 64), ".jpg");
+  jpeg.resize(jpeg.size() / 2);
+  const fs::path truncated = put("half.jpg", jpeg);
+  const fs::path text = put("notes.jpg", gen::bytes{'h', 'e', 'l', 'l', 'o', '\n'});
+  const fs::path empty = put("empty.png", gen::bytes{});
+  const auto b = run({"faces", truncated.string(), (dir / "missing.jpg").string(), text.string(), empty.string(),
+                      k_grace_hopper},
+                     dir);
+  EXPECT_EQ(b.code, 1) << shown(b);
+  const auto out = lines(b.out);
+  ASSERT_EQ(out.size(), 6u) << shown(b);
+  for (int i = 0; i < 4; ++i) EXPECT_NE(out[i].find("\"error\":"), std::string::npos) << out[i];
+  EXPECT_NE(out[4].find("\"n_faces\":1"), std::string::npos) << out[4];
+  EXPECT_NE(out[5].find("\"failed\":4"), std::string::npos) << out[5];
+  // No models: exit 1, one line pointing at fetch-models.
+  fs::create_directories(dir / "none");
+  const auto m = run({"faces", "--models-dir", (dir / "none").string(), k_grace_hopper}, dir);
+  EXPECT_EQ(m.code, 1) << shown(m);
+  ASSERT_EQ(lines(m.err).size(), 1u) << shown(m);
+  EXPECT_NE(m.err.find("fetch-models"), std::string::npos) << m.err;
 }

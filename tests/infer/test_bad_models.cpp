@@ -461,6 +461,49 @@ TEST(bad_models, inconsistent_weights_name_the_node) {
                errc::invalid_argument, "bad_concat");
 }
 
+// Transpose, Pad and ConstantOfShape attributes that do not fit: refused at plan time,
+// naming the node.
+TEST(bad_models, bad_transpose_pad_and_constant_of_shape_name_the_node) {
+  std::mt19937 rng(7);
+  const std::vector<named_tensor> in = {{"x", random_tensor(rng, {1, 3, 4, 4})}};
+  for (const std::vector<int64_t>& perm :
+       {std::vector<int64_t>{0, 1, 2}, std::vector<int64_t>{0, 1, 1, 2}, std::vector<int64_t>{0, 1, 2, 4}}) {
+    model_builder b;
+    b.input("x", {1, 3, 4, 4});
+    b.add_node("Transpose", {"x"}, {"y"}, {{"perm", attr_ints(perm)}}, "bad_perm").output("y");
+    EXPECT_ERROR(run_model(b.build(), in), errc::invalid_argument, "bad_perm");
+  }
+  struct pad_case {
+    std::vector<int64_t> pads;
+    const char* mode;
+    errc want;
+  };
+  for (const pad_case& pc : {pad_case{{0, 0, 1, 1}, "constant", errc::invalid_argument},             // too few
+                             pad_case{{0, 0, -3, 0, 0, 0, -2, 0}, "constant", errc::invalid_argument},  // empty
+                             pad_case{{0, 0, 1, 1, 0, 0, 1, 1}, "wrap", errc::unsupported},
+                             pad_case{{0, 0, -1, 0, 0, 0, 0, 0}, "reflect", errc::unsupported}}) {
+    model_builder b(13);
+    b.input("x", {1, 3, 4, 4}).initializer("pads", tensor::from_i64({static_cast<int64_t>(pc.pads.size())}, pc.pads));
+    b.add_node("Pad", {"x", "pads"}, {"y"}, {{"mode", attr_string(pc.mode)}}, "bad_pad").output("y");
+    EXPECT_ERROR(run_model(b.build(), in), pc.want, "bad_pad");
+  }
+  // pads from a runtime tensor cannot be planned.
+  model_builder r(13);
+  r.input("x", {1, 3, 4, 4}).input("p", {8});
+  r.add_node("Pad", {"x", "p"}, {"y"}, {}, "runtime_pads").output("y");
+  EXPECT_ERROR(run_model(r.build(), {in[0], {"p", random_tensor(rng, {8})}}), errc::unsupported, "runtime_pads");
+  // ConstantOfShape with a negative or enormous shape.
+  for (const std::vector<int64_t>& dims : {std::vector<int64_t>{1, -1, 4, 4}, std::vector<int64_t>{1 << 20, 1 << 20, 4, 4}}) {
+    model_builder c(12);
+    c.input("x", {1, 3, 4, 4}).initializer("shape", tensor::from_i64({4}, dims));
+    c.add_node("ConstantOfShape", {"shape"}, {"k"}, {}, "bad_const_of_shape");
+    c.add_node("Add", {"x", "k"}, {"y"}, {}, "add").output("y");
+    auto res = run_model(c.build(), in);
+    ASSERT_FALSE(res.ok());
+    EXPECT_NE(res.err().detail.find("bad_const_of_shape"), std::string::npos) << res.err().to_string();
+  }
+}
+
 // ---------------------------------------------------------------- graph structure
 
 TEST(bad_models, cycle) {

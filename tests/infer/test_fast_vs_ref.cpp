@@ -3,7 +3,8 @@
 //
 // Tolerances (stated per comparison kind; see `tol` below):
 //  * exact — ops that select or copy values and do no arithmetic (Relu, MaxPool, Clip,
-//    Concat, nearest Resize/Upsample). Any difference is a wrong index or a wrong copy.
+//    Concat, nearest Resize/Upsample, Transpose, Pad) or one multiply (PRelu, correctly
+//    rounded in both). Any difference is a wrong index or a wrong copy.
 //  * accumulated(n) — ops that sum n terms in fp32 (Conv: c_in/group*kh*kw products + bias;
 //    AveragePool/GlobalAveragePool: window sum and a divide; linear Resize: 4 weighted taps;
 //    BatchNormalization: x*scale + shift). Both executors sum in fp32 but in different
@@ -946,10 +947,177 @@ TEST(fast_vs_ref_graph, repeat_runs_are_identical) {
     }
 }
 
+// ---------------------------------------------------------------- PRelu, Transpose, Pad
+
+// PRelu is one multiply where x < 0 (a copy elsewhere), correctly rounded in both
+// executors: exact. Slopes per channel (the FaceMesh case, on nChw16c when C % 16 == 0),
+// scalar, per element, along the last axis; constant and runtime slopes.
+TEST(fast_vs_ref_prelu, slopes) {
+  struct prelu_case {
+    shape_t x, slope;
+  };
+  for (const prelu_case& pc : std::vector<prelu_case>{{{1, 16, 9, 7}, {16, 1, 1}},
+                                                      {{1, 32, 24, 24}, {32, 1, 1}},
+                                                      {{1, 17, 5, 6}, {17, 1, 1}},
+                                                      {{2, 3, 4, 5}, {1}},
+                                                      {{1, 16, 4, 5}, {1, 16, 4, 5}},
+                                                      {{1, 16, 4, 5}, {5}},
+                                                      {{3, 7}, {7}},
+                                                      {{1, 1, 1, 1}, {1, 1, 1}}}) {
+    for (bool runtime_slope : {false, true}) {
+      model_builder b;
+      b.input("x", pc.x);
+      tensor slope = random_tensor(rng(), pc.slope, -0.5f, 1.5f);
+      std::vector<named_tensor> in = {{"x", random_tensor(rng(), pc.x, -3.0f, 3.0f)}};
+      if (runtime_slope) {
+        b.input("s", pc.slope);
+        in.push_back({"s", slope});
+      } else {
+        b.initializer("s", slope);
+      }
+      b.add_node("PRelu", {"x", "s"}, {"y"}).output("y");
+      expect_same("PRelu x" + shape_str(pc.x) + " slope" + shape_str(pc.slope) + (runtime_slope ? " runtime" : ""),
+                  b.build(), in, tol::exact());
+    }
+  }
+}
+
+// A slope that broadcasts only the other way (it would grow X) is refused at plan time.
+TEST(fast_vs_ref_prelu, slope_larger_than_x_is_refused) {
+  model_builder b;
+  b.input("x", {1, 1, 4, 4}).initializer("s", random_tensor(rng(), {1, 3, 4, 4}));
+  b.add_node("PRelu", {"x", "s"}, {"y"}).output("y");
+  for (backend_kind bk : {backend_kind::onednn, backend_kind::reference}) {
+    auto r = run_once(b.build(), opts(bk), {{"x", random_tensor(rng(), {1, 1, 4, 4})}});
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.err().code, idphoto::base::errc::invalid_argument) << r.err().to_string();
+  }
+}
+
+// Every permutation of a 4-D tensor (dense input), a blocked (nChw16c) input, and ranks
+// 2, 3 and 5. A transpose only moves values: exact.
+TEST(fast_vs_ref_transpose, permutations_and_ranks) {
+  std::vector<int64_t> perm = {0, 1, 2, 3};
+  do {
+    model_builder b;
+    b.input("x", {2, 3, 4, 5}).add_node("Transpose", {"x"}, {"y"}, {{"perm", attr_ints(perm)}}).output("y");
+    expect_same("Transpose [2,3,4,5] perm " + shape_str(perm), b.build(),
+                {{"x", random_tensor(rng(), {2, 3, 4, 5})}}, tol::exact());
+  } while (std::next_permutation(perm.begin(), perm.end()));
+  struct tr_case {
+    shape_t x;
+    std::vector<int64_t> perm;  // empty: the default (reverse)
+  };
+  for (const tr_case& tc : std::vector<tr_case>{{{1, 16, 9, 7}, {0, 2, 3, 1}},
+                                                {{1, 32, 8, 8}, {0, 3, 1, 2}},
+                                                {{1, 128, 128, 3}, {0, 3, 1, 2}},
+                                                {{5, 7}, {}},
+                                                {{3, 1, 4}, {2, 0, 1}},
+                                                {{2, 3, 1, 4, 5}, {4, 2, 0, 3, 1}},
+                                                {{1, 1, 1, 1}, {3, 2, 1, 0}}}) {
+    model_builder b;
+    std::map<std::string, attribute> a;
+    if (!tc.perm.empty()) a["perm"] = attr_ints(tc.perm);
+    b.input("x", tc.x).add_node("Transpose", {"x"}, {"y"}, a).output("y");
+    expect_same("Transpose " + shape_str(tc.x) + " perm " + shape_str(tc.perm), b.build(),
+                {{"x", random_tensor(rng(), tc.x)}}, tol::exact());
+  }
+  // Transpose after a conv (its input is an internal blocked value), then Reshape, as
+  // BlazeFace's heads do.
+  model_builder b;
+  b.input("x", {1, 16, 8, 8});
+  b.initializer("W", random_tensor(rng(), {32, 16, 1, 1}, -0.5f, 0.5f));
+  b.initializer("shape", tensor::from_i64({3}, {1, 1024, 2}));
+  b.add_node("Conv", {"x", "W"}, {"c"}, {{"kernel_shape", attr_ints({1, 1})}});
+  b.add_node("Transpose", {"c"}, {"t"}, {{"perm", attr_ints({0, 2, 3, 1})}});
+  b.add_node("Reshape", {"t", "shape"}, {"y"}).output("y");
+  expect_same("Conv -> Transpose -> Reshape", b.build(), {{"x", random_tensor(rng(), {1, 16, 8, 8})}},
+              tol::accumulated(16 + 1));
+}
+
+// Pad: constant (zero and non-zero value, channel and spatial, on dense and blocked
+// values, a channel begin that is and is not a multiple of 16), edge, reflect, crops,
+// ranks 2, 3 and 4. Pad only moves and fills values: exact.
+TEST(fast_vs_ref_pad, modes_and_layouts) {
+  struct pad_case {
+    shape_t x;
+    std::vector<int64_t> pads;
+    const char* mode;
+    float value;
+  };
+  const std::vector<pad_case> cases = {
+      {{1, 32, 6, 6}, {0, 0, 0, 0, 0, 32, 0, 0}, "constant", 0.f},   // FaceMesh: channels 32 -> 64
+      {{1, 16, 6, 5}, {0, 16, 0, 0, 0, 0, 0, 0}, "constant", 0.f},   // channel begin on a block
+      {{1, 16, 6, 5}, {0, 3, 0, 0, 0, 13, 0, 0}, "constant", 0.f},   // channel begin off a block
+      {{1, 24, 6, 6}, {0, 0, 0, 0, 0, 8, 0, 0}, "constant", 0.f},    // dense in, blocked out
+      {{1, 3, 7, 5}, {0, 0, 1, 2, 0, 0, 3, 0}, "constant", 1.5f},    // spatial, non-zero value
+      {{2, 16, 4, 4}, {0, 0, 2, 2, 0, 0, 2, 2}, "constant", -2.f},   // batch 2, blocked
+      {{1, 3, 7, 5}, {0, 0, 2, 1, 0, 0, 1, 3}, "edge", 0.f},
+      {{1, 3, 7, 5}, {0, 0, 2, 1, 0, 0, 1, 3}, "reflect", 0.f},
+      {{1, 2, 1, 4}, {0, 0, 2, 0, 0, 0, 3, 0}, "edge", 0.f},         // edge of a length-1 dim
+      {{1, 16, 6, 6}, {0, 0, -1, 0, 0, 0, 0, -2}, "constant", 0.f},  // crop
+      {{1, 16, 6, 6}, {0, 0, -1, 2, 0, 0, 1, -2}, "constant", 3.f},  // crop and pad
+      {{3, 2}, {0, 2, 0, 0}, "reflect", 0.f},                        // the ONNX reflect example's shape
+      {{2, 3, 4}, {1, 0, 2, 0, 1, 1}, "constant", 0.5f},
+  };
+  for (const pad_case& pc : cases) {
+    model_builder b(13);
+    b.input("x", pc.x);
+    b.initializer("pads", tensor::from_i64({static_cast<int64_t>(pc.pads.size())}, pc.pads));
+    std::vector<std::string> ins = {"x", "pads"};
+    if (pc.value != 0.f) {
+      b.initializer("value", tensor::from_f32({}, {pc.value}));
+      ins.push_back("value");
+    }
+    b.add_node("Pad", ins, {"y"}, {{"mode", attr_string(pc.mode)}}).output("y");
+    expect_same(std::string("Pad ") + pc.mode + " x" + shape_str(pc.x) + " pads " + shape_str(pc.pads), b.build(),
+                {{"x", random_tensor(rng(), pc.x)}}, tol::exact());
+  }
+  // Opset 2 (pads and value as attributes).
+  model_builder b(2);
+  b.input("x", {1, 3, 4, 4});
+  b.add_node("Pad", {"x"}, {"y"},
+             {{"pads", attr_ints({0, 0, 1, 1, 0, 0, 1, 1})}, {"value", attr_float(0.25f)}, {"mode", attr_string("constant")}});
+  b.output("y");
+  expect_same("Pad opset 2", b.build(), {{"x", random_tensor(rng(), {1, 3, 4, 4})}}, tol::exact());
+}
+
+// The reference kernel on the ONNX operator documentation's examples (hand-checked).
+TEST(reference_pad, onnx_operator_examples) {
+  const tensor x = tensor::from_f32({3, 2}, {1.0f, 1.2f, 2.3f, 3.4f, 4.5f, 5.7f});
+  struct ex {
+    const char* mode;
+    std::vector<float> want;  // [3, 4]
+  };
+  for (const ex& e : {ex{"constant", {0, 0, 1.0f, 1.2f, 0, 0, 2.3f, 3.4f, 0, 0, 4.5f, 5.7f}},
+                      ex{"reflect", {1.0f, 1.2f, 1.0f, 1.2f, 2.3f, 3.4f, 2.3f, 3.4f, 4.5f, 5.7f, 4.5f, 5.7f}},
+                      ex{"edge", {1.0f, 1.0f, 1.0f, 1.2f, 2.3f, 2.3f, 2.3f, 3.4f, 4.5f, 4.5f, 4.5f, 5.7f}}}) {
+    model_builder b(13);
+    b.input("x", {3, 2}).initializer("pads", tensor::from_i64({4}, {0, 2, 0, 0}));
+    b.add_node("Pad", {"x", "pads"}, {"y"}, {{"mode", attr_string(e.mode)}}).output("y");
+    for (backend_kind bk : {backend_kind::reference, backend_kind::onednn}) {
+      auto r = run_once(b.build(), opts(bk), {{"x", x}});
+      ASSERT_TRUE(r.ok()) << r.err().to_string();
+      EXPECT_EQ(compare_exact(tensor::from_f32({3, 4}, e.want), (*r)[0].t), "") << e.mode << " " << backend_label(bk);
+    }
+  }
+}
+
+// BlazeFace pads channels with Concat(x, ConstantOfShape(shape)): the constant is folded at
+// plan time and concatenated with a runtime value.
+TEST(fast_vs_ref_concat, with_constant_of_shape) {
+  model_builder b(12);
+  b.input("x", {1, 24, 8, 8});
+  b.initializer("shape", tensor::from_i64({4}, {1, 4, 8, 8}));
+  b.add_node("ConstantOfShape", {"shape"}, {"zeros"}, {{"value", attr_tensor(tensor::from_f32({1}, {0.f}))}});
+  b.add_node("Concat", {"x", "zeros"}, {"y"}, {{"axis", attr_int(1)}}).output("y");
+  expect_same("Concat(x, ConstantOfShape)", b.build(), {{"x", random_tensor(rng(), {1, 24, 8, 8})}}, tol::exact());
+}
+
 }  // namespace
 
 // Streamed fp16 weights over max_layer_weight_bytes: the conv runs in output-channel parts
-// written straight into its nChw16c output (executor_onednn.cpp, lower_conv_chunked). Two
+// written straight into its nChw16c output (lower_conv.cpp, lower_conv_chunked). Two
 // convs so the first one's output is an internal (blocked) value. The parts must give the
 // reference's answer, and the packing buffer must shrink (the parts really ran).
 TEST(fast_vs_ref_conv, streamed_weights_in_output_channel_parts) {

@@ -104,7 +104,18 @@ async function main() {
     }
     run_ms.push(Number(process.hrtime.bigint() - t) / 1e6);
   }
+  // onnxruntime-node 1.20.1 answers a fetch list naming one output with the graph's FIRST
+  // output when the named one is not first (seen with the face models); then fetch them all
+  // and pick it (only in that case, so single-output timings and memory are unchanged).
+  if (!result[opts.output_name]) {
+    try {
+      result = await session.run(feeds);
+    } catch (e) {
+      die(`run failed: ${e.message}`);
+    }
+  }
   const out = result[opts.output_name];
+  if (!out) die(`ONNX Runtime returned no output '${opts.output_name}'`);
   if (out.type !== 'float32') die(`output '${opts.output_name}' is ${out.type}, not float32`);
   fs.writeFileSync(opts.output, Buffer.from(out.data.buffer, out.data.byteOffset, out.data.byteLength));
 
