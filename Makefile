@@ -54,6 +54,7 @@ bench: build models
 	bench/serve/run.sh build/release/idphoto
 	bench/batch/run.sh build/release/idphoto
 	bench/face/run.sh build/release/idphoto
+	bench/spec/run.sh build/release/idphoto
 
 clean:
 	rm -rf build

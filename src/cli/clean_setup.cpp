@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <mutex>
 #include <utility>
@@ -16,7 +17,8 @@ namespace idphoto::cli {
 const std::set<std::string>& clean_value_options() {
   static const std::set<std::string> opts = {"--bg", "--max-size", "--format", "--quality",
                                              "--model", "--norm", "--model-size", "--fit",
-                                             "--retry-size", "--refine", "--threads", "--models-dir"};
+                                             "--retry-size", "--refine", "--threads", "--models-dir",
+                                             "--spec", "--dpi", "--max-kb"};
   return opts;
 }
 
@@ -36,7 +38,14 @@ const char* const clean_options_help =
     "                network again at N px and keep that mask; 0 = never (default 640)\n"
     "  --refine on|off  person-only, edge refinement and colour decontamination (default on)\n"
     "  --threads N   inference threads (default: all cores)\n"
-    "  --models-dir DIR  where the models are (default: $IDPHOTO_MODELS_DIR, ./models)\n";
+    "  --models-dir DIR  where the models are (default: $IDPHOTO_MODELS_DIR, ./models)\n"
+    "  --spec NAME   frame to an ID-photo spec (idphoto sheet --list: icao-35x45, us-2x2, ...;\n"
+    "                or custom:35x45mm,head=32-36,eyes=22.5-31.5,bg=white): exactly the spec's\n"
+    "                pixels at its dpi, face-led crop, compliance report in --json. --bg must\n"
+    "                be a colour (default: the spec's first); --format default: the spec's\n"
+    "  --dpi N       with --spec: pixels per inch, 72-1200 (default: the spec's, usually 300)\n"
+    "  --max-kb N    with --spec: the file must fit N KB (1000 bytes); chooses the JPEG quality\n"
+    "                (default: the spec's limit, if any)\n";
 
 const char* ext_of(image::format f) {
   switch (f) {
@@ -44,6 +53,13 @@ const char* ext_of(image::format f) {
     case image::format::webp: return "webp";
     default: return "png";
   }
+}
+
+image::format output_format(const pipeline::clean_options& co) {
+  if (co.mask_only) return image::format::png;
+  if (!co.spec) return co.encode.fmt;
+  if (co.frame.format) return *co.frame.format;
+  return co.spec->file_format ? *co.spec->file_format : image::format::png;
 }
 
 base::result<clean_setup> parse_clean_options(const args& a, bool allow_mask) {
@@ -68,8 +84,14 @@ base::result<clean_setup> parse_clean_options(const args& a, bool allow_mask) {
   const std::string refine = a.get("--refine", "on");
   if (refine != "on" && refine != "off") return bad("--refine must be on or off");
   co.refine = refine == "on";
-  if (!co.background && co.encode.fmt == image::format::jpeg && !co.mask_only)
+  if (!co.background && co.encode.fmt == image::format::jpeg && !co.mask_only && !a.has("--spec"))
     return bad("--bg none needs --format png or webp (JPEG has no transparency)");
+  if (a.has("--spec")) {
+    auto spec = parse_spec_options(a, co);
+    if (!spec.ok()) return bad(spec.err().detail);
+  } else if (a.has("--dpi") || a.has("--max-kb")) {
+    return bad(std::string(a.has("--dpi") ? "--dpi" : "--max-kb") + " needs --spec");
+  }
 
   pipeline::pipeline_config& pc = s.pc;
   pc.models_dir = find_models_dir(a.get("--models-dir"));
@@ -95,6 +117,43 @@ base::result<clean_setup> parse_clean_options(const args& a, bool allow_mask) {
   pc.limits = *limits;
   if (auto v = pc.validate(); !v.ok()) return bad(v.err().detail);
   return s;
+}
+
+base::result<void> parse_spec_options(const args& a, pipeline::clean_options& co) {
+  const auto bad = [](const std::string& m) { return base::make_error(base::errc::invalid_argument, m); };
+  if (a.has("--mask")) return bad("--mask and --spec exclude each other");
+  if (a.has("--max-size")) return bad("--max-size does not apply with --spec (the spec sets the pixels)");
+  auto dpi = a.get_int("--dpi", 0, 72, 1200);
+  if (a.has("--dpi") && !dpi.ok()) return bad(dpi.err().detail);
+  auto spec = pipeline::resolve_spec(a.get("--spec"), a.has("--dpi") ? static_cast<double>(*dpi) : 0.0);
+  if (!spec.ok()) return bad("--spec: " + spec.err().detail);
+  pipeline::frame_options& f = co.frame;
+  if (a.has("--bg")) {
+    if (!co.background) return bad("--spec needs a background colour (" + spec->name + " allows " + allowed_colours(*spec) + ")");
+    f.background = co.background;
+  }
+  if (a.has("--format")) {
+    if (co.encode.fmt == image::format::webp) return bad("--spec writes png or jpg (WebP has no dpi field)");
+    f.format = co.encode.fmt;
+  }
+  f.quality = co.encode.quality;
+  if (a.has("--max-kb")) {
+    auto kb = a.get_int("--max-kb", 0, 1, 100000);
+    if (!kb.ok()) return bad(kb.err().detail);
+    f.max_kb = static_cast<int>(*kb);
+  }
+  co.spec = std::move(*spec);
+  return {};
+}
+
+std::string allowed_colours(const pipeline::id_spec& spec) {
+  std::string out;
+  for (const auto& c : spec.backgrounds) {
+    char hex[8];
+    std::snprintf(hex, sizeof hex, "#%02X%02X%02X", c.rgb.r, c.rgb.g, c.rgb.b);
+    out += (out.empty() ? "" : ", ") + c.name + " " + hex;
+  }
+  return out;
 }
 
 namespace {

@@ -26,6 +26,17 @@ struct clean_setup {
 // message for the user (a bad value, a bad combination, a bad IDPHOTO_MAX_IMAGE_* key).
 base::result<clean_setup> parse_clean_options(const args& a, bool allow_mask);
 
+// --spec NAME [--dpi N] [--max-kb N] into co.spec and co.frame, with --bg, --format and
+// --quality as given (called by parse_clean_options when --spec is there). invalid_argument
+// with the message for the user (unknown spec, --mask or --max-size with it, bad numbers).
+base::result<void> parse_spec_options(const args& a, pipeline::clean_options& co);
+
+// "white #FFFFFF, light-grey #F0F0F0": a spec's allowed backgrounds, for messages.
+std::string allowed_colours(const pipeline::id_spec& spec);
+
+// The format the output will have: PNG for a mask, the spec's (or --format) when framing.
+image::format output_format(const pipeline::clean_options& co);
+
 // The output file extension of an encode format ("png", "jpg", "webp").
 const char* ext_of(image::format f);
 

@@ -35,8 +35,6 @@ const char* help =
     "  --out-dir DIR write DIR/<idNumber>.<ext> per row (row-<N>.<ext> without an idNumber)\n"
     "                and DIR/export.csv: every row with its photo, output, status and problem\n"
     "  --organization ORG  the organization of rows that name none\n"
-    "  --spec NAME   the ID-photo spec to frame to. IGNORED for now: framing to a spec (crown,\n"
-    "                chin, eye line) is not built yet, so the photos are cleaned, not framed\n"
     "%s"
     "Limits, from the environment (config/idphoto.example.env): IDPHOTO_MAX_BATCH_ROWS,\n"
     "IDPHOTO_MAX_ROSTER_BYTES, IDPHOTO_MAX_BATCH_BYTES, IDPHOTO_MAX_ZIP_ENTRIES,\n"
@@ -99,7 +97,7 @@ std::string joined(const std::vector<std::string>& v, const char* sep) {
 
 int cmd_batch(const std::vector<std::string>& argv) {
   std::set<std::string> value_opts = clean_value_options();
-  value_opts.insert({"--out-dir", "--spec", "--organization"});
+  value_opts.insert({"--out-dir", "--organization"});
   auto a = parse_args(argv, value_opts, {"--help", "-h"});
   if (!a.ok()) return usage_error(a.err().detail);
   if (a->has("--help") || a->has("-h")) {
@@ -112,9 +110,6 @@ int cmd_batch(const std::vector<std::string>& argv) {
   if (!setup.ok()) return usage_error(setup.err().detail);
   auto cfg = batch::batch_config::from_env();
   if (!cfg.ok()) return usage_error(cfg.err().detail);
-  if (a->has("--spec"))
-    std::fprintf(stderr, "idphoto: note: --spec %s is ignored: framing to a spec is not built yet; "
-                         "photos are cleaned, not framed\n", db::storable_text(a->get("--spec"), 60).c_str());
   const std::string roster_path = a->positional[0], photos_path = a->positional[1];
   const fs::path out_dir = a->get("--out-dir");
 
@@ -180,7 +175,7 @@ int cmd_batch(const std::vector<std::string>& argv) {
     if (!cl.ok()) return input_error("model", cl.err().detail);
     cleaner = std::move(*cl);
   }
-  const std::string ext = ext_of(setup->co.encode.fmt);
+  const std::string ext = ext_of(output_format(setup->co));
   std::set<std::string> taken;
   progress bar(n_photos, true);
   size_t done_photos = 0;
@@ -201,7 +196,8 @@ int cmd_batch(const std::vector<std::string>& argv) {
       auto r = cleaner->clean(*bytes, setup->co);
       if (!r) {
         const std::string why = with_decode_reason(r.err());
-        res.add(is_client_fault(r.err().code) ? "unreadable_photo" : "",
+        const bool no_face = r.err().detail.rfind("no face found", 0) == 0;  // framing to a spec needs a face
+        res.add(no_face ? "no_face" : is_client_fault(r.err().code) ? "unreadable_photo" : "",
                 is_client_fault(r.err().code) ? why : "internal error: " + why);
       } else {
         const std::string name = output_stem(row, taken) + "." + ext;
@@ -214,6 +210,13 @@ int cmd_batch(const std::vector<std::string>& argv) {
           std::vector<std::string> doubts = r->warnings;  // "no face found: …" among them
           if (!r->person && doubts.empty()) doubts.push_back("no face found");
           if (!doubts.empty()) res.add("compliance_fail", joined(doubts, ", "));
+          if (r->framed && r->framed->compliance.overall != pipeline::verdict::pass) {  // framed: the rules it breaks
+            std::vector<std::string> broken;
+            for (const auto& rule : r->framed->compliance.rules)
+              if (!rule.pass) broken.push_back(rule.rule);
+            const bool fail = r->framed->compliance.overall == pipeline::verdict::fail;
+            res.add(fail ? "compliance_fail" : "compliance_warn", std::string(fail ? "fails " : "warns on ") + joined(broken, ", "));
+          }
         }
       }
     }

@@ -58,6 +58,16 @@ base::result<std::vector<uint8_t>> read_input(const std::string& path, int64_t m
   return bytes;
 }
 
+// ,"spec":...,"dpi":...,"jpeg_quality":...,"face":{...},"compliance":{...} of a photo framed to a spec.
+std::string framed_json(const pipeline::clean_result& res) {
+  const pipeline::framed_photo& f = *res.framed;
+  char dpi[32];
+  std::snprintf(dpi, sizeof dpi, "%.2f", f.dpi);
+  return ",\"spec\":" + json_str(res.spec_name) + ",\"dpi\":" + dpi + ",\"bytes\":" + std::to_string(res.bytes.size()) +
+         ",\"jpeg_quality\":" + (f.file.quality ? std::to_string(f.file.quality) : "null") + ",\"face\":" + pipeline::face_json(f.face) +
+         ",\"compliance\":" + pipeline::compliance_json(f.compliance);
+}
+
 }  // namespace
 
 int cmd_clean(const std::vector<std::string>& argv) {
@@ -80,7 +90,7 @@ int cmd_clean(const std::vector<std::string>& argv) {
 
   // Expand inputs: folders give their regular, non-hidden files, sorted.
   std::vector<job> jobs;
-  const std::string ext = co.mask_only ? "png" : ext_of(co.encode.fmt);
+  const std::string ext = ext_of(output_format(co));
   for (const auto& in : a->positional) {
     std::error_code ec;
     if (in != "-" && fs::is_directory(in, ec)) {
@@ -174,7 +184,9 @@ int cmd_clean(const std::vector<std::string>& argv) {
         line += steps;
         line += ",\"model_size\":" + std::to_string(res.model_size_px);
         line += ",\"face_fraction\":" + std::to_string(res.face_fraction);
-        line += ",\"coverage\":" + std::string(cov) + ",\"warnings\":[";
+        line += ",\"coverage\":" + std::string(cov);
+        if (res.framed) line += framed_json(res);
+        line += ",\"warnings\":[";
         for (size_t i = 0; i < res.warnings.size(); ++i) line += (i ? "," : "") + json_str(res.warnings[i]);
         line += "]";
       }

@@ -6,10 +6,10 @@
 #include <chrono>
 #include <cstdio>
 
-#include "image/decode.hpp"
 #include "image/ops.hpp"
 #include "image/probe.hpp"
 #include "pipeline/decontaminate.hpp"
+#include "pipeline/load_photo.hpp"
 #include "pipeline/person_only.hpp"
 #include "pipeline/refine_edges.hpp"
 
@@ -69,6 +69,8 @@ result<void> pipeline_config::validate() const {
   if (!bad.empty()) return make_error(errc::invalid_argument, bad.substr(0, bad.size() - 2));
   return {};
 }
+
+cleaner::~cleaner() = default;
 
 result<std::unique_ptr<cleaner>> cleaner::create(const pipeline_config& cfg) {
   IDPHOTO_TRY(cfg.validate());
@@ -135,27 +137,17 @@ result<clean_result> cleaner::clean(std::span<const uint8_t> bytes, const clean_
   auto info = image::probe(bytes);
   IDPHOTO_TRY(info);
   IDPHOTO_TRY(image::check_limits(*info, cfg_.limits));
-  image::decode_options dopt;
-  dopt.max_width = dopt.max_height = std::max(cfg_.work_side_px, o.max_size_px);
-  dopt.limits = cfg_.limits;
-  auto decoded = image::decode(bytes, dopt);
-  IDPHOTO_TRY(decoded);
-  auto upright = image::orient(*decoded);
-  IDPHOTO_TRY(upright);
-  auto srgb = image::to_srgb(*upright);
-  IDPHOTO_TRY(srgb);
-  image::image photo = std::move(srgb->rgb);
-  if (srgb->alpha) {  // transparent input: flatten on white so the network sees a plain background
-    auto flat = image::composite(photo, *srgb->alpha, image::rgb8{255, 255, 255});
-    IDPHOTO_TRY(flat);
-    photo = std::move(*flat);
-  }
-  auto work = image::materialise(photo);
-  IDPHOTO_TRY(work);
-  photo = std::move(*work);
-  auto out_img = image::resize_to_fit(photo, o.max_size_px, o.max_size_px);
-  IDPHOTO_TRY(out_img);
-  auto out_plane = plane_of(*out_img);
+  if (o.spec && o.mask_only) return make_error(errc::invalid_argument, "a mask cannot be framed to a spec");
+  auto loaded = load_photo(bytes, std::max(cfg_.work_side_px, o.max_size_px), cfg_.limits);
+  IDPHOTO_TRY(loaded);
+  image::image photo = std::move(*loaded);
+  // With a spec, the mask is made at the work size (the frame is rendered from the photo).
+  auto out_plane = [&]() -> result<rgb8_plane> {
+    if (o.spec) return plane_of(photo);
+    auto out_img = image::resize_to_fit(photo, o.max_size_px, o.max_size_px);
+    IDPHOTO_TRY(out_img);
+    return plane_of(*out_img);
+  }();
   IDPHOTO_TRY(out_plane);
   res.timing.decode_ms = ms_since(t0);
 
@@ -205,8 +197,14 @@ result<clean_result> cleaner::clean(std::span<const uint8_t> bytes, const clean_
   if (res.coverage > 0.98) res.warnings.push_back("the mask is almost full");
   res.timing.refine_ms = ms_since(t0);
 
-  // composite -> encode
+  // frame to the spec (landmarks, plan, render from the photo, assess, encode) or composite -> encode
   t0 = clock::now();
+  if (o.spec) {
+    IDPHOTO_TRY(frame_to_spec(bytes, photo, *out_plane, alpha, o, res));
+    res.timing.encode_ms = ms_since(t0);
+    res.timing.total_ms = ms_since(t_all);
+    return res;
+  }
   auto mask = image::mask_from_float(alpha.a, alpha.width, alpha.height);
   IDPHOTO_TRY(mask);
   image::encode_options eo = o.encode;

@@ -1,6 +1,7 @@
 // The clean story from bytes to an ID-ready image: probe, limits, decode, orient,
 // sRGB, model input, infer, mask to output size, person only, edge refinement,
-// colour decontamination, composite, encode. One cleaner = one inference slot.
+// colour decontamination, composite, encode; or, with a spec, framing to it from the photo
+// at the resolution the spec needs (clean_spec.cpp). One cleaner = one inference slot.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -16,6 +17,8 @@
 #include "image/limits.hpp"
 #include "infer/session.hpp"
 #include "pipeline/face_detect.hpp"
+#include "pipeline/frame.hpp"
+#include "pipeline/id_spec.hpp"
 #include "pipeline/model_spec.hpp"
 #include "pipeline/to_model_input.hpp"
 
@@ -76,6 +79,13 @@ struct clean_options {
   image::encode_options encode;                 // format and quality
   bool refine = true;                           // person only + edge refinement + decontamination
   bool mask_only = false;                       // output the final alpha as an 8-bit grey PNG
+  // Framing to an ID spec (at its dpi: at_dpi / resolve_spec): the output is exactly the
+  // spec's pixels, framed from the face's landmarks (frame.hpp), with a compliance report.
+  // max_size_px, background, encode and mask_only do not apply then; `frame` says the
+  // background (nullopt = the spec's default), format (nullopt = the spec's, else PNG),
+  // quality and size limit. A photo with no face found fails with invalid_argument.
+  std::optional<id_spec> spec;
+  frame_options frame;
 };
 
 struct clean_timing {
@@ -92,6 +102,10 @@ struct clean_result {
   double face_fraction = 0;    // largest face box width / photo width (0 = no face): drives the size rule
   std::vector<std::string> warnings;
   clean_timing timing;
+  // With a spec: the face (full-resolution photo pixels after EXIF orientation), the
+  // compliance report, the dpi and JPEG quality; framed->file.bytes is empty (moved to bytes).
+  std::optional<framed_photo> framed;
+  std::string spec_name;
 };
 
 class cleaner {
@@ -106,9 +120,16 @@ class cleaner {
 
   const model_spec& spec() const { return spec_; }
   const pipeline_config& config() const { return cfg_; }
+  ~cleaner();
 
  private:
   cleaner() = default;
+  // clean_spec.cpp: frames the cut-out to o.spec. photo, work and alpha: the work-size photo,
+  // its pixels and its final mask (all one size); bytes: the file, decoded again when the
+  // frame needs more pixels than the work size has.
+  base::result<void> frame_to_spec(std::span<const uint8_t> bytes, const image::image& photo, const rgb8_plane& work,
+                                   const alpha_plane& alpha, const clean_options& o, clean_result& res);
+  std::unique_ptr<face::face_analyser> landmarks_;  // loaded on the first photo framed to a spec
   pipeline_config cfg_;
   model_spec spec_;
   std::shared_ptr<infer::model> model_;

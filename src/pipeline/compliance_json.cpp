@@ -28,15 +28,15 @@ std::string compliance_json(const compliance_report& r) {
   return nlohmann::json{{"verdict", verdict_name(r.overall)}, {"rules", std::move(rules)}}.dump();
 }
 
-std::string face_json(const face_report& f) {
+std::string face_json(const face_report& f, bool camel_case) {
   auto pt = [](vec2 p) { return nlohmann::json::array({num(p.x, 2), num(p.y, 2)}); };
   return nlohmann::json{{"box", {num(f.box[0], 2), num(f.box[1], 2), num(f.box[2], 2), num(f.box[3], 2)}},
                         {"eyes", {pt(f.eyes[0]), pt(f.eyes[1])}},
                         {"chin", pt(f.chin)},
                         {"crown", pt(f.crown)},
-                        {"roll_deg", num(f.roll_deg, 2)},
-                        {"yaw_deg", num(f.yaw_deg, 2)},
-                        {"pitch_deg", num(f.pitch_deg, 2)}}
+                        {camel_case ? "rollDeg" : "roll_deg", num(f.roll_deg, 2)},
+                        {camel_case ? "yawDeg" : "yaw_deg", num(f.yaw_deg, 2)},
+                        {camel_case ? "pitchDeg" : "pitch_deg", num(f.pitch_deg, 2)}}
       .dump();
 }
 

@@ -93,8 +93,9 @@ struct face_report {
   double roll_deg = 0, yaw_deg = 0, pitch_deg = 0;
 };
 
-// {"box": [...], "eyes": [[x,y],[x,y]], "chin": [x,y], "crown": [x,y], "roll_deg", "yaw_deg", "pitch_deg"}
-std::string face_json(const face_report& f);
+// {"box": [...], "eyes": [[x,y],[x,y]], "chin": [x,y], "crown": [x,y], "roll_deg", "yaw_deg", "pitch_deg"};
+// camel_case: "rollDeg", "yawDeg", "pitchDeg" (the API's spelling).
+std::string face_json(const face_report& f, bool camel_case = false);
 
 struct framed_photo {
   encoded_frame file;

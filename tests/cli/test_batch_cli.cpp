@@ -93,11 +93,10 @@ std::vector<export_row> read_export(const fs::path& p) {
 
 // ---- refused before anything is written (no model needed)
 
-TEST_F(batch_cli, usage_errors_exit_2_and_help_says_spec_is_ignored) {
+TEST_F(batch_cli, usage_errors_exit_2) {
   auto h = batch({"--help"});
   EXPECT_EQ(h.code, 0);
   EXPECT_NE(h.out.find("--spec NAME"), std::string::npos) << h.out;
-  EXPECT_NE(h.out.find("IGNORED for now"), std::string::npos) << h.out;
   EXPECT_NE(h.out.find("--bg COLOUR"), std::string::npos) << h.out;  // the shared clean options
   const auto roster = put_text("roster.csv", "fullName\nAda\n");
   fs::create_directories(dir / "photos");
@@ -201,11 +200,8 @@ TEST_F(batch_cli_model, the_issue_roster_from_a_zip) {
   const auto roster_path = put_text("roster.csv", "\xEF\xBB\xBF" + roster);
   const std::string zip = (dir / "photos.zip").string();
   ASSERT_TRUE(ziptest::write_zip(zip, files));
-  auto r = run({"batch", roster_path.string(), zip, "--out-dir", (dir / "out").string(), "--model-size", k_fast,
-                "--spec", "icao-35x45"},
-               dir, {}, 1500);
+  auto r = run({"batch", roster_path.string(), zip, "--out-dir", (dir / "out").string(), "--model-size", k_fast}, dir, {}, 1500);
   EXPECT_EQ(r.code, 1) << shown(r);  // rows without their photo
-  EXPECT_NE(r.err.find("--spec icao-35x45 is ignored"), std::string::npos) << shown(r);
   EXPECT_NE(r.err.find("idphoto: batch: 27 of 30 rows done"), std::string::npos) << shown(r);
   EXPECT_NE(r.err.find("1 failed, 2 skipped"), std::string::npos) << shown(r);
   EXPECT_NE(r.err.find("row 20 (photos/R20.jpg)"), std::string::npos) << shown(r);
