@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <chrono>
 #include <filesystem>
 #include <set>
@@ -215,9 +216,38 @@ base::result<pipeline::clean_options> service::resolve_options(const photo_optio
   else if (fmt == "jpg" || fmt == "jpeg") co.encode.fmt = image::format::jpeg;
   else if (fmt == "webp") co.encode.fmt = image::format::webp;
   else errs.push_back("format: must be png, jpg or webp, got '" + fmt.substr(0, 20) + "'");
-  if (bg.ok() && !*bg && co.encode.fmt == image::format::jpeg) errs.push_back("bg=none needs format png or webp (JPEG has no transparency)");
+  if (bg.ok() && !*bg && co.encode.fmt == image::format::jpeg && !o.spec) errs.push_back("bg=none needs format png or webp (JPEG has no transparency)");
+  if (o.spec) resolve_spec_options(o, co, errs);
+  else if (o.dpi || o.max_kb) errs.push_back(std::string(o.dpi ? "dpi" : "maxKb") + ": needs spec");
   if (!errs.empty()) return base::make_error(errc::invalid_argument, join_lines(errs));
   return co;
+}
+
+// spec, dpi, maxKb, and what bg, format and maxSize mean with them (as the CLI's --spec).
+void service::resolve_spec_options(const photo_options& o, pipeline::clean_options& co, std::vector<std::string>& errs) const {
+  if (o.max_size_px) errs.push_back("maxSize: does not apply with spec (the spec sets the pixels)");
+  if (o.dpi && (*o.dpi < 72 || *o.dpi > 1200)) errs.push_back("dpi: must be in 72..1200, got " + std::to_string(*o.dpi));
+  if (o.max_kb && (*o.max_kb < 1 || *o.max_kb > 100000)) errs.push_back("maxKb: must be in 1..100000, got " + std::to_string(*o.max_kb));
+  if (o.spec->size() > 512) {
+    errs.push_back("spec: longer than 512 bytes");
+    return;
+  }
+  auto spec = pipeline::resolve_spec(*o.spec, o.dpi && *o.dpi >= 72 && *o.dpi <= 1200 ? static_cast<double>(*o.dpi) : 0.0);
+  if (!spec.ok()) {
+    errs.push_back("spec: " + spec.err().detail.substr(0, 300));
+    return;
+  }
+  if (o.bg) {
+    if (!co.background) errs.push_back("bg: a spec needs a colour, not none");
+    else co.frame.background = co.background;
+  }
+  if (o.format) {
+    if (co.encode.fmt == image::format::webp) errs.push_back("format: a spec writes png or jpg (WebP has no dpi field)");
+    else co.frame.format = co.encode.fmt;
+  }
+  co.frame.quality = co.encode.quality;
+  if (o.max_kb) co.frame.max_kb = *o.max_kb;
+  co.spec = std::move(*spec);
 }
 
 // Holds a card for one photo request; released on every path.
@@ -254,13 +284,24 @@ photo_outcome service::photo_request(const std::string& card_id, const pipeline:
   return clean_and_record(*card, std::move(*place), std::move(*bytes), co);
 }
 
+namespace {
+// The card routes do not frame yet: a card does not record its spec or its report.
+std::optional<base::error> spec_refused(const photo_options& o) {
+  if (!o.spec && !o.dpi && !o.max_kb) return std::nullopt;
+  return base::make_error(errc::invalid_argument,
+                          "spec: framing a card's photo is not built yet; use POST /api/remove-background?spec=NAME");
+}
+}  // namespace
+
 photo_outcome service::upload_photo(const std::string& card_id, std::string bytes, const photo_options& o) {
+  if (auto e = spec_refused(o)) return outcome_error(*e, stage::request);
   auto co = resolve_options(o);
   if (!co.ok()) return outcome_error(co.err(), stage::request);
   return photo_request(card_id, *co, [&]() -> base::result<std::string> { return std::move(bytes); });
 }
 
 photo_outcome service::fetch_and_clean(const std::string& card_id, const std::string& url, const photo_options& o) {
+  if (auto e = spec_refused(o)) return outcome_error(*e, stage::request);
   auto co = resolve_options(o);
   if (!co.ok()) return outcome_error(co.err(), stage::request);
   if (url.empty()) return outcome_error(base::make_error(errc::invalid_argument, "rawPhotoUrl is required"), stage::request);
@@ -354,6 +395,17 @@ base::result<image_output> service::remove_background(std::string bytes, const p
   out.width = r->width;
   out.height = r->height;
   out.warning = photo_warning_of(*r);
+  if (r->framed) {
+    const pipeline::framed_photo& f = *r->framed;
+    out.spec = r->spec_name;
+    out.verdict = pipeline::verdict_name(f.compliance.overall);
+    for (const auto& rule : f.compliance.rules)
+      if (!rule.pass) out.failed_rules += (out.failed_rules.empty() ? "" : ",") + rule.rule;
+    char dpi[32];
+    std::snprintf(dpi, sizeof dpi, "%.2f", f.dpi);
+    out.report_json = "{\"spec\":\"" + r->spec_name + "\",\"dpi\":" + dpi + ",\"face\":" + pipeline::face_json(f.face, true) +
+                      ",\"compliance\":" + pipeline::compliance_json(f.compliance) + "}";
+  }
   return out;
 }
 

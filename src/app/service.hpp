@@ -33,6 +33,11 @@ struct photo_options {
   std::optional<std::string> bg;      // as the CLI's --bg: blue, white, grey, red, #RRGGBB, none
   std::optional<int> max_size_px;     // 16..max_size_limit_px
   std::optional<std::string> format;  // png, jpg, webp
+  // Framing to an ID-photo spec (pipeline/id_spec.hpp: a built-in name or custom:...); for now
+  // on remove-background only (the card routes refuse it until a card records its spec).
+  std::optional<std::string> spec;
+  std::optional<int> dpi;             // with spec: 72..1200 (default: the spec's)
+  std::optional<int> max_kb;          // with spec: the file must fit this many KB (JPEG quality is chosen)
 };
 
 // A photo use case's answer: the card as it is now (when there is one) and, when the photo
@@ -47,6 +52,10 @@ struct image_output {
   std::string content_type;  // image/png, image/jpeg, image/webp
   int width = 0, height = 0;
   std::string warning;       // "", "no_person", "mask_empty", "mask_full"
+  std::string spec;          // with a spec: its name, the verdict ("pass", "warn", "fail"), the
+  std::string verdict;       // rules that did not pass (comma-separated) and the report as one
+  std::string failed_rules;  // JSON line {"spec","dpi","face","compliance"} (camelCase keys)
+  std::string report_json;
 };
 
 struct readiness {
@@ -114,6 +123,8 @@ class service {
   base::result<pipeline::clean_options> resolve_options(const photo_options& o) const;
 
  private:
+  void resolve_spec_options(const photo_options& o, pipeline::clean_options& co, std::vector<std::string>& errs) const;
+
   service() = default;
   photo_outcome clean_and_record(const db::id_card& before, ticket place, std::string bytes, const pipeline::clean_options& co);
   // The photo use cases from the card lookup on: claim the card, reserve a place, get the bytes.

@@ -88,6 +88,13 @@ void send_bad_request(httplib::Response& res, const std::string& message, int st
   send_json(res, status, json{{"error", {{"code", status == 415 ? "unsupported_media_type" : "invalid_argument"}, {"message", message}}}});
 }
 
+// A header value: printable ASCII only (anything else becomes '?'), so no CR/LF can split it.
+std::string header_safe(std::string v) {
+  for (char& c : v)
+    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7e) c = '?';
+  return v;
+}
+
 const char* file_content_type(const std::string& key) {
   auto ends = [&](const char* suf) {
     const std::string s(suf);
@@ -197,18 +204,28 @@ struct http_server::impl {
     };
     o->bg = get("bg");
     o->format = get("format");
-    if (auto ms = get("maxSize")) {
+    o->spec = get("spec");
+    // Whole numbers in 1..100000 (the service checks each one's own range).
+    const auto integer = [&](const char* k, std::optional<int>* to) {
+      const auto v = get(k);
+      if (!v) return true;
       try {
         size_t used = 0;
-        const long v = std::stol(*ms, &used);
-        if (used != ms->size() || v < 1 || v > 100000) throw std::invalid_argument("range");
-        o->max_size_px = static_cast<int>(v);
+        const long n = std::stol(*v, &used);
+        if (used != v->size() || n < 1 || n > 100000) throw std::invalid_argument("range");
+        *to = static_cast<int>(n);
+        return true;
       } catch (const std::exception&) {
-        send_bad_request(res, "maxSize must be an integer number of pixels");
+        send_bad_request(res, std::string(k) + " must be a whole number");
         return false;
       }
-    }
+    };
+    if (!integer("maxSize", &o->max_size_px) || !integer("dpi", &o->dpi) || !integer("maxKb", &o->max_kb)) return false;
     if (auto co = svc.resolve_options(*o); !co.ok()) {
+      if (o->spec || o->dpi || o->max_kb) {  // the spec options' own messages name the field (never the photo)
+        send_bad_request(res, "bad photo options: " + co.err().detail.substr(0, 600));
+        return false;
+      }
       send_bad_request(res, "bad photo options: bg is blue, white, grey, red, #RRGGBB or none; maxSize 16.." +
                                 std::to_string(svc.config().max_size_limit_px) + "; format png, jpg or webp (bg none needs png or webp)");
       return false;
@@ -420,6 +437,12 @@ struct http_server::impl {
       if (!out.ok()) return fail(res, out.err(), where);
       res.set_header("Cache-Control", "no-store");
       if (!out->warning.empty()) res.set_header("X-Photo-Warning", out->warning);
+      if (!out->spec.empty()) {  // framed: the verdict, the rules that did not pass, the whole report
+        res.set_header("X-Photo-Spec", out->spec);
+        res.set_header("X-Photo-Compliance", out->verdict);
+        res.set_header("X-Photo-Rules-Failed", out->failed_rules);
+        res.set_header("X-Photo-Report", header_safe(out->report_json));
+      }
       res.set_content(std::move(out->bytes), out->content_type);
     }));
   }

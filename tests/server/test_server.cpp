@@ -207,6 +207,25 @@ TEST(server, bad_requests) {
   expect_error(c.Post("/api/id-cards/" + id + "/photo?maxSize=9", h, harness::pattern_png(32, 32), "image/png"), 400, "maxSize too small");
   expect_error(c.Post("/api/id-cards/" + id + "/photo?format=gif", h, harness::pattern_png(32, 32), "image/png"), 400, "bad format");
   expect_error(c.Post("/api/id-cards/" + id + "/photo?format=jpg&bg=none", h, harness::pattern_png(32, 32), "image/png"), 400, "none+jpg");
+  // Spec options (framing): refused before any work, with the field named.
+  for (const auto& [query, what] : std::vector<std::pair<std::string, std::string>>{
+           {"?spec=atlantis-9x9", "unknown spec"}, {"?spec=icao-35x45&maxSize=300", "spec with maxSize"},
+           {"?spec=icao-35x45&bg=none", "spec with bg none"}, {"?spec=icao-35x45&dpi=50", "dpi 50"},
+           {"?spec=icao-35x45&dpi=x", "dpi not a number"}, {"?spec=icao-35x45&maxKb=0", "maxKb 0"},
+           {"?spec=icao-35x45&format=webp", "spec with webp"}, {"?dpi=300", "dpi without spec"},
+           {"?maxKb=30", "maxKb without spec"}, {"?spec=custom:0x45mm", "bad custom spec"},
+           {"?spec=" + std::string(600, 'x'), "spec too long"}}) {
+    auto r = c.Post("/api/remove-background" + query, h, harness::pattern_png(32, 32), "image/png");
+    expect_error(r, 400, what.c_str());
+  }
+  auto named = c.Post("/api/remove-background?spec=icao-35x45&dpi=50", h, harness::pattern_png(32, 32), "image/png");
+  ASSERT_TRUE(named);
+  EXPECT_NE(named->body.find("dpi"), std::string::npos) << named->body;
+  // The card routes do not frame yet: refused, the card unchanged.
+  expect_error(c.Post("/api/id-cards/" + id + "/photo?spec=icao-35x45", h, harness::pattern_png(32, 32), "image/png"), 400, "spec on a card");
+  expect_error(c.Post("/api/id-cards/" + id + "/fetch-and-clean", h, R"({"rawPhotoUrl":"http://127.0.0.1:1/a.jpg","spec":"us-2x2"})",
+                      "application/json"),
+               400, "spec on fetch-and-clean");
   expect_error(c.Post("/api/id-cards/" + id + "/fetch-and-clean", h, R"({"url":"x"})", "application/json"), 400, "rawPhotoUrl missing");
   expect_error(c.Post("/fetch-and-clean", h, R"({"rawPhotoUrl":"http://example.org/a.jpg"})", "application/json"), 400, "idCardId missing");
   expect_error(c.Post("/api/id-cards/" + id + "/fetch-and-clean", h, R"({"rawPhotoUrl":"file:///etc/passwd"})", "application/json"), 400, "file URL");

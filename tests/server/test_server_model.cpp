@@ -227,6 +227,47 @@ TEST(server_model, remove_background) {
   EXPECT_TRUE(s.stored("raw").empty()) << "stateless: nothing stored";
 }
 
+// remove-background?spec=: the framed photo at the spec's pixels, the verdict and the report
+// in headers; a photo without a face is 422 and nothing is stored.
+TEST(server_model, remove_background_to_a_spec) {
+  harness::server s;
+  ASSERT_TRUE(s.start("rmbg-spec", harness::model_engines(), tweak_model));
+  auto r = s.client().Post("/api/remove-background?spec=icao-35x45", s.auth(), harness::astronaut(512), "image/png");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(r->get_header_value("Content-Type"), "image/png");
+  const auto d = decode_rgb(r->body);
+  EXPECT_EQ(d.w, 413);
+  EXPECT_EQ(d.h, 531);
+  EXPECT_EQ(r->get_header_value("X-Photo-Spec"), "icao-35x45");
+  const std::string verdict = r->get_header_value("X-Photo-Compliance");
+  EXPECT_TRUE(verdict == "pass" || verdict == "warn" || verdict == "fail") << verdict;
+  const json report = json::parse(r->get_header_value("X-Photo-Report"), nullptr, false);
+  ASSERT_TRUE(report.is_object()) << r->get_header_value("X-Photo-Report");
+  EXPECT_EQ(report["spec"], "icao-35x45");
+  EXPECT_TRUE(report["face"].contains("rollDeg")) << report.dump();
+  EXPECT_EQ(report["compliance"]["verdict"], verdict);
+  EXPECT_EQ(report["compliance"]["rules"].size(), 16u);
+  std::string failed;
+  for (const auto& rule : report["compliance"]["rules"])
+    if (!rule["pass"].get<bool>()) failed += (failed.empty() ? "" : ",") + rule["rule"].get<std::string>();
+  EXPECT_EQ(r->get_header_value("X-Photo-Rules-Failed"), failed);
+
+  // JPEG under a size limit, as the spec's own format (us-2x2).
+  auto j = s.client().Post("/api/remove-background?spec=us-2x2&maxKb=40", s.auth(), harness::astronaut(512), "image/png");
+  ASSERT_TRUE(j);
+  ASSERT_EQ(j->status, 200) << j->body;
+  EXPECT_EQ(j->get_header_value("Content-Type"), "image/jpeg");
+  EXPECT_LE(j->body.size(), 40000u);
+  EXPECT_EQ(decode_rgb(j->body).w, 600);
+
+  // No face: 422, nothing stored.
+  auto n = s.client().Post("/api/remove-background?spec=icao-35x45", s.auth(), harness::pattern_png(300, 400), "image/png");
+  ASSERT_TRUE(n);
+  EXPECT_EQ(n->status, 422) << n->body;
+  EXPECT_TRUE(s.stored("raw").empty()) << "stateless: nothing stored";
+}
+
 TEST(server_model, queue_full_under_load_loses_no_record) {
   harness::server s;
   ASSERT_TRUE(s.start("load", harness::model_engines(), [](app::app_config& c) {
