@@ -10,6 +10,7 @@
 #include <set>
 #include <system_error>
 
+#include "db/records.hpp"
 #include "image/image.hpp"
 #include "image/probe.hpp"
 
@@ -25,6 +26,7 @@ const char* stage_name(stage s) {
     case stage::fetch: return "fetch";
     case stage::image: return "image";
     case stage::clean: return "clean";
+    case stage::frame: return "frame";
     case stage::store: return "store";
     case stage::database: return "database";
   }
@@ -49,12 +51,23 @@ std::string photo_error_text(const failure& f) {
     case errc::unsupported: return "unsupported: not an image format we read";
     case errc::too_large: return "too_large: the image is over the size limits";
     case errc::timeout: return "timeout: cleaning took too long; upload again later";
-    case errc::invalid_argument: return "invalid_argument: the options do not fit this image";
+    case errc::invalid_argument:
+      return f.where == stage::frame ? "no_face: no face was found, so the photo cannot be framed to the card's photoSpec"
+                                     : "invalid_argument: the options do not fit this image";
     case errc::unavailable:
       return f.where == stage::store ? "unavailable: the clean photo could not be stored; upload again"
                                      : "unavailable: the server is busy or stopping; upload again";
     default: return "internal: cleaning failed on our side";
   }
+}
+
+std::string photo_report_of(const pipeline::clean_result& r) {
+  if (!r.framed) return "";
+  const pipeline::framed_photo& f = *r.framed;
+  char dpi[32];
+  std::snprintf(dpi, sizeof dpi, "%.2f", f.dpi);
+  return "{\"spec\":\"" + r.spec_name + "\",\"dpi\":" + dpi + ",\"face\":" + pipeline::face_json(f.face, true) +
+         ",\"compliance\":" + pipeline::compliance_json(f.compliance) + "}";
 }
 
 std::string photo_warning_of(const pipeline::clean_result& r) {
@@ -166,10 +179,27 @@ base::result<recovery_report> service::recover() {
   return rep;
 }
 
-base::result<db::id_card> service::create_card(const db::id_card_fields& f) { return repo_->create(f); }
+namespace {
+// photoSpec on create or patch: "none" or a spec resolve_spec knows (built-in or custom:...).
+base::result<void> check_photo_spec(const db::id_card_fields& f) {
+  if (!f.photo_spec || *f.photo_spec == "none") return {};
+  if (f.photo_spec->size() > db::max_field_bytes) return base::make_error(errc::invalid_argument, "photo_spec: too long");
+  auto s = pipeline::resolve_spec(*f.photo_spec);
+  if (!s.ok()) return base::make_error(errc::invalid_argument, "photo_spec: " + s.err().detail.substr(0, 300));
+  return {};
+}
+}  // namespace
+
+base::result<db::id_card> service::create_card(const db::id_card_fields& f) {
+  IDPHOTO_TRY(check_photo_spec(f));
+  return repo_->create(f);
+}
 base::result<db::id_card> service::get_card(const std::string& id) { return repo_->get(id); }
 base::result<db::page> service::list_cards(int limit, const std::string& cursor) { return repo_->list(limit, cursor); }
-base::result<db::id_card> service::patch_card(const std::string& id, const db::id_card_fields& f) { return repo_->update(id, f); }
+base::result<db::id_card> service::patch_card(const std::string& id, const db::id_card_fields& f) {
+  IDPHOTO_TRY(check_photo_spec(f));
+  return repo_->update(id, f);
+}
 
 base::result<void> service::delete_card(const std::string& id) {
   auto card = repo_->get(id);
@@ -216,8 +246,9 @@ base::result<pipeline::clean_options> service::resolve_options(const photo_optio
   else if (fmt == "jpg" || fmt == "jpeg") co.encode.fmt = image::format::jpeg;
   else if (fmt == "webp") co.encode.fmt = image::format::webp;
   else errs.push_back("format: must be png, jpg or webp, got '" + fmt.substr(0, 20) + "'");
-  if (bg.ok() && !*bg && co.encode.fmt == image::format::jpeg && !o.spec) errs.push_back("bg=none needs format png or webp (JPEG has no transparency)");
-  if (o.spec) resolve_spec_options(o, co, errs);
+  const bool framing = o.spec && *o.spec != "none";  // "none": a plain cut-out
+  if (bg.ok() && !*bg && co.encode.fmt == image::format::jpeg && !framing) errs.push_back("bg=none needs format png or webp (JPEG has no transparency)");
+  if (framing) resolve_spec_options(o, co, errs);
   else if (o.dpi || o.max_kb) errs.push_back(std::string(o.dpi ? "dpi" : "maxKb") + ": needs spec");
   if (!errs.empty()) return base::make_error(errc::invalid_argument, join_lines(errs));
   return co;
@@ -270,10 +301,15 @@ class service::card_claim {
   bool held_ = false;
 };
 
-photo_outcome service::photo_request(const std::string& card_id, const pipeline::clean_options& co,
+photo_outcome service::photo_request(const std::string& card_id, const photo_options& o,
                                      const std::function<base::result<std::string>()>& get_bytes) {
   auto card = repo_->get(card_id);
   if (!card.ok()) return outcome_error(card.err(), stage::database);
+  // The card's photoSpec frames the photo unless the request names one ("none" = a plain cut-out).
+  photo_options with_spec = o;
+  if (!with_spec.spec) with_spec.spec = card->photo_spec;
+  auto co = resolve_options(with_spec);
+  if (!co.ok()) return outcome_error(co.err(), stage::request, *card);
   card_claim claim(this, card->id);
   if (!claim.held())
     return outcome_error(base::make_error(errc::conflict, "another photo request for this card is in flight"), stage::database, *card);
@@ -281,31 +317,18 @@ photo_outcome service::photo_request(const std::string& card_id, const pipeline:
   if (!place.ok()) return outcome_error(place.err(), stage::queue, *card);
   auto bytes = get_bytes();
   if (!bytes.ok()) return outcome_error(bytes.err(), stage::fetch, *card);
-  return clean_and_record(*card, std::move(*place), std::move(*bytes), co);
+  return clean_and_record(*card, std::move(*place), std::move(*bytes), *co, o.spec);
 }
-
-namespace {
-// The card routes do not frame yet: a card does not record its spec or its report.
-std::optional<base::error> spec_refused(const photo_options& o) {
-  if (!o.spec && !o.dpi && !o.max_kb) return std::nullopt;
-  return base::make_error(errc::invalid_argument,
-                          "spec: framing a card's photo is not built yet; use POST /api/remove-background?spec=NAME");
-}
-}  // namespace
 
 photo_outcome service::upload_photo(const std::string& card_id, std::string bytes, const photo_options& o) {
-  if (auto e = spec_refused(o)) return outcome_error(*e, stage::request);
-  auto co = resolve_options(o);
-  if (!co.ok()) return outcome_error(co.err(), stage::request);
-  return photo_request(card_id, *co, [&]() -> base::result<std::string> { return std::move(bytes); });
+  if (auto co = resolve_options(o); !co.ok()) return outcome_error(co.err(), stage::request);
+  return photo_request(card_id, o, [&]() -> base::result<std::string> { return std::move(bytes); });
 }
 
 photo_outcome service::fetch_and_clean(const std::string& card_id, const std::string& url, const photo_options& o) {
-  if (auto e = spec_refused(o)) return outcome_error(*e, stage::request);
-  auto co = resolve_options(o);
-  if (!co.ok()) return outcome_error(co.err(), stage::request);
+  if (auto co = resolve_options(o); !co.ok()) return outcome_error(co.err(), stage::request);
   if (url.empty()) return outcome_error(base::make_error(errc::invalid_argument, "rawPhotoUrl is required"), stage::request);
-  return photo_request(card_id, *co, [&]() -> base::result<std::string> {
+  return photo_request(card_id, o, [&]() -> base::result<std::string> {
     auto got = fetch::fetch_url(url, cfg_.fetch);
     if (!got.ok()) return got.err();
     return std::move(got->bytes);
@@ -317,7 +340,8 @@ photo_outcome service::fetch_and_clean(const std::string& card_id, const std::st
  * records it. A crash after (1) leaves an orphan file (swept), after (2) a card that startup
  * marks failed "interrupted" with its raw photo intact; the record never names a file that
  * was not stored first. Blobs the card stops referencing are removed after the update. */
-photo_outcome service::clean_and_record(const db::id_card& before, ticket place, std::string bytes, const pipeline::clean_options& co) {
+photo_outcome service::clean_and_record(const db::id_card& before, ticket place, std::string bytes, const pipeline::clean_options& co,
+                                        const std::optional<std::string>& requested_spec) {
   auto info = check_photo(bytes, cfg_.pipeline.limits);
   if (!info.ok()) return outcome_error(info.err(), stage::image, before);
 
@@ -328,6 +352,7 @@ photo_outcome service::clean_and_record(const db::id_card& before, ticket place,
   u.raw_photo_url = raw->url;
   u.raw_photo_key = raw->key;
   u.status = db::photo_status::processing;
+  u.photo_spec = requested_spec;  // a spec the request chose becomes the card's
   auto recorded = repo_->set_photo(before.id, u);
   if (!recorded.ok()) {
     (void)store_->remove(raw->key);
@@ -351,7 +376,7 @@ photo_outcome service::clean_and_record(const db::id_card& before, ticket place,
     else if (after.err().code == errc::not_found) (void)store_->remove(raw->key);  // deleted meanwhile
     return o;
   };
-  if (!cleaned.ok()) return record_failure(fail(cleaned.err(), stage::clean));
+  if (!cleaned.ok()) return record_failure(fail(cleaned.err(), pipeline::is_no_face(cleaned.err()) ? stage::frame : stage::clean));
 
   const std::string out(reinterpret_cast<const char*>(cleaned->bytes.data()), cleaned->bytes.size());
   auto clean = store_->put(out, content_type_of(cleaned->fmt), "clean");
@@ -361,6 +386,7 @@ photo_outcome service::clean_and_record(const db::id_card& before, ticket place,
   u.clean_photo_key = clean->key;
   u.status = db::photo_status::clean;
   u.photo_warning = photo_warning_of(*cleaned);
+  u.photo_report = photo_report_of(*cleaned);
   auto done = repo_->set_photo(before.id, u);
   if (!done.ok()) {
     if (done.err().code == errc::not_found) {  // the card was deleted while its photo was cleaned
@@ -388,7 +414,10 @@ base::result<image_output> service::remove_background(std::string bytes, const p
   if (!info.ok()) return info.err();
   w = stage::clean;
   auto r = pool_->run(std::move(*place), std::make_shared<const std::string>(std::move(bytes)), *co, cfg_.job_timeout_ms);
-  if (!r.ok()) return r.err();
+  if (!r.ok()) {
+    if (pipeline::is_no_face(r.err())) w = stage::frame;
+    return r.err();
+  }
   image_output out;
   out.bytes.assign(reinterpret_cast<const char*>(r->bytes.data()), r->bytes.size());
   out.content_type = content_type_of(r->fmt);
@@ -401,10 +430,7 @@ base::result<image_output> service::remove_background(std::string bytes, const p
     out.verdict = pipeline::verdict_name(f.compliance.overall);
     for (const auto& rule : f.compliance.rules)
       if (!rule.pass) out.failed_rules += (out.failed_rules.empty() ? "" : ",") + rule.rule;
-    char dpi[32];
-    std::snprintf(dpi, sizeof dpi, "%.2f", f.dpi);
-    out.report_json = "{\"spec\":\"" + r->spec_name + "\",\"dpi\":" + dpi + ",\"face\":" + pipeline::face_json(f.face, true) +
-                      ",\"compliance\":" + pipeline::compliance_json(f.compliance) + "}";
+    out.report_json = photo_report_of(*r);
   }
   return out;
 }

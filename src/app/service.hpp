@@ -20,7 +20,8 @@ namespace idphoto::app {
 
 // Where a failure happened; the server's error table uses it with the code (a timeout while
 // fetching the client's URL is not the same answer as a timeout of our own clean).
-enum class stage { request, queue, fetch, image, clean, store, database };
+// frame: framing to a spec found no face (the photo is fine; it is not a portrait).
+enum class stage { request, queue, fetch, image, clean, frame, store, database };
 const char* stage_name(stage s);
 
 struct failure {
@@ -33,8 +34,8 @@ struct photo_options {
   std::optional<std::string> bg;      // as the CLI's --bg: blue, white, grey, red, #RRGGBB, none
   std::optional<int> max_size_px;     // 16..max_size_limit_px
   std::optional<std::string> format;  // png, jpg, webp
-  // Framing to an ID-photo spec (pipeline/id_spec.hpp: a built-in name or custom:...); for now
-  // on remove-background only (the card routes refuse it until a card records its spec).
+  // Framing to an ID-photo spec (pipeline/id_spec.hpp: a built-in name or custom:...). On the
+  // card routes it overrides the card's photoSpec and becomes it; "none" = a plain cut-out.
   std::optional<std::string> spec;
   std::optional<int> dpi;             // with spec: 72..1200 (default: the spec's)
   std::optional<int> max_kb;          // with spec: the file must fit this many KB (JPEG quality is chosen)
@@ -126,9 +127,12 @@ class service {
   void resolve_spec_options(const photo_options& o, pipeline::clean_options& co, std::vector<std::string>& errs) const;
 
   service() = default;
-  photo_outcome clean_and_record(const db::id_card& before, ticket place, std::string bytes, const pipeline::clean_options& co);
-  // The photo use cases from the card lookup on: claim the card, reserve a place, get the bytes.
-  photo_outcome photo_request(const std::string& card_id, const pipeline::clean_options& co,
+  // requested_spec: the spec the request named (recorded as the card's photoSpec), if any.
+  photo_outcome clean_and_record(const db::id_card& before, ticket place, std::string bytes, const pipeline::clean_options& co,
+                                 const std::optional<std::string>& requested_spec);
+  // The photo use cases from the card lookup on: resolve the options with the card's
+  // photoSpec, claim the card, reserve a place, get the bytes.
+  photo_outcome photo_request(const std::string& card_id, const photo_options& o,
                               const std::function<base::result<std::string>()>& get_bytes);
 
   // Cards with a photo request in flight in this process. A second photo request for the
@@ -147,6 +151,9 @@ class service {
 
 // The public text stored in photoError for a failed clean (never the log detail).
 std::string photo_error_text(const failure& f);
+// The framing report stored on the card (and sent by remove-background): one JSON line
+// {"spec","dpi","face":{... rollDeg ...},"compliance":{...}}; "" when the photo was not framed.
+std::string photo_report_of(const pipeline::clean_result& r);
 // "no_person", "mask_empty", "mask_full" or "" for a clean result.
 std::string photo_warning_of(const pipeline::clean_result& r);
 // The content type a blob store takes for an image format.

@@ -196,7 +196,7 @@ int cmd_batch(const std::vector<std::string>& argv) {
       auto r = cleaner->clean(*bytes, setup->co);
       if (!r) {
         const std::string why = with_decode_reason(r.err());
-        const bool no_face = r.err().detail.rfind("no face found", 0) == 0;  // framing to a spec needs a face
+        const bool no_face = pipeline::is_no_face(r.err());  // framing to a spec needs a face
         res.add(no_face ? "no_face" : is_client_fault(r.err().code) ? "unreadable_photo" : "",
                 is_client_fault(r.err().code) ? why : "internal error: " + why);
       } else {

@@ -193,15 +193,7 @@ base::result<void> check_end(const job_end& e) {
   return {};
 }
 
-std::vector<sql_param> photo_params(const std::string& card_id, const photo_update& u,
-                                    const std::string& now) {
-  return {card_id, u.raw_photo_url, u.raw_photo_key, u.clean_photo_url, u.clean_photo_key,
-          std::string(photo_status_name(u.status)), u.photo_error, u.photo_warning, now};
-}
-const char* const set_photo_sql =
-    "UPDATE id_cards SET raw_photo_url = $2, raw_photo_key = $3, clean_photo_url = $4, "
-    "clean_photo_key = $5, status = $6, photo_error = $7, photo_warning = $8, updated_at = $9 "
-    "WHERE id = $1 RETURNING id";
+const std::string set_photo_sql = photo_update_sql("id");
 
 class sql_job_repository final : public job_repository {
  public:
@@ -260,7 +252,7 @@ class sql_job_repository final : public job_repository {
           return ins.err();
         }
         if (nj.card_on_create) {
-          auto w = c.query(set_photo_sql, photo_params(nj.card_id, *nj.card_on_create, now));
+          auto w = c.query(set_photo_sql, photo_update_params(nj.card_id, *nj.card_on_create, now));
           if (!w) return w.err();
           if (w->empty()) return base::make_error(base::errc::not_found, "id_card " + nj.card_id);
         }
@@ -460,7 +452,7 @@ class sql_job_repository final : public job_repository {
                                 "this card already has a photo job in flight; send the photo "
                                 "again when it is done"});
           } else {
-            auto w = c.query(set_photo_sql, photo_params(*card_id, row.with_photo->card, now));
+            auto w = c.query(set_photo_sql, photo_update_params(*card_id, row.with_photo->card, now));
             if (!w) return w.err();
             auto j = insert_job(c, "", nb.job_kind, *card_id, out.b.id, row.row,
                                 job_priority::batch, nb.max_attempts, row.with_photo->payload,
@@ -678,7 +670,7 @@ class sql_job_repository final : public job_repository {
       if (!j) return j.err();
       if (j->status == job_status::queued) return j;
       if (e.card && !j->card_id.empty()) {
-        auto w = c.query(set_photo_sql, photo_params(j->card_id, *e.card, ts));
+        auto w = c.query(set_photo_sql, photo_update_params(j->card_id, *e.card, ts));
         if (!w) return w.err();
       }
       if (!j->batch_id.empty()) IDPHOTO_TRY(close_batch_if_idle(c, j->batch_id, ts));

@@ -99,6 +99,10 @@ CREATE UNIQUE INDEX jobs_idempotency ON jobs (subject, endpoint, idempotency_key
        "", ""},
       {11, "idNumber unique per organization (index deferred while duplicates exist)", "", "", "",
        ensure_id_number_index, true},
+      {12, "the spec a card's photo is framed to, and the framing report",
+       R"(ALTER TABLE id_cards ADD COLUMN photo_spec {text} NOT NULL DEFAULT 'card';
+ALTER TABLE id_cards ADD COLUMN photo_report {text} NOT NULL DEFAULT '';)",
+       "", ""},
   };
   return list;
 }

@@ -173,7 +173,7 @@ base::result<void> validate_fields(const id_card_fields& f, bool on_create) {
   }
   const std::pair<const char*, const std::optional<std::string>*> texts[] = {
       {"id_number", &f.id_number}, {"organization", &f.organization}, {"role", &f.role},
-      {"issued_at", &f.issued_at}, {"expires_at", &f.expires_at}};
+      {"issued_at", &f.issued_at}, {"expires_at", &f.expires_at}, {"photo_spec", &f.photo_spec}};
   for (const auto& [name, value] : texts)
     if (*value) IDPHOTO_TRY(check_text(name, **value, max_field_bytes));
   IDPHOTO_TRY(check_date("issued_at", f.issued_at));
@@ -188,7 +188,21 @@ base::result<void> validate_photo_update(const photo_update& u) {
       {"photo_error", &u.photo_error},         {"photo_warning", &u.photo_warning}};
   for (const auto& [name, value] : texts)
     IDPHOTO_TRY(check_text(name, *value, max_photo_field_bytes));
+  IDPHOTO_TRY(check_text("photo_report", u.photo_report, max_photo_report_bytes));
+  if (u.photo_spec) IDPHOTO_TRY(check_text("photo_spec", *u.photo_spec, max_field_bytes));
   return {};
+}
+
+std::string photo_update_sql(const std::string& returning) {
+  return "UPDATE id_cards SET raw_photo_url = $2, raw_photo_key = $3, clean_photo_url = $4, "
+         "clean_photo_key = $5, status = $6, photo_error = $7, photo_warning = $8, updated_at = $9, "
+         "photo_report = $10, photo_spec = COALESCE($11, photo_spec) WHERE id = $1 RETURNING " + returning;
+}
+
+std::vector<std::optional<std::string>> photo_update_params(const std::string& card_id, const photo_update& u, const std::string& now) {
+  return {card_id, u.raw_photo_url, u.raw_photo_key, u.clean_photo_url, u.clean_photo_key,
+          std::string(photo_status_name(u.status)), u.photo_error, u.photo_warning, now,
+          u.photo_report, u.photo_spec};
 }
 
 base::result<std::string> new_card_id() {

@@ -12,6 +12,7 @@ namespace idphoto::db {
 
 inline constexpr size_t max_field_bytes = 200;       // every client-set text field
 inline constexpr size_t max_photo_field_bytes = 4096;  // photo URLs, keys, error text
+inline constexpr size_t max_photo_report_bytes = 16384;  // the framing report (JSON)
 
 // true when s is well-formed UTF-8 (no overlongs, surrogates or code points > U+10FFFF).
 bool is_valid_utf8(std::string_view s);
@@ -36,6 +37,12 @@ base::result<void> validate_fields(const id_card_fields& f, bool on_create);
 
 // invalid_argument naming the bad field (too long, invalid UTF-8, control characters).
 base::result<void> validate_photo_update(const photo_update& u);
+
+// The one UPDATE that writes a photo_update (set_photo, and the job repository's writes in a
+// job's transaction): "UPDATE id_cards SET ... WHERE id = $1 RETURNING <returning>", and its
+// parameters in order.
+std::string photo_update_sql(const std::string& returning);
+std::vector<std::optional<std::string>> photo_update_params(const std::string& card_id, const photo_update& u, const std::string& now);
 
 // 32 lowercase hex chars from 128 bits of getrandom(); internal when the OS refuses.
 base::result<std::string> new_card_id();

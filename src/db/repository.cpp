@@ -36,8 +36,8 @@ constexpr int postgres_pool_size = 8;
 const std::string card_columns =
     "id, full_name, id_number, organization, role, issued_at, expires_at, raw_photo_url, "
     "raw_photo_key, clean_photo_url, clean_photo_key, status, photo_error, photo_warning, "
-    "created_at, updated_at";
-constexpr size_t n_card_columns = 16;
+    "created_at, updated_at, photo_spec, photo_report";
+constexpr size_t n_card_columns = 18;
 
 // The card in a row selected with card_columns; corrupt when the row does not fit.
 base::result<id_card> card_from_row(const sql_row& r) {
@@ -64,6 +64,8 @@ base::result<id_card> card_from_row(const sql_row& r) {
   c.photo_warning = *r[13];
   c.created_at = *r[14];
   c.updated_at = *r[15];
+  c.photo_spec = *r[16];
+  c.photo_report = *r[17];
   return c;
 }
 
@@ -85,10 +87,10 @@ class sql_repository final : public repository {
     const auto text = [](const std::optional<std::string>& v) { return v.value_or(""); };
     return unique_id_number(one_card(false,
                     "INSERT INTO id_cards (id, full_name, id_number, organization, role, "
-                    "issued_at, expires_at, created_at, updated_at) "
-                    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING " + card_columns,
+                    "issued_at, expires_at, created_at, updated_at, photo_spec) "
+                    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9) RETURNING " + card_columns,
                     {*id, *f.full_name, text(f.id_number), text(f.organization), text(f.role),
-                     text(f.issued_at), text(f.expires_at), now},
+                     text(f.issued_at), text(f.expires_at), now, f.photo_spec.value_or("card")},
                     *id));
   }
 
@@ -142,9 +144,10 @@ class sql_repository final : public repository {
                     "id_number = COALESCE($3, id_number), "
                     "organization = COALESCE($4, organization), role = COALESCE($5, role), "
                     "issued_at = COALESCE($6, issued_at), expires_at = COALESCE($7, expires_at), "
+                    "photo_spec = COALESCE($9, photo_spec), "
                     "updated_at = $8 WHERE id = $1 RETURNING " + card_columns,
                     {id, f.full_name, f.id_number, f.organization, f.role, f.issued_at,
-                     f.expires_at, now_timestamp()},
+                     f.expires_at, now_timestamp(), f.photo_spec},
                     id));
   }
 
@@ -161,15 +164,7 @@ class sql_repository final : public repository {
   base::result<id_card> set_photo(const std::string& id, const photo_update& u) override {
     if (!is_valid_id(id)) return card_not_found(id);
     IDPHOTO_TRY(validate_photo_update(u));
-    return one_card(false,
-                    "UPDATE id_cards SET raw_photo_url = $2, raw_photo_key = $3, "
-                    "clean_photo_url = $4, clean_photo_key = $5, status = $6, "
-                    "photo_error = $7, photo_warning = $8, updated_at = $9 "
-                    "WHERE id = $1 RETURNING " + card_columns,
-                    {id, u.raw_photo_url, u.raw_photo_key, u.clean_photo_url, u.clean_photo_key,
-                     std::string(photo_status_name(u.status)), u.photo_error, u.photo_warning,
-                     now_timestamp()},
-                    id);
+    return one_card(false, photo_update_sql(card_columns), photo_update_params(id, u, now_timestamp()), id);
   }
 
   base::result<void> ping() override {

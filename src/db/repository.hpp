@@ -30,6 +30,8 @@ struct id_card {
   photo_status status = photo_status::none;
   std::string photo_error;      // why cleaning failed (public text), "" otherwise
   std::string photo_warning;    // a doubtful result: "no_person", "mask_empty", "mask_full", or ""
+  std::string photo_spec = "card";  // the ID-photo spec the clean photo is framed to ("none" = a plain cut-out)
+  std::string photo_report;     // with a framed clean photo: {"spec","dpi","face","compliance"} JSON, else ""
   std::string created_at;       // UTC, RFC 3339 with milliseconds: "2026-11-29T11:43:10.123Z"
   std::string updated_at;
 };
@@ -37,6 +39,7 @@ struct id_card {
 // The fields a client may set on create or patch; nullopt = leave as is.
 struct id_card_fields {
   std::optional<std::string> full_name, id_number, organization, role, issued_at, expires_at;
+  std::optional<std::string> photo_spec;  // checked by the service (a known spec); here only its length
 };
 
 // The photo columns written by the clean use case, all at once, in one transaction.
@@ -45,6 +48,8 @@ struct photo_update {
   std::string clean_photo_url, clean_photo_key;
   photo_status status = photo_status::none;
   std::string photo_error, photo_warning;
+  std::string photo_report;               // "" unless the clean photo was framed
+  std::optional<std::string> photo_spec;  // the spec this photo was framed to, when the request chose one
 };
 
 struct page {

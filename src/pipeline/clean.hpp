@@ -108,6 +108,11 @@ struct clean_result {
   std::string spec_name;
 };
 
+// Framing to a spec fails with invalid_argument and this text first when no face is found.
+inline constexpr const char* no_face_error = "no face found";
+// Whether e is that failure (the photo is fine, it is not a portrait).
+bool is_no_face(const base::error& e);
+
 class cleaner {
  public:
   // Loads the model and the face cascade. Fails with not_found (model/cascade missing),

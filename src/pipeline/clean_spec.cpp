@@ -16,6 +16,8 @@ namespace idphoto::pipeline {
 using base::errc;
 using base::make_error;
 
+bool is_no_face(const base::error& e) { return e.code == errc::invalid_argument && e.detail.rfind(no_face_error, 0) == 0; }
+
 namespace {
 
 // The subject: the largest face among those the one_face rule counts (the highest score if none does).
@@ -64,7 +66,7 @@ base::result<void> cleaner::frame_to_spec(std::span<const uint8_t> bytes, const 
   const face::rgb_view view{work.px.data(), work.width, work.height};
   auto faces = landmarks_->detect(view);
   IDPHOTO_TRY(faces);
-  if (faces->empty()) return make_error(errc::invalid_argument, "no face found: the photo cannot be framed to " + spec.name);
+  if (faces->empty()) return make_error(errc::invalid_argument, std::string(no_face_error) + ": the photo cannot be framed to " + spec.name);
   auto mesh = landmarks_->landmarks(view, choose_face(*faces, o.frame.min_face_score));
   IDPHOTO_TRY(mesh);
 

@@ -26,6 +26,7 @@ http_error http_error_for(errc code, stage where) {
     return {503, "queue_full", "the server is busy cleaning other photos; retry later", true};
   switch (code) {
     case errc::invalid_argument:
+      if (where == stage::frame) return {422, "no_face", "no face was found, so the photo cannot be framed to the spec"};
       return where == stage::clean ? http_error{422, "unprocessable", "the options do not fit this image"}
                                    : http_error{400, "invalid_argument", "the request is malformed or a field is invalid"};
     case errc::unsupported: return {415, "unsupported_media_type", "not an image format we read (JPEG, PNG, WebP, HEIC, TIFF)"};

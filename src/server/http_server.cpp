@@ -52,6 +52,9 @@ std::string utc_now_rfc3339() {
 json nullable(const std::string& s) { return s.empty() ? json(nullptr) : json(s); }
 
 json card_json(const db::id_card& c) {
+  // The framing report is stored as one JSON line; a row it does not parse in shows null.
+  const json report = c.photo_report.empty() ? json() : json::parse(c.photo_report, nullptr, false);
+  const auto part = [&](const char* k) { return report.is_object() && report.contains(k) ? report[k] : json(); };
   return json{{"id", c.id},
               {"fullName", c.full_name},
               {"idNumber", nullable(c.id_number)},
@@ -64,6 +67,9 @@ json card_json(const db::id_card& c) {
               {"photoStatus", db::photo_status_name(c.status)},
               {"photoError", nullable(c.photo_error)},
               {"photoWarning", nullable(c.photo_warning)},
+              {"photoSpec", c.photo_spec},
+              {"photoCompliance", part("compliance")},
+              {"photoFace", part("face")},
               {"createdAt", c.created_at},
               {"updatedAt", c.updated_at}};
 }
@@ -248,9 +254,10 @@ struct http_server::impl {
     static const std::vector<std::pair<const char*, std::optional<std::string> db::id_card_fields::*>> keys = {
         {"fullName", &db::id_card_fields::full_name},       {"idNumber", &db::id_card_fields::id_number},
         {"organization", &db::id_card_fields::organization}, {"role", &db::id_card_fields::role},
-        {"issuedAt", &db::id_card_fields::issued_at},       {"expiresAt", &db::id_card_fields::expires_at}};
+        {"issuedAt", &db::id_card_fields::issued_at},       {"expiresAt", &db::id_card_fields::expires_at},
+        {"photoSpec", &db::id_card_fields::photo_spec}};
     static const std::vector<std::string> read_only = {"id", "rawPhotoUrl", "cleanPhotoUrl", "photoStatus", "photoError",
-                                                       "photoWarning", "createdAt", "updatedAt"};
+                                                       "photoWarning", "photoCompliance", "photoFace", "createdAt", "updatedAt"};
     for (const auto& [k, v] : b.items()) {
       bool known = std::find(read_only.begin(), read_only.end(), k) != read_only.end();
       for (const auto& [name, member] : keys) {
@@ -268,6 +275,7 @@ struct http_server::impl {
         return false;
       }
     }
+    if (f->photo_spec && f->photo_spec->empty()) f->photo_spec = "card";  // null: back to the default
     return true;
   }
 

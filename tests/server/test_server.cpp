@@ -157,6 +157,24 @@ TEST(server, card_crud) {
   EXPECT_EQ(got->status, 200);
   EXPECT_EQ(body_of(got)["fullName"], "Ada Lovelace");
 
+  // photoSpec: "card" unless set; a known spec, custom:..., or none; null goes back to card.
+  {
+    auto made = c.Post("/api/id-cards", h, R"({"fullName":"Spec","photoSpec":"us-2x2"})", "application/json");
+    ASSERT_TRUE(made);
+    ASSERT_EQ(made->status, 201) << made->body;
+    const auto mj = nlohmann::json::parse(made->body);
+    EXPECT_EQ(mj["photoSpec"], "us-2x2");
+    EXPECT_TRUE(mj["photoCompliance"].is_null());
+    EXPECT_TRUE(mj["photoFace"].is_null());
+    const std::string sid = mj["id"];
+    auto none = c.Patch("/api/id-cards/" + sid, h, R"({"photoSpec":"none"})", "application/json");
+    ASSERT_TRUE(none);
+    EXPECT_EQ(nlohmann::json::parse(none->body)["photoSpec"], "none") << none->body;
+    auto back = c.Patch("/api/id-cards/" + sid, h, R"({"photoSpec":null})", "application/json");
+    ASSERT_TRUE(back);
+    EXPECT_EQ(nlohmann::json::parse(back->body)["photoSpec"], "card") << back->body;
+    ASSERT_TRUE(c.Delete("/api/id-cards/" + sid, h));
+  }
   auto patched = c.Patch("/api/id-cards/" + id, h, R"({"role":"Director","idNumber":null})", "application/json");
   ASSERT_TRUE(patched);
   ASSERT_EQ(patched->status, 200) << patched->body;
@@ -221,11 +239,13 @@ TEST(server, bad_requests) {
   auto named = c.Post("/api/remove-background?spec=icao-35x45&dpi=50", h, harness::pattern_png(32, 32), "image/png");
   ASSERT_TRUE(named);
   EXPECT_NE(named->body.find("dpi"), std::string::npos) << named->body;
-  // The card routes do not frame yet: refused, the card unchanged.
-  expect_error(c.Post("/api/id-cards/" + id + "/photo?spec=icao-35x45", h, harness::pattern_png(32, 32), "image/png"), 400, "spec on a card");
-  expect_error(c.Post("/api/id-cards/" + id + "/fetch-and-clean", h, R"({"rawPhotoUrl":"http://127.0.0.1:1/a.jpg","spec":"us-2x2"})",
-                      "application/json"),
-               400, "spec on fetch-and-clean");
+  // On the card routes too; and a card's photoSpec must be a spec (or none).
+  expect_error(c.Post("/api/id-cards/" + id + "/photo?spec=atlantis-9x9", h, harness::pattern_png(32, 32), "image/png"), 400, "card route, unknown spec");
+  expect_error(c.Post("/api/id-cards/" + id + "/photo?spec=card&maxSize=300", h, harness::pattern_png(32, 32), "image/png"), 400, "card route, spec with maxSize");
+  expect_error(c.Post("/api/id-cards/" + id + "/photo?maxSize=300", h, harness::pattern_png(32, 32), "image/png"), 400, "maxSize with the card's default spec");
+  expect_error(c.Post("/api/id-cards", h, R"({"fullName":"x","photoSpec":"atlantis-9x9"})", "application/json"), 400, "unknown photoSpec");
+  expect_error(c.Post("/api/id-cards", h, R"({"fullName":"x","photoSpec":42})", "application/json"), 400, "photoSpec not a string");
+  expect_error(c.Patch("/api/id-cards/" + id, h, R"({"photoSpec":"custom:0x1mm"})", "application/json"), 400, "bad custom photoSpec");
   expect_error(c.Post("/api/id-cards/" + id + "/fetch-and-clean", h, R"({"url":"x"})", "application/json"), 400, "rawPhotoUrl missing");
   expect_error(c.Post("/fetch-and-clean", h, R"({"rawPhotoUrl":"http://example.org/a.jpg"})", "application/json"), 400, "idCardId missing");
   expect_error(c.Post("/api/id-cards/" + id + "/fetch-and-clean", h, R"({"rawPhotoUrl":"file:///etc/passwd"})", "application/json"), 400, "file URL");

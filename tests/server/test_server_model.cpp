@@ -85,21 +85,39 @@ TEST(server_model, upload_cleans_stores_and_records) {
   ASSERT_TRUE(png);
   ASSERT_EQ(png->status, 200);
   EXPECT_EQ(png->get_header_value("Content-Type"), "image/png");
+  // Framed to the card's photoSpec (default "card": the CR80 card's photo slot at 300 dpi),
+  // with the report on the card: a colour the spec does not allow is used and fails its rule.
   const auto d = decode_rgb(png->body);
-  EXPECT_EQ(d.w, 800) << "fits 800 px";
-  EXPECT_EQ(d.h, 800);
+  EXPECT_EQ(d.w, 260) << "the card spec's pixels";
+  EXPECT_EQ(d.h, 334);
   expect_corner(d, 0x10, 0x20, 0x30);
+  EXPECT_EQ(card["photoSpec"], "card");
+  ASSERT_TRUE(card["photoCompliance"].is_object()) << card.dump();
+  EXPECT_EQ(card["photoCompliance"]["rules"].size(), 16u);
+  for (const auto& rule : card["photoCompliance"]["rules"])
+    if (rule["rule"] == "background_colour") EXPECT_FALSE(rule["pass"].get<bool>()) << rule.dump();
+  EXPECT_EQ(card["photoCompliance"]["verdict"], "fail");
+  ASSERT_TRUE(card["photoFace"].is_object());
+  EXPECT_TRUE(card["photoFace"].contains("rollDeg"));
+  // The face in the uploaded photo's pixels (1200 x 1200): the astronaut's eyes are in the upper half.
+  EXPECT_GT(card["photoFace"]["eyes"][0][0].get<double>(), 300.0);
+  EXPECT_LT(card["photoFace"]["eyes"][0][1].get<double>(), 600.0);
+  EXPECT_EQ(body_of(got)["photoCompliance"], card["photoCompliance"]) << "the report is stored with the card";
   auto raw = get_url(s, card["rawPhotoUrl"]);
   ASSERT_TRUE(raw);
   EXPECT_EQ(raw->body, photo) << "the raw photo is kept as sent";
   EXPECT_EQ(raw->get_header_value("Content-Type"), "image/jpeg");
 
-  // A second upload replaces both files; the old ones are removed (no orphans).
-  auto r2 = s.client().Post("/api/id-cards/" + id + "/photo?bg=white&maxSize=300&format=jpg", s.auth(), harness::astronaut(512), "image/png");
+  // A second upload replaces both files; the old ones are removed (no orphans). spec=none asks
+  // for a plain cut-out (maxSize applies then) and becomes the card's photoSpec.
+  auto r2 = s.client().Post("/api/id-cards/" + id + "/photo?spec=none&bg=white&maxSize=300&format=jpg", s.auth(), harness::astronaut(512),
+                            "image/png");
   ASSERT_TRUE(r2);
   ASSERT_EQ(r2->status, 200) << r2->body;
   const json card2 = body_of(r2);
   EXPECT_NE(card2["cleanPhotoUrl"], card["cleanPhotoUrl"]);
+  EXPECT_EQ(card2["photoSpec"], "none");
+  EXPECT_TRUE(card2["photoCompliance"].is_null()) << "a plain cut-out has no report";
   auto jpg = get_url(s, card2["cleanPhotoUrl"]);
   ASSERT_TRUE(jpg);
   EXPECT_EQ(jpg->get_header_value("Content-Type"), "image/jpeg");
@@ -115,11 +133,21 @@ TEST(server_model, upload_cleans_stores_and_records) {
   EXPECT_NE(m->body.find("idphoto_clean_duration_seconds_count 2"), std::string::npos) << m->body;
 }
 
-TEST(server_model, no_person_is_flagged) {
+// No face: framing to the card's spec fails (422 no_face, the raw photo kept, the card says
+// why); as a plain cut-out (spec=none) the result is kept and flagged.
+TEST(server_model, no_person_is_refused_or_flagged) {
   harness::server s;
   ASSERT_TRUE(s.start("noperson", harness::model_engines(), tweak_model));
   const std::string id = s.create_card("Pattern");
-  auto r = s.client().Post("/api/id-cards/" + id + "/photo", s.auth(), harness::pattern_png(300, 200), "image/png");
+  auto framed = s.client().Post("/api/id-cards/" + id + "/photo", s.auth(), harness::pattern_png(300, 200), "image/png");
+  ASSERT_TRUE(framed);
+  EXPECT_EQ(framed->status, 422) << framed->body;
+  const json fj = body_of(framed);
+  EXPECT_EQ(fj["error"]["code"], "no_face") << framed->body;
+  EXPECT_EQ(fj["card"]["photoStatus"], "failed");
+  EXPECT_TRUE(fj["card"]["rawPhotoUrl"].is_string()) << "the photo sent is kept";
+  EXPECT_NE(fj["card"]["photoError"].get<std::string>().find("no_face"), std::string::npos);
+  auto r = s.client().Post("/api/id-cards/" + id + "/photo?spec=none", s.auth(), harness::pattern_png(300, 200), "image/png");
   ASSERT_TRUE(r);
   ASSERT_EQ(r->status, 200) << r->body;
   const json card = body_of(r);
@@ -155,7 +183,8 @@ TEST(server_model, fetch_and_clean_from_a_local_server) {
   auto png = get_url(s, card["cleanPhotoUrl"]);
   ASSERT_TRUE(png);
   const auto d = decode_rgb(png->body);
-  EXPECT_EQ(d.w, 800);
+  EXPECT_EQ(d.w, 260);
+  EXPECT_EQ(d.h, 334);
   expect_corner(d, 255, 0, 0);
   auto raw = get_url(s, card["rawPhotoUrl"]);
   ASSERT_TRUE(raw);
