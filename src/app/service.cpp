@@ -232,6 +232,32 @@ base::result<std::vector<uint8_t>> service::card_pdf(const std::string& id, card
   return card::render_pdf(in, card::card_options{sheet});
 }
 
+base::result<std::vector<uint8_t>> service::photo_sheet_pdf(const std::string& id, card::paper paper, int copies,
+                                                             const std::optional<std::string>& spec) {
+  if (copies < 0 || copies > card::max_sheet_copies)
+    return base::make_error(errc::invalid_argument, "copies: must be 0..." + std::to_string(card::max_sheet_copies));
+  auto c = repo_->get(id);
+  if (!c.ok()) return c.err();
+  if (c->status != db::photo_status::clean || c->clean_photo_key.empty() || c->photo_report.empty() || c->photo_spec == "none")
+    return base::make_error(errc::conflict, "no framed photo");
+  if (spec && *spec != c->photo_spec) return base::make_error(errc::conflict, "spec differs");
+  auto s = pipeline::resolve_spec(c->photo_spec);
+  if (!s.ok()) return base::make_error(errc::internal, "the card's photoSpec no longer resolves: " + s.err().detail);
+  auto bytes = store_->get(c->clean_photo_key);
+  if (!bytes.ok()) return bytes.err();
+  card::sheet_options o;
+  o.photo_width_mm = s->width_mm;
+  o.photo_height_mm = s->height_mm;
+  o.min_dpi = s->dpi * 0.99;  // the frame is rounded to whole pixels
+  o.page = paper;
+  o.copies = copies;
+  const std::vector<std::string> photos = {std::move(*bytes)};
+  auto pdf = card::render_photo_sheet(photos, o);
+  // The stored photo no longer fits the card's spec (photoSpec patched since the upload).
+  if (!pdf.ok() && pdf.err().code == errc::invalid_argument) return base::make_error(errc::conflict, "spec differs");
+  return pdf;
+}
+
 base::result<pipeline::clean_options> service::resolve_options(const photo_options& o) const {
   pipeline::clean_options co;
   std::vector<std::string> errs;

@@ -13,6 +13,7 @@
 #include "app/worker_pool.hpp"
 #include "base/result.hpp"
 #include "card/card.hpp"
+#include "card/sheet.hpp"
 #include "db/repository.hpp"
 #include "store/blob_store.hpp"
 
@@ -107,6 +108,15 @@ class service {
   // not_found (no card), conflict with detail "no photo" (nothing uploaded yet), the store's
   // errors reading the photo, the card module's errors (invalid_argument, corrupt, internal).
   base::result<std::vector<uint8_t>> card_pdf(const std::string& id, card::sheet_kind sheet);
+
+  /* Copies of the card's framed photo at its spec's printed size on paper (card/sheet.hpp),
+   * rendered on the calling thread. spec: must be the card's photoSpec when given (the photo
+   * is framed to that one). conflict with detail "no framed photo" (no clean photo, or one
+   * framed to no spec: photoSpec none) or "spec differs" (re-upload with spec=NAME first);
+   * not_found; invalid_argument (copies 0..500, a photo that no longer fits its spec, e.g.
+   * photoSpec patched after the upload); the store's errors. */
+  base::result<std::vector<uint8_t>> photo_sheet_pdf(const std::string& id, card::paper paper, int copies,
+                                                     const std::optional<std::string>& spec);
 
   // Stateless: the cleaned image of bytes; nothing stored.
   base::result<image_output> remove_background(std::string bytes, const photo_options& o, stage* where = nullptr);

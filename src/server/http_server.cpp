@@ -414,6 +414,35 @@ struct http_server::impl {
       res.set_header("Content-Disposition", "inline; filename=\"card-" + std::string(req.matches[1]) + ".pdf\"");
       res.set_content(std::string(pdf->begin(), pdf->end()), "application/pdf");
     }));
+    http.Get(R"(/api/id-cards/([^/]+)/photo-sheet\.pdf)", route("/api/id-cards/{id}/photo-sheet.pdf", true, [this](const httplib::Request& req, httplib::Response& res) {
+      auto paper = card::paper_from(req.has_param("paper") ? req.get_param_value("paper") : "a4");
+      if (!paper.ok()) return send_bad_request(res, "paper must be 4x6in, a4 or a6");
+      int copies = 0;
+      if (req.has_param("copies")) {
+        const std::string v = req.get_param_value("copies");
+        if (v.empty() || v.size() > 3 || v.find_first_not_of("0123456789") != std::string::npos || std::stoi(v) > card::max_sheet_copies)
+          return send_bad_request(res, "copies must be 0.." + std::to_string(card::max_sheet_copies) + " (0 = fill the page)");
+        copies = std::stoi(v);
+      }
+      std::optional<std::string> spec;
+      if (req.has_param("spec")) spec = req.get_param_value("spec");
+      auto pdf = svc.photo_sheet_pdf(req.matches[1], *paper, copies, spec);
+      if (!pdf.ok() && pdf.err().code == errc::conflict) {
+        t_scope.log_detail = "photo sheet: " + pdf.err().to_string();
+        const bool differs = pdf.err().detail == "spec differs";
+        return send_json(res, 409, json{{"error", {{"code", differs ? "spec_differs" : "no_framed_photo"},
+                                                   {"message", differs ? "the photo is framed to the card's photoSpec; upload it again with spec= that spec first"
+                                                                       : "the card has no photo framed to a spec yet; upload one (photoSpec not none)"}}}});
+      }
+      if (!pdf.ok()) {
+        base::error e = pdf.err();
+        if (e.code == errc::corrupt || e.code == errc::unsupported || e.code == errc::too_large) e.code = errc::internal;
+        return fail(res, e, app::stage::store);
+      }
+      res.set_header("Cache-Control", "no-store");
+      res.set_header("Content-Disposition", "inline; filename=\"photos-" + std::string(req.matches[1]) + ".pdf\"");
+      res.set_content(std::string(pdf->begin(), pdf->end()), "application/pdf");
+    }));
     // --- end ID-card PDF ---------------------------------------------------------------------
     http.Post(R"(/api/id-cards/([^/]+)/photo)", route("/api/id-cards/{id}/photo", true, [this](const httplib::Request& req, httplib::Response& res) {
       std::string bytes;

@@ -67,7 +67,7 @@ TEST(server, open_routes) {
   const json oj = body_of(o);
   ASSERT_TRUE(oj.is_object()) << "openapi.json parses";
   EXPECT_EQ(oj["openapi"].get<std::string>().substr(0, 2), "3.");
-  for (const char* p : {"/api/id-cards", "/api/id-cards/{id}", "/api/id-cards/{id}/photo", "/api/id-cards/{id}/fetch-and-clean", "/fetch-and-clean",
+  for (const char* p : {"/api/id-cards", "/api/id-cards/{id}", "/api/id-cards/{id}/photo", "/api/id-cards/{id}/fetch-and-clean", "/fetch-and-clean", "/api/id-cards/{id}/photo-sheet.pdf",
                         "/api/remove-background", "/healthz", "/readyz", "/metrics", "/files/{key}"})
     EXPECT_TRUE(oj["paths"].contains(p)) << p << " documented in docs/openapi.json";
   auto root = c.Get("/");

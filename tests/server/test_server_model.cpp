@@ -6,6 +6,7 @@
 #include <future>
 #include <nlohmann/json.hpp>
 
+#include "card/pdf_tools.hpp"
 #include "harness.hpp"
 #include "image/decode.hpp"
 #include "image/image.hpp"
@@ -103,6 +104,29 @@ TEST(server_model, upload_cleans_stores_and_records) {
   EXPECT_GT(card["photoFace"]["eyes"][0][0].get<double>(), 300.0);
   EXPECT_LT(card["photoFace"]["eyes"][0][1].get<double>(), 600.0);
   EXPECT_EQ(body_of(got)["photoCompliance"], card["photoCompliance"]) << "the report is stored with the card";
+
+  // Its print sheet: 4x6 in paper, two copies at the card spec's 22 x 28.29 mm, read back with poppler.
+  auto sheet = s.client().Get("/api/id-cards/" + id + "/photo-sheet.pdf?paper=4x6in&copies=2", s.auth());
+  ASSERT_TRUE(sheet);
+  ASSERT_EQ(sheet->status, 200) << sheet->body;
+  EXPECT_EQ(sheet->get_header_value("Content-Type"), "application/pdf");
+  {
+    pdf_tools::temp_dir t;
+    const auto pdf = pdf_tools::write(t.path, "sheet.pdf", std::vector<uint8_t>(sheet->body.begin(), sheet->body.end()));
+    const auto [w, h] = pdf_tools::page_size_pts(pdf);
+    EXPECT_NEAR(std::min(w, h), 288, 0.5) << "4 x 6 in (the layout may turn it to landscape)";
+    EXPECT_NEAR(std::max(w, h), 432, 0.5);
+    EXPECT_EQ(pdf_tools::page_count(pdf), 1);
+    const auto imgs = pdf_tools::images(pdf);
+    ASSERT_FALSE(imgs.empty());
+    EXPECT_EQ(imgs[0].width, 260);
+    EXPECT_EQ(imgs[0].height, 334);
+    EXPECT_NEAR(imgs[0].x_ppi, 300, 2) << "placed at exactly the spec's size";
+  }
+  for (const auto& [query, status] : std::vector<std::pair<std::string, int>>{
+           {"?paper=letter", 400}, {"?copies=501", 400}, {"?copies=-1", 400}, {"?copies=x", 400}, {"?spec=us-2x2", 409}})
+    EXPECT_EQ(s.client().Get("/api/id-cards/" + id + "/photo-sheet.pdf" + query, s.auth())->status, status) << query;
+  EXPECT_EQ(s.client().Get("/api/id-cards/" + s.create_card("No photo") + "/photo-sheet.pdf", s.auth())->status, 409);
   auto raw = get_url(s, card["rawPhotoUrl"]);
   ASSERT_TRUE(raw);
   EXPECT_EQ(raw->body, photo) << "the raw photo is kept as sent";
