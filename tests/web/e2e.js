@@ -151,6 +151,34 @@ async function main() {
     for (const s of ['Eileen Astronaut', 'NASA-0001', 'Space Agency', cardId]) assert.ok(text.includes(s), `${s} in the PDF`);
     assert.ok(!text.includes('PHOTO NOT CLEANED'), 'the clean photo is on the card');
 
+    step('the compliance checklist');
+    const rules = await page.$$eval('#checklist li', (lis) => lis.map((li) => li.dataset.rule));
+    assert.strictEqual(rules.length, 16, `16 rules listed: ${rules}`);
+    assert.ok(rules.includes('eye_line') && rules.includes('background_colour'), `rule ids: ${rules}`);
+    const verdict = await page.textContent('#verdict');
+    assert.match(verdict, /^card: (PASS|WARN|FAIL)\./, `verdict shown: ${verdict}`);
+    // Every failed rule carries its hint for the person taking the photo.
+    const failedWithoutHint = await page.$$eval('#checklist li.fail, #checklist li.warn', (lis) => lis.filter((li) => !li.querySelector('.hint')).map((li) => li.dataset.rule));
+    assert.deepStrictEqual(failedWithoutHint, [], 'failed rules have hints');
+
+    step('another photo format frames again (US 2 x 2 in: 600 x 600 px)');
+    const beforeSpec = await page.getAttribute('#clean-img', 'src');
+    await page.selectOption('#spec', 'us-2x2');
+    await page.waitForFunction((prev) => { const i = document.querySelector('#clean-img'); return i.src !== prev && i.complete && i.naturalWidth > 0; }, beforeSpec, { timeout: 180000 });
+    const dims = await page.evaluate(() => { const i = document.querySelector('#clean-img'); return [i.naturalWidth, i.naturalHeight]; });
+    assert.deepStrictEqual(dims, [600, 600], `us-2x2 photo: ${dims}`);
+    await page.waitForFunction(() => document.querySelector('#verdict').textContent.startsWith('us-2x2:'));
+    await page.screenshot({ path: path.join(outDir, 'web-e2e-compliance.png'), fullPage: true });
+
+    step('download the photo sheet (4 x 6 in)');
+    await page.selectOption('#paper', '4x6in');
+    const [sheetDl] = await Promise.all([page.waitForEvent('download'), page.click('#sheet')]);
+    const sheetPath = path.join(outDir, 'web-e2e-photo-sheet.pdf');
+    await sheetDl.saveAs(sheetPath);
+    const sheetInfo = execFileSync('pdfinfo', [sheetPath]).toString();
+    const sm = /Page size:\s+([\d.]+) x ([\d.]+) pts/.exec(sheetInfo);
+    assert.ok(sm && Math.abs(Math.min(+sm[1], +sm[2]) - 288) < 0.5 && Math.abs(Math.max(+sm[1], +sm[2]) - 432) < 0.5, `4x6 in sheet: ${sheetInfo}`);
+
     step('phone width');
     await page.setViewportSize({ width: 375, height: 800 });
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth);
