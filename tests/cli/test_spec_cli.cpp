@@ -13,6 +13,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -326,4 +327,67 @@ TEST_F(spec_cli, batch_frames_to_the_spec) {
   const std::string csv = slurp(dir / "out" / "export.csv");
   EXPECT_NE(csv.find("no_face"), std::string::npos) << csv;
   EXPECT_FALSE(fs::exists(dir / "out" / "R2.jpg"));
+}
+
+// ---- the report flags the right rule: rotated 20 degrees, two faces, blurred, under-exposed, tiny
+
+namespace {
+
+// Runs a libvips operation that writes *out, and wraps the result (fails the test on an error).
+template <typename F>
+img::image vop(F op) {
+  VipsImage* out = nullptr;
+  EXPECT_EQ(op(&out), 0) << vips_error_buffer();
+  return wrap(out);
+}
+
+}  // namespace
+
+TEST_F(spec_cli, compliance_flags_the_right_rule) {
+  const img::image hopper = load(k_hopper);
+  fs::create_directories(dir / "in");
+  gen::write_file(dir / "in" / "rotated.png", gen::save(rotated(hopper, 20), ".png"));
+  {
+    // Two copies of the head and shoulders side by side (each face ~0.35 of the width: the
+    // short-range detector sees the whole photo at 128 px and misses faces far smaller).
+    const auto b = decode_output(gen::read_file(k_hopper));
+    ASSERT_EQ(b.px.bands, 3);
+    const img::image two = gen::make(600, 420, 3, [&](int x, int y, int c) {
+      const int sx = 106 + x % 300, sy = 40 + y;  // the 300 x 420 block around the face
+      return b.px.data[(size_t(sy) * 512 + sx) * 3 + c];
+    });
+    gen::write_file(dir / "in" / "two.png", gen::save(two, ".png"));
+  }
+  gen::write_file(dir / "in" / "blurred.png", gen::save(vop([&](VipsImage** o) { return vips_gaussblur(hopper.v.get(), o, 5.0, nullptr); }), ".png"));
+  gen::write_file(dir / "in" / "dark.png",
+                  gen::save(vop([&](VipsImage** o) { return vips_linear1(hopper.v.get(), o, 0.18, 0.0, "uchar", TRUE, nullptr); }), ".png"));
+  {
+    const img::image small = shrink_to(hopper, 200);
+    double grey[3] = {235, 235, 235};
+    VipsArrayDouble* bg = vips_array_double_new(grey, 3);
+    const img::image tiny = vop([&](VipsImage** o) {
+      return vips_embed(small.v.get(), o, 200, 150, 600, 500, "extend", VIPS_EXTEND_BACKGROUND, "background", bg, nullptr);
+    });
+    vips_area_unref(VIPS_AREA(bg));
+    gen::write_file(dir / "in" / "tiny.png", gen::save(tiny, ".png"));
+  }
+  const auto r = clean({(dir / "in").string(), "--out-dir", (dir / "out").string(), "--spec", "icao-35x45", "--json"});
+  EXPECT_EQ(r.code, 0) << shown(r);
+  const std::map<std::string, std::string> expect = {
+      {"rotated.png", "roll"}, {"two.png", "one_face"}, {"blurred.png", "sharpness"}, {"dark.png", "exposure"}, {"tiny.png", "source_resolution"}};
+  size_t seen = 0;
+  for (const auto& line : lines(r.out)) {
+    const json j = json::parse(line);
+    const std::string name = fs::path(j["path"].get<std::string>()).filename().string();
+    SCOPED_TRACE(name);
+    ASSERT_TRUE(j["error"].is_null()) << line;
+    const auto want = expect.find(name);
+    ASSERT_NE(want, expect.end());
+    ++seen;
+    const json* broken = rule(j, want->second);
+    ASSERT_NE(broken, nullptr);
+    EXPECT_FALSE(broken->at("pass").get<bool>()) << want->second << " should fail: " << broken->dump();
+    EXPECT_NE(j["compliance"]["verdict"], "pass");
+  }
+  EXPECT_EQ(seen, expect.size()) << r.out;
 }
