@@ -30,11 +30,11 @@ const std::vector<migration>& all_migrations() {
   created_at {text} NOT NULL,
   updated_at {text} NOT NULL
 );)",
-       "", ""},
+       "", "", {}, false},
       {2, "id_cards list and recovery indexes",
        R"(CREATE INDEX id_cards_created_at_id ON id_cards (created_at DESC, id DESC);
 CREATE INDEX id_cards_processing ON id_cards (status) WHERE status = 'processing';)",
-       "", ""},
+       "", "", {}, false},
       // 3..9 are left to the HTTP hardening work that runs alongside; jobs start at 10.
       {10, "jobs, batches and batch_problems (numbered from 10 to leave 3-9 to the hardening work)",
        R"(CREATE TABLE batches (
@@ -96,13 +96,13 @@ CREATE UNIQUE INDEX jobs_one_active_per_card ON jobs (card_id)
   WHERE card_id <> '' AND status IN ('queued', 'running');
 CREATE UNIQUE INDEX jobs_idempotency ON jobs (subject, endpoint, idempotency_key)
   WHERE idempotency_key <> '';)",
-       "", ""},
+       "", "", {}, false},
       {11, "idNumber unique per organization (index deferred while duplicates exist)", "", "", "",
        ensure_id_number_index, true},
       {12, "the spec a card's photo is framed to, and the framing report",
        R"(ALTER TABLE id_cards ADD COLUMN photo_spec {text} NOT NULL DEFAULT 'card';
 ALTER TABLE id_cards ADD COLUMN photo_report {text} NOT NULL DEFAULT '';)",
-       "", ""},
+       "", "", {}, false},
   };
   return list;
 }

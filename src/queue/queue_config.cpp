@@ -88,7 +88,7 @@ base::result<amqp_endpoint> parse_amqp_url(const std::string& url) {
     if (e.vhost.find('/') != std::string::npos && e.vhost != "/")
       return bad("vhost must be one path segment (write '/' as %2F)");
   }
-  if (e.vhost.empty()) e.vhost = "/";
+  if (e.vhost.empty()) e.vhost.assign(1, '/');  // not = "/": GCC 12 warns there (-Wrestrict false positive, GCC bug 105329)
   return e;
 }
 

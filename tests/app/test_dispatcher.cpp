@@ -184,7 +184,9 @@ TEST_F(dispatcher_test, jobs_run_without_a_submit) {
 }
 
 TEST_F(dispatcher_test, transient_faults_are_retried_then_dead) {
-  auto card = cards_->create(db::id_card_fields{std::string("T"), {}, {}, {}, {}, {}});
+  db::id_card_fields fields;
+  fields.full_name = "T";
+  auto card = cards_->create(fields);
   ASSERT_TRUE(card.ok());
   shared_runs s;
   s.behave = [](const db::job&, int n) {
@@ -345,7 +347,9 @@ TEST_F(dispatcher_test, restart_recovers_expired_and_queued_jobs) {
 // its job over: the card is written by the one that owns the job, once; the late answer is
 // dropped.
 TEST_F(dispatcher_test, a_job_taken_over_is_committed_once) {
-  auto card = cards_->create(db::id_card_fields{std::string("Once"), {}, {}, {}, {}, {}});
+  db::id_card_fields fields;
+  fields.full_name = "Once";
+  auto card = cards_->create(fields);
   ASSERT_TRUE(card.ok());
   gate stuck;
   shared_runs sa, sb;

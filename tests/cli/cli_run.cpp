@@ -103,6 +103,19 @@ std::vector<std::string> listing(const fs::path& d) {
 
 // ---- images
 
+fs::path fresh_test_dir(const std::string& prefix) {
+  const fs::path dir = fs::temp_directory_path() /
+                       (prefix + "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name() + "-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+void remove_unless_failed(const fs::path& dir) {
+  if (!::testing::Test::HasFailure()) fs::remove_all(dir);
+  else std::fprintf(stderr, "kept %s for inspection\n", dir.c_str());
+}
+
 img::image wrap(VipsImage* v) { return img::image{img::vips_image_ptr(v)}; }
 
 // The astronaut photo (512 x 512 sRGB), in memory; aborts the test when missing.

@@ -24,6 +24,11 @@ std::string exe();
 // $IDPHOTO_MODELS_DIR when set (as the binary reads it), else the repository's models/.
 std::string models_dir();
 
+// A fresh, empty temp dir for the running test: <tmp>/<prefix>-<test name>-<pid>.
+fs::path fresh_test_dir(const std::string& prefix);
+// Removes dir when the running test passed; keeps it, and says where, when it failed.
+void remove_unless_failed(const fs::path& dir);
+
 struct run_result {
   int code = -1;  // exit status; 128 + signal when killed; -1 on timeout
   std::string out, err;

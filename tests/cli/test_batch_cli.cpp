@@ -28,16 +28,9 @@ class batch_cli : public ::testing::Test {
   void SetUp() override {
     gen::init();
     ASSERT_TRUE(fs::is_regular_file(exe())) << "no idphoto binary at " << exe();
-    dir = fs::temp_directory_path() /
-          ("idphoto-batch-cli-" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "-" +
-           std::to_string(::getpid()));
-    fs::remove_all(dir);
-    fs::create_directories(dir);
+    dir = fresh_test_dir("idphoto-batch-cli");
   }
-  void TearDown() override {
-    if (!HasFailure()) fs::remove_all(dir);
-    else std::fprintf(stderr, "kept %s for inspection\n", dir.c_str());
-  }
+  void TearDown() override { remove_unless_failed(dir); }
   fs::path put(const std::string& name, const gen::bytes& b) {
     fs::create_directories((dir / name).parent_path());
     gen::write_file(dir / name, b);

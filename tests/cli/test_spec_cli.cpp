@@ -39,15 +39,9 @@ class spec_cli : public ::testing::Test {
     ASSERT_TRUE(fs::is_regular_file(k_astronaut)) << k_astronaut << " missing: apt-get install python3-skimage";
     ASSERT_TRUE(fs::is_regular_file(k_hopper)) << k_hopper << " missing: apt-get install facedetect";
     ::setenv("IDPHOTO_MODELS_DIR", models_dir().c_str(), 1);
-    dir = fs::temp_directory_path() /
-          ("idphoto-spec-" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "-" + std::to_string(::getpid()));
-    fs::remove_all(dir);
-    fs::create_directories(dir);
+    dir = fresh_test_dir("idphoto-spec");
   }
-  void TearDown() override {
-    if (!HasFailure()) fs::remove_all(dir);
-    else std::fprintf(stderr, "kept %s for inspection\n", dir.c_str());
-  }
+  void TearDown() override { remove_unless_failed(dir); }
   fs::path put(const std::string& name, const gen::bytes& b) {
     gen::write_file(dir / name, b);
     return dir / name;

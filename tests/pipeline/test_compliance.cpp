@@ -45,7 +45,9 @@ void expect_fails(const pipeline::framed_photo& f, const char* rule, bool hard) 
   EXPECT_FALSE(r->pass) << rule << " passed with value " << r->value << "; failing: " << failing(f.compliance);
   EXPECT_EQ(r->hard, hard) << rule;
   EXPECT_NE(f.compliance.overall, pipeline::verdict::pass);
-  if (hard) EXPECT_EQ(f.compliance.overall, pipeline::verdict::fail);
+  if (hard) {
+    EXPECT_EQ(f.compliance.overall, pipeline::verdict::fail);
+  }
 }
 
 void expect_passes(const pipeline::framed_photo& f, std::initializer_list<const char*> rules) {

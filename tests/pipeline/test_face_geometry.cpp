@@ -77,7 +77,9 @@ TEST(face_geometry, bad_meshes) {
   for (auto& p : upside.pts) p.y = 2000 - p.y;
   auto r = pipeline::measure_face(upside);
   EXPECT_FALSE(r.ok());
-  if (!r.ok()) EXPECT_NE(r.err().detail.find("chin"), std::string::npos);
+  if (!r.ok()) {
+    EXPECT_NE(r.err().detail.find("chin"), std::string::npos);
+  }
 }
 
 TEST(face_geometry, pose_exact_on_the_reference_face) {

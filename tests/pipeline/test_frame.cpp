@@ -162,8 +162,12 @@ TEST(frame, exact_pixels_and_dpi_of_every_spec) {
       EXPECT_EQ(h, s->height_px) << spec.name;
       // PNG stores pixels per metre (rounded), JPEG whole dots per inch.
       EXPECT_NEAR(file_dpi(r->file.bytes), s->dpi, 0.6) << spec.name << " at " << dpi;
-      if (spec.file_format) EXPECT_EQ(r->file.fmt, *spec.file_format) << spec.name;
-      if (spec.max_kb) EXPECT_LE(r->file.bytes.size(), static_cast<size_t>(spec.max_kb) * 1000) << spec.name;
+      if (spec.file_format) {
+        EXPECT_EQ(r->file.fmt, *spec.file_format) << spec.name;
+      }
+      if (spec.max_kb) {
+        EXPECT_LE(r->file.bytes.size(), static_cast<size_t>(spec.max_kb) * 1000) << spec.name;
+      }
     }
   }
 }

@@ -174,7 +174,9 @@ TEST(id_spec, custom_specs) {
                           "custom:35x45mm,top=30-40,head=32-36"}) {
     auto r = pipeline::resolve_spec(bad);
     EXPECT_FALSE(r.ok()) << bad;
-    if (!r.ok()) EXPECT_EQ(r.err().code, base::errc::invalid_argument) << bad;
+    if (!r.ok()) {
+      EXPECT_EQ(r.err().code, base::errc::invalid_argument) << bad;
+    }
   }
 }
 

@@ -96,7 +96,9 @@ TEST(server_model, upload_cleans_stores_and_records) {
   ASSERT_TRUE(card["photoCompliance"].is_object()) << card.dump();
   EXPECT_EQ(card["photoCompliance"]["rules"].size(), 16u);
   for (const auto& rule : card["photoCompliance"]["rules"])
-    if (rule["rule"] == "background_colour") EXPECT_FALSE(rule["pass"].get<bool>()) << rule.dump();
+    if (rule["rule"] == "background_colour") {
+      EXPECT_FALSE(rule["pass"].get<bool>()) << rule.dump();
+    }
   EXPECT_EQ(card["photoCompliance"]["verdict"], "fail");
   ASSERT_TRUE(card["photoFace"].is_object());
   EXPECT_TRUE(card["photoFace"].contains("rollDeg"));
