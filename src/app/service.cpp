@@ -71,9 +71,12 @@ std::string photo_report_of(const pipeline::clean_result& r) {
 }
 
 std::string photo_warning_of(const pipeline::clean_result& r) {
-  if (r.coverage < 0.02) return "mask_empty";
-  if (r.coverage > 0.98) return "mask_full";
-  if (!r.person) return "no_person";
+  switch (r.warning) {
+    case pipeline::clean_warning::mask_empty: return "mask_empty";
+    case pipeline::clean_warning::mask_full: return "mask_full";
+    case pipeline::clean_warning::no_person: return "no_person";
+    case pipeline::clean_warning::none: return "";
+  }
   return "";
 }
 

@@ -71,7 +71,7 @@ class worker_pool {
   // Runs the clean on a worker with the ticket's place and waits at most timeout_ms (queue
   // wait included). timeout when it takes longer: the result is then discarded, and the
   // place is freed when the worker is done with it. The engine's error otherwise.
-  // Records the clean's duration (ms) in on_done when it ran.
+  // Reports the clean's duration (ms) to the observer (set_observer) when it ran.
   base::result<pipeline::clean_result> run(ticket t, std::shared_ptr<const std::string> bytes, const pipeline::clean_options& o,
                                            int timeout_ms);
 

@@ -1,5 +1,7 @@
 // The error and result types every module returns instead of throwing.
-// An error carries a machine code, a detail for the log and a public message.
+// An error carries a machine code and a detail for the log; the public text a client sees comes
+// from the caller's own table (server/http_errors.cpp, app::photo_error_text) or, for a field
+// of the request itself, the field's own message; a detail about our side never reaches a client.
 #pragma once
 #include <string>
 #include <utility>

@@ -195,6 +195,10 @@ result<clean_result> cleaner::clean(std::span<const uint8_t> bytes, const clean_
   if (!res.person) res.warnings.push_back("no face found: the cut-out may not be a person");
   if (res.coverage < 0.02) res.warnings.push_back("the mask is almost empty");
   if (res.coverage > 0.98) res.warnings.push_back("the mask is almost full");
+  res.warning = res.coverage < 0.02   ? clean_warning::mask_empty
+                : res.coverage > 0.98 ? clean_warning::mask_full
+                : !res.person         ? clean_warning::no_person
+                                      : clean_warning::none;
   res.timing.refine_ms = ms_since(t0);
 
   // frame to the spec (landmarks, plan, render from the photo, assess, encode) or composite -> encode

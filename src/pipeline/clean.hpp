@@ -92,6 +92,9 @@ struct clean_timing {
   double decode_ms = 0, infer_ms = 0, refine_ms = 0, encode_ms = 0, total_ms = 0;
 };
 
+// The doubt about a result, most serious first (the mask's thresholds live in clean.cpp only).
+enum class clean_warning { none, mask_empty, mask_full, no_person };
+
 struct clean_result {
   std::vector<uint8_t> bytes;  // the encoded output
   image::format fmt = image::format::png;
@@ -101,6 +104,7 @@ struct clean_result {
   int model_size_px = 0;       // the network input side used (retry_size_px after a retry)
   double face_fraction = 0;    // largest face box width / photo width (0 = no face): drives the size rule
   std::vector<std::string> warnings;
+  clean_warning warning = clean_warning::none;  // the first of these that applies
   clean_timing timing;
   // With a spec: the face (full-resolution photo pixels after EXIF orientation), the
   // compliance report, the dpi and JPEG quality; framed->file.bytes is empty (moved to bytes).

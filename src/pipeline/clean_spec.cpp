@@ -105,6 +105,7 @@ base::result<void> cleaner::frame_to_spec(std::span<const uint8_t> bytes, const 
   f.chin = times(f.chin, r), f.crown = times(f.crown, r);
 
   res.person = true;
+  if (res.warning == clean_warning::no_person) res.warning = clean_warning::none;
   std::erase_if(res.warnings, [](const std::string& w) { return w.rfind("no face found", 0) == 0; });
   for (auto& w : framed->warnings) res.warnings.push_back(w);
   res.bytes = std::move(framed->file.bytes);

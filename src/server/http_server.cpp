@@ -294,7 +294,7 @@ struct http_server::impl {
   }
 
   void install_routes() {
-    // --- the web page (issue 5): web/ embedded at build time (src/server/CMakeLists.txt) -------
+    // --- the web page: web/ embedded at build time (src/server/CMakeLists.txt) -------
     http.Get("/", route("/", false, [](const httplib::Request&, httplib::Response& res) {
       res.set_header("Content-Security-Policy",
                      "default-src 'self'; img-src 'self' data: blob: https: http:; connect-src 'self' http: https:; frame-ancestors 'none'");
@@ -393,7 +393,7 @@ struct http_server::impl {
       if (!r.ok()) return fail(res, r.err(), app::stage::database);
       res.status = 204;
     }));
-    // --- ID-card PDF (issue 5) ---------------------------------------------------------------
+    // --- ID-card PDF and photo sheet ---------------------------------------------------------------
     http.Get(R"(/api/id-cards/([^/]+)/card\.pdf)", route("/api/id-cards/{id}/card.pdf", true, [this](const httplib::Request& req, httplib::Response& res) {
       auto sheet = card::sheet_from(req.has_param("sheet") ? req.get_param_value("sheet") : "card");
       if (!sheet.ok()) return send_bad_request(res, "sheet must be card or a4");

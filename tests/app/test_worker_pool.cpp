@@ -139,7 +139,13 @@ TEST(worker_pool, destroying_with_queued_jobs_answers_them) {
     ASSERT_TRUE(t.ok());
     fs.push_back(std::async(std::launch::async, [&, t = std::move(*t)]() mutable { return (*pool)->run(std::move(t), bytes_of("y"), {}, 30000); }));
   }
-  while (g.started < 1 || (*pool)->stats().queued < 2) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  for (int i = 0; g.started < 1 || (*pool)->stats().queued < 2; ++i) {  // bounded: fails after 60 s instead of hanging
+    if (i >= 30000) {
+      g.open();  // so the pending cleans end and the test fails instead of hanging
+      FAIL() << "the pool never reached one running and two queued";
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
   std::thread opener([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     g.open();

@@ -393,6 +393,11 @@ struct gate {
   std::condition_variable cv;
   bool open = false;
   std::atomic<int> started{0};
+  void release() {
+    std::lock_guard<std::mutex> l(mu);
+    open = true;
+    cv.notify_all();
+  }
 };
 class gated_engine final : public app::clean_engine {
  public:
@@ -508,7 +513,13 @@ TEST(server, second_photo_request_for_a_busy_card_is_409) {
   const std::string other = s.create_card("Other card");
   const std::string png = harness::pattern_png(40, 40);
   auto first = std::async(std::launch::async, [&] { return s.client().Post("/api/id-cards/" + id + "/photo", h, png, "image/png"); });
-  while (g.started < 1) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  for (int i = 0; g.started < 1; ++i) {  // bounded: a stuck pool fails here after 60 s instead of hanging
+    if (i >= 30000) {
+      g.release();  // so the pending request ends and the test fails instead of hanging
+      FAIL() << "the first clean never started";
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
   auto second = s.client().Post("/api/id-cards/" + id + "/photo", h, png, "image/png");
   expect_error(second, 409, "same card while its photo is processed");
   if (second) {
@@ -517,7 +528,13 @@ TEST(server, second_photo_request_for_a_busy_card_is_409) {
   auto seed = s.client().Post("/fetch-and-clean", h, json{{"rawPhotoUrl", "http://127.0.0.1:9/x.png"}, {"idCardId", id}}.dump(), "application/json");
   expect_error(seed, 409, "fetch for the same card");
   auto parallel = std::async(std::launch::async, [&] { return s.client().Post("/api/id-cards/" + other + "/photo", h, png, "image/png"); });
-  while (g.started < 2 && s.svc->stats().admitted < 2) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  for (int i = 0; g.started < 2 && s.svc->stats().admitted < 2; ++i) {
+    if (i >= 30000) {
+      g.release();
+      FAIL() << "the second request was never admitted";
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
   {
     std::lock_guard<std::mutex> l(g.mu);
     g.open = true;
