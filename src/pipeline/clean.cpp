@@ -183,11 +183,12 @@ result<clean_result> cleaner::clean(std::span<const uint8_t> bytes, const clean_
 
   // person only -> edge refinement -> colour decontamination
   t0 = clock::now();
-  rgb8_plane fg = *out_plane;
+  // Decontaminated colours only for the plain composite: a frame is rendered from the photo.
+  std::optional<rgb8_plane> fg;
   if (o.refine) {
     person_only_result po = person_only(alpha, faces);
     alpha = refine_edges(*out_plane, po.alpha);
-    fg = decontaminate(*out_plane, alpha);
+    if (!o.spec) fg = decontaminate(*out_plane, alpha);
   }
   double sum = 0;
   for (float v : alpha.a) sum += v;
@@ -204,7 +205,7 @@ result<clean_result> cleaner::clean(std::span<const uint8_t> bytes, const clean_
   // frame to the spec (landmarks, plan, render from the photo, assess, encode) or composite -> encode
   t0 = clock::now();
   if (o.spec) {
-    IDPHOTO_TRY(frame_to_spec(bytes, photo, *out_plane, alpha, o, res));
+    IDPHOTO_TRY(frame_to_spec(bytes, info->swaps_axes() ? info->height : info->width, photo, *out_plane, alpha, o, res));
     res.timing.encode_ms = ms_since(t0);
     res.timing.total_ms = ms_since(t_all);
     return res;
@@ -217,7 +218,8 @@ result<clean_result> cleaner::clean(std::span<const uint8_t> bytes, const clean_
     eo.fmt = image::format::png;
     final_img = std::move(*mask);
   } else {
-    auto fg_img = image::from_pixels(fg.px, fg.width, fg.height, 3);
+    const rgb8_plane& colours = fg ? *fg : *out_plane;
+    auto fg_img = image::from_pixels(colours.px, colours.width, colours.height, 3);
     IDPHOTO_TRY(fg_img);
     if (!o.background && eo.fmt == image::format::jpeg)
       return make_error(errc::invalid_argument, "a transparent background needs PNG or WebP output, not JPEG");

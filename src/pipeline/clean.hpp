@@ -135,8 +135,8 @@ class cleaner {
   cleaner() = default;
   // clean_spec.cpp: frames the cut-out to o.spec. photo, work and alpha: the work-size photo,
   // its pixels and its final mask (all one size); bytes: the file, decoded again when the
-  // frame needs more pixels than the work size has.
-  base::result<void> frame_to_spec(std::span<const uint8_t> bytes, const image::image& photo, const rgb8_plane& work,
+  // frame needs more pixels than the work size has; full_w: its upright width (from the probe).
+  base::result<void> frame_to_spec(std::span<const uint8_t> bytes, int full_w, const image::image& photo, const rgb8_plane& work,
                                    const alpha_plane& alpha, const clean_options& o, clean_result& res);
   std::unique_ptr<face::face_analyser> landmarks_;  // loaded on the first photo framed to a spec
   pipeline_config cfg_;

@@ -7,7 +7,6 @@
 #include <cmath>
 #include <utility>
 
-#include "image/probe.hpp"
 #include "pipeline/clean.hpp"
 #include "pipeline/load_photo.hpp"
 
@@ -50,7 +49,7 @@ vec2 times(vec2 p, double k) { return {p.x * k, p.y * k}; }
 
 }  // namespace
 
-base::result<void> cleaner::frame_to_spec(std::span<const uint8_t> bytes, const image::image& photo, const rgb8_plane& work,
+base::result<void> cleaner::frame_to_spec(std::span<const uint8_t> bytes, int full_w, const image::image& photo, const rgb8_plane& work,
                                           const alpha_plane& alpha, const clean_options& o, clean_result& res) {
   const id_spec& spec = *o.spec;
   if (alpha.width != work.width || alpha.height != work.height || photo.width() != work.width || photo.height() != work.height)
@@ -77,9 +76,6 @@ base::result<void> cleaner::frame_to_spec(std::span<const uint8_t> bytes, const 
   IDPHOTO_TRY(crown);
   auto plan = plan_frame(spec, *points, *crown);
   IDPHOTO_TRY(plan);
-  auto info = image::probe(bytes);
-  IDPHOTO_TRY(info);
-  const int full_w = info->swaps_axes() ? info->height : info->width;
   const double full_over_work = static_cast<double>(full_w) / work.width;
 
   const image::image* src = &photo;
