@@ -3,6 +3,8 @@
 
 #include <chrono>
 
+#include "base/catching.hpp"
+
 namespace idphoto::app {
 
 using base::errc;
@@ -137,6 +139,7 @@ base::result<pipeline::clean_result> worker_pool::run(ticket t, std::shared_ptr<
   return std::move(j->out);
 }
 
+
 /* Each worker takes the oldest job, skips it when its waiter already gave up, runs it
  * with its own engine, and hands the result back. The job's ticket is released only
  * after the run, so admitted_ counts work in memory, not waiters. */
@@ -160,7 +163,10 @@ void worker_pool::worker_main(clean_engine* engine) {
     if (!skip) {
       const auto t0 = std::chrono::steady_clock::now();
       const auto& b = *j->bytes;
-      r = engine->clean(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(b.data()), b.size()), j->options);
+      // An engine's exception is this job's error: on a worker thread it would end serve.
+      r = base::catching("engine", [&] {
+        return engine->clean(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(b.data()), b.size()), j->options);
+      });
       const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
       std::function<void(double, bool)> obs;
       {

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <set>
 
+#include "base/catching.hpp"
 #include "base/read_file.hpp"
 #include "batch/batch_config.hpp"
 #include "batch/csv.hpp"
@@ -193,7 +194,7 @@ int cmd_batch(const std::vector<std::string>& argv) {
     if (!bytes) {
       res.add("unreadable_photo", bytes.err().detail);
     } else {
-      auto r = cleaner->clean(*bytes, setup->co);
+      auto r = base::catching("clean", [&] { return cleaner->clean(*bytes, setup->co); });  // one photo's throw fails its row
       if (!r) {
         const std::string why = with_decode_reason(r.err());
         const bool no_face = pipeline::is_no_face(r.err());  // framing to a spec needs a face

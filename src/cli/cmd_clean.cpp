@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <utility>
 
+#include "base/catching.hpp"
 #include "base/memory_stats.hpp"
 #include "base/read_file.hpp"
 #include "cli/args.hpp"
@@ -143,7 +144,7 @@ int cmd_clean(const std::vector<std::string>& argv) {
     if (!bytes.ok()) {
       err = bytes.err().detail;
     } else {
-      auto r = (*cl)->clean(*bytes, co);
+      auto r = base::catching("clean", [&] { return (*cl)->clean(*bytes, co); });  // one photo's throw fails that photo
       if (!r.ok()) {
         err = with_decode_reason(r.err());
       } else {
