@@ -368,7 +368,10 @@ photo_outcome service::fetch_and_clean(const std::string& card_id, const std::st
  * photoStatus processing; (3) the clean runs; (4) the clean photo is stored; (5) the card
  * records it. A crash after (1) leaves an orphan file (swept), after (2) a card that startup
  * marks failed "interrupted" with its raw photo intact; the record never names a file that
- * was not stored first. Blobs the card stops referencing are removed after the update. */
+ * was not stored first. Blobs the card stops referencing are removed after the update.
+ * A card that already has a clean photo keeps it until the new one is clean and stored: (2) is
+ * skipped (a crash leaves the old photo and an orphan), and a failed attempt is recorded as
+ * photoError (with its time) on the card, which stays clean with its old files. */
 photo_outcome service::clean_and_record(const db::id_card& before, ticket place, std::string bytes, const pipeline::clean_options& co,
                                         const std::optional<std::string>& requested_spec) {
   auto info = check_photo(bytes, cfg_.pipeline.limits);
@@ -376,19 +379,22 @@ photo_outcome service::clean_and_record(const db::id_card& before, ticket place,
 
   auto raw = store_->put(bytes, content_type_of(info->fmt), "raw");
   if (!raw.ok()) return outcome_error(raw.err(), stage::store, before);
+  const bool keep_previous = before.status == db::photo_status::clean && !before.clean_photo_key.empty();
 
   db::photo_update u;
   u.raw_photo_url = raw->url;
   u.raw_photo_key = raw->key;
   u.status = db::photo_status::processing;
   u.photo_spec = requested_spec;  // a spec the request chose becomes the card's
-  auto recorded = repo_->set_photo(before.id, u);
-  if (!recorded.ok()) {
-    (void)store_->remove(raw->key);
-    return outcome_error(recorded.err(), stage::database, std::nullopt);
+  if (!keep_previous) {
+    auto recorded = repo_->set_photo(before.id, u);
+    if (!recorded.ok()) {
+      (void)store_->remove(raw->key);
+      return outcome_error(recorded.err(), stage::database, std::nullopt);
+    }
+    for (const auto* k : {&before.raw_photo_key, &before.clean_photo_key})
+      if (!k->empty()) (void)store_->remove(*k);
   }
-  for (const auto* k : {&before.raw_photo_key, &before.clean_photo_key})
-    if (!k->empty()) (void)store_->remove(*k);
 
   auto shared = std::make_shared<const std::string>(std::move(bytes));
   auto cleaned = pool_->run(std::move(place), shared, co, cfg_.job_timeout_ms);
@@ -397,6 +403,17 @@ photo_outcome service::clean_and_record(const db::id_card& before, ticket place,
   auto record_failure = [&](const failure& f) -> photo_outcome {
     db::photo_update fu = u;
     fu.status = db::photo_status::failed;
+    if (keep_previous) {  // the previous photo stands; the attempt's raw file goes
+      fu.raw_photo_url = before.raw_photo_url;
+      fu.raw_photo_key = before.raw_photo_key;
+      fu.clean_photo_url = before.clean_photo_url;
+      fu.clean_photo_key = before.clean_photo_key;
+      fu.status = db::photo_status::clean;
+      fu.photo_warning = before.photo_warning;
+      fu.photo_report = before.photo_report;
+      fu.photo_spec = std::nullopt;
+      (void)store_->remove(raw->key);
+    }
     fu.photo_error = photo_error_text(f);
     auto after = repo_->set_photo(before.id, fu);
     photo_outcome o;
@@ -424,6 +441,9 @@ photo_outcome service::clean_and_record(const db::id_card& before, ticket place,
     }
     return outcome_error(done.err(), stage::database, std::nullopt);
   }
+  if (keep_previous)  // replaced only now that the new photo is recorded
+    for (const auto* k : {&before.raw_photo_key, &before.clean_photo_key})
+      if (!k->empty()) (void)store_->remove(*k);
   photo_outcome ok;
   ok.card = *done;
   return ok;

@@ -103,6 +103,8 @@ CREATE UNIQUE INDEX jobs_idempotency ON jobs (subject, endpoint, idempotency_key
        R"(ALTER TABLE id_cards ADD COLUMN photo_spec {text} NOT NULL DEFAULT 'card';
 ALTER TABLE id_cards ADD COLUMN photo_report {text} NOT NULL DEFAULT '';)",
        "", "", {}, false},
+      {13, "when the last failed photo attempt was (photo_error_at)",
+       R"(ALTER TABLE id_cards ADD COLUMN photo_error_at {text} NOT NULL DEFAULT '';)", "", "", {}, false},
   };
   return list;
 }

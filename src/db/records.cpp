@@ -196,13 +196,13 @@ base::result<void> validate_photo_update(const photo_update& u) {
 std::string photo_update_sql(const std::string& returning) {
   return "UPDATE id_cards SET raw_photo_url = $2, raw_photo_key = $3, clean_photo_url = $4, "
          "clean_photo_key = $5, status = $6, photo_error = $7, photo_warning = $8, updated_at = $9, "
-         "photo_report = $10, photo_spec = COALESCE($11, photo_spec) WHERE id = $1 RETURNING " + returning;
+         "photo_report = $10, photo_spec = COALESCE($11, photo_spec), photo_error_at = $12 WHERE id = $1 RETURNING " + returning;
 }
 
 std::vector<std::optional<std::string>> photo_update_params(const std::string& card_id, const photo_update& u, const std::string& now) {
   return {card_id, u.raw_photo_url, u.raw_photo_key, u.clean_photo_url, u.clean_photo_key,
           std::string(photo_status_name(u.status)), u.photo_error, u.photo_warning, now,
-          u.photo_report, u.photo_spec};
+          u.photo_report, u.photo_spec, u.photo_error.empty() ? std::string() : now};
 }
 
 base::result<std::string> new_card_id() {

@@ -36,8 +36,8 @@ constexpr int postgres_pool_size = 8;
 const std::string card_columns =
     "id, full_name, id_number, organization, role, issued_at, expires_at, raw_photo_url, "
     "raw_photo_key, clean_photo_url, clean_photo_key, status, photo_error, photo_warning, "
-    "created_at, updated_at, photo_spec, photo_report";
-constexpr size_t n_card_columns = 18;
+    "created_at, updated_at, photo_spec, photo_report, photo_error_at";
+constexpr size_t n_card_columns = 19;
 
 // The card in a row selected with card_columns; corrupt when the row does not fit.
 base::result<id_card> card_from_row(const sql_row& r) {
@@ -66,6 +66,7 @@ base::result<id_card> card_from_row(const sql_row& r) {
   c.updated_at = *r[15];
   c.photo_spec = *r[16];
   c.photo_report = *r[17];
+  c.photo_error_at = *r[18];
   return c;
 }
 
@@ -180,7 +181,7 @@ class sql_repository final : public repository {
   base::result<int> fail_interrupted() override {
     auto rows = run(false, [](sql_connection& c) {
       return c.query(
-          "UPDATE id_cards SET status = 'failed', photo_error = $1, updated_at = $2 "
+          "UPDATE id_cards SET status = 'failed', photo_error = $1, updated_at = $2, photo_error_at = $2 "
           "WHERE status = 'processing' RETURNING id",
           {std::string("interrupted: the server stopped while cleaning; upload again"),
            now_timestamp()});

@@ -28,7 +28,9 @@ struct id_card {
   std::string clean_photo_url;  // public URL of the cleaned photo, or ""
   std::string clean_photo_key;  // the blob store's key of that photo (internal), or ""
   photo_status status = photo_status::none;
-  std::string photo_error;      // why cleaning failed (public text), "" otherwise
+  std::string photo_error;      // why the last photo attempt failed (public text), "" otherwise; with
+                                // status clean, the previous photo was kept
+  std::string photo_error_at;   // when that attempt failed (as created_at), "" when photo_error is ""
   std::string photo_warning;    // a doubtful result: "no_person", "mask_empty", "mask_full", or ""
   std::string photo_spec = "card";  // the ID-photo spec the clean photo is framed to ("none" = a plain cut-out)
   std::string photo_report;     // with a framed clean photo: {"spec","dpi","face","compliance"} JSON, else ""

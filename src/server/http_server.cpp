@@ -5,17 +5,23 @@
 
 #include <httplib.h>
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <string_view>
 #include <fstream>
 #include <mutex>
+#include <regex>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <thread>
 
 #include "server/http_errors.hpp"
 #include "server/jwt.hpp"
 #include "server/metrics.hpp"
+#include "server/strict_json.hpp"
 
 namespace idphoto::server {
 
@@ -66,6 +72,7 @@ json card_json(const db::id_card& c) {
               {"cleanPhotoUrl", nullable(c.clean_photo_url)},
               {"photoStatus", db::photo_status_name(c.status)},
               {"photoError", nullable(c.photo_error)},
+              {"photoErrorAt", nullable(c.photo_error_at)},
               {"photoWarning", nullable(c.photo_warning)},
               {"photoSpec", c.photo_spec},
               {"photoCompliance", part("compliance")},
@@ -94,6 +101,23 @@ void send_bad_request(httplib::Response& res, const std::string& message, int st
   send_json(res, status, json{{"error", {{"code", status == 415 ? "unsupported_media_type" : "invalid_argument"}, {"message", message}}}});
 }
 
+// Text from a client made safe for one log line: bytes outside printable ASCII, '"' and '\\'
+// become \xNN, so a %0a in a path cannot start a forged line and no ESC sequence reaches a
+// terminal. At most max_bytes of the input are kept.
+std::string log_safe(std::string_view v, std::size_t max_bytes) {
+  std::string out;
+  for (const unsigned char c : v.substr(0, max_bytes)) {
+    if (c < 0x20 || c > 0x7e || c == '"' || c == '\\') {
+      char b[5];
+      std::snprintf(b, sizeof b, "\\x%02x", c);
+      out += b;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
 // A header value: printable ASCII only (anything else becomes '?'), so no CR/LF can split it.
 std::string header_safe(std::string v) {
   for (char& c : v)
@@ -114,6 +138,47 @@ const char* file_content_type(const std::string& key) {
   if (ends(".tif") || ends(".tiff")) return "image/tiff";
   if (ends(".pdf")) return "application/pdf";
   return "application/octet-stream";
+}
+
+// "scheme://host[:port]" of an absolute http(s) URL; "" otherwise.
+std::string origin_of(const std::string& url) {
+  const auto sep = url.find("://");
+  if (sep == std::string::npos || (url.compare(0, sep, "http") != 0 && url.compare(0, sep, "https") != 0)) return "";
+  const std::string origin = url.substr(0, url.find_first_of("/?#", sep + 3));
+  return origin.find_first_of(" ;,'\"") == std::string::npos ? origin : "";
+}
+
+/* The page's Content-Security-Policy: scripts, styles and requests to this origin only; images
+ * also from where the store serves photos (the public URL, or Cloudinary's delivery host) — so
+ * an injected script could neither load code nor send the token in localStorage elsewhere. */
+std::string page_csp(const app::app_config& c) {
+  std::string img = "'self' data: blob:";
+  const std::string store = origin_of(c.cloudinary ? c.cloudinary->delivery_base_url : c.effective_public_url());
+  if (!store.empty()) img += " " + store;
+  return "default-src 'self'; img-src " + img + "; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+}
+
+// The Range of a /files request, checked before cpp-httplib applies it (0.11 computes a
+// negative length for a start past the end and sends a 206 it never fills). One range —
+// bytes=a-b, a- or -n — is served as 206, clamped to the file; one that starts past the end
+// gets 416 with "Content-Range: bytes */size"; several ranges are ignored (the whole file, 200,
+// as RFC 9110 §14.2 allows). false when the 416 is sent.
+bool usable_ranges(const httplib::Request& req, size_t size, httplib::Response& res, int retry_after_s) {
+  auto& ranges = const_cast<httplib::Request&>(req).ranges;  // as photo_body: the request is ours
+  if (ranges.size() > 1) ranges.clear();
+  if (ranges.empty()) return true;
+  auto& [first, last] = ranges.front();  // -1 = not given
+  const auto n = static_cast<ssize_t>(size);
+  const bool ok = first < 0 ? last > 0 && n > 0 : first < n && (last < 0 || last >= first);
+  if (!ok) {
+    ranges.clear();
+    res.set_header("Content-Range", "bytes */" + std::to_string(size));
+    send_error(res, http_error_for_status(416), retry_after_s);
+    return false;
+  }
+  if (first < 0) last = std::min(last, n);
+  else if (last >= n) last = n - 1;
+  return true;
 }
 
 // A form field (multipart) or query parameter; nullopt when absent.
@@ -240,10 +305,20 @@ struct http_server::impl {
   }
 
   // The JSON object body of a request; nullopt (answer sent) when it is not one.
+  // Content-Type must be application/json (415 otherwise: a form or text/plain post from another
+  // page must not pass as JSON); a member name given twice is refused like malformed JSON.
   std::optional<json> json_body(const httplib::Request& req, httplib::Response& res) {
-    json b = json::parse(req.body, nullptr, false);
-    if (b.is_discarded() || !b.is_object()) {
-      send_bad_request(res, "the body must be a JSON object");
+    std::string ct = req.get_header_value("Content-Type");
+    ct = ct.substr(0, ct.find(';'));
+    while (!ct.empty() && (ct.back() == ' ' || ct.back() == '\t')) ct.pop_back();
+    std::transform(ct.begin(), ct.end(), ct.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (ct != "application/json") {
+      send_bad_request(res, "send the body as JSON with Content-Type: application/json", 415);
+      return std::nullopt;
+    }
+    auto b = parse_strict_json(req.body);
+    if (!b || !b->is_object()) {
+      send_bad_request(res, "the body must be a JSON object (each member name once)");
       return std::nullopt;
     }
     return b;
@@ -293,36 +368,56 @@ struct http_server::impl {
     send_photo_outcome(res, svc.fetch_and_clean(id, url->get<std::string>(), po));
   }
 
+  // Every route, as registered: a path that matches one with another method is a 405 (with
+  // Allow), not a 404.
+  std::vector<std::pair<std::string, std::regex>> routes;
+  void on(const char* method, const std::string& pattern, httplib::Server::Handler h) {
+    routes.emplace_back(method, std::regex(pattern));
+    const std::string m = method;
+    if (m == "GET") http.Get(pattern, std::move(h));
+    else if (m == "POST") http.Post(pattern, std::move(h));
+    else if (m == "PATCH") http.Patch(pattern, std::move(h));
+    else http.Delete(pattern, std::move(h));
+  }
+  // The methods a path has routes for ("GET, HEAD, POST"), or "" when it has none.
+  std::string allowed_methods(const std::string& path) const {
+    std::string allow;
+    for (const auto& [m, re] : routes) {
+      if (!std::regex_match(path, re) || allow.find(m) != std::string::npos) continue;
+      allow += (allow.empty() ? "" : ", ") + m + (m == "GET" ? ", HEAD" : "");
+    }
+    return allow;
+  }
+
   void install_routes() {
     // --- the web page: web/ embedded at build time (src/server/CMakeLists.txt) -------
-    http.Get("/", route("/", false, [](const httplib::Request&, httplib::Response& res) {
-      res.set_header("Content-Security-Policy",
-                     "default-src 'self'; img-src 'self' data: blob: https: http:; connect-src 'self' http: https:; frame-ancestors 'none'");
+    on("GET", "/", route("/", false, [csp = page_csp(svc.config())](const httplib::Request&, httplib::Response& res) {
+      res.set_header("Content-Security-Policy", csp);
       res.set_content(web_index_html(), "text/html; charset=utf-8");
     }));
-    http.Get("/app.js", route("/app.js", false, [](const httplib::Request&, httplib::Response& res) {
+    on("GET", "/app.js", route("/app.js", false, [](const httplib::Request&, httplib::Response& res) {
       res.set_content(web_app_js(), "text/javascript; charset=utf-8");
     }));
-    http.Get("/style.css", route("/style.css", false, [](const httplib::Request&, httplib::Response& res) {
+    on("GET", "/style.css", route("/style.css", false, [](const httplib::Request&, httplib::Response& res) {
       res.set_content(web_style_css(), "text/css; charset=utf-8");
     }));
     // --- end web page ----------------------------------------------------------------------------
-    http.Get("/healthz", route("/healthz", false, [](const httplib::Request&, httplib::Response& res) {
+    on("GET", "/healthz", route("/healthz", false, [](const httplib::Request&, httplib::Response& res) {
       send_json(res, 200, json{{"status", "ok"}});
     }));
-    http.Get("/readyz", route("/readyz", false, [this](const httplib::Request&, httplib::Response& res) {
+    on("GET", "/readyz", route("/readyz", false, [this](const httplib::Request&, httplib::Response& res) {
       const auto r = svc.check_ready();
       json b = {{"ready", r.ready()}, {"model", r.model}, {"database", r.database}, {"store", r.store}};
       if (!r.ready()) res.set_header("Retry-After", std::to_string(retry_after()));
       send_json(res, r.ready() ? 200 : 503, b);
     }));
-    http.Get("/metrics", route("/metrics", false, [this](const httplib::Request&, httplib::Response& res) {
+    on("GET", "/metrics", route("/metrics", false, [this](const httplib::Request&, httplib::Response& res) {
       res.set_content(stats.render(svc.stats()), "text/plain; version=0.0.4; charset=utf-8");
     }));
-    http.Get("/openapi.json", route("/openapi.json", false, [](const httplib::Request&, httplib::Response& res) {
+    on("GET", "/openapi.json", route("/openapi.json", false, [](const httplib::Request&, httplib::Response& res) {
       res.set_content(openapi_json(), "application/json");
     }));
-    http.Get(R"(/files/(.+))", route("/files/{key}", false, [this](const httplib::Request& req, httplib::Response& res) {
+    on("GET", R"(/files/(.+))", route("/files/{key}", false, [this](const httplib::Request& req, httplib::Response& res) {
       const std::string key = req.matches[1];
       auto path = svc.local_file(key);
       if (!path.ok()) return fail(res, base::make_error(errc::not_found, path.err().detail), app::stage::store);
@@ -332,7 +427,7 @@ struct http_server::impl {
       if (!*f || ec) return fail(res, base::make_error(errc::not_found, "cannot open " + key), app::stage::store);
       res.set_header("Cache-Control", "private, max-age=31536000, immutable");
       res.set_header("X-Robots-Tag", "noindex");
-      res.set_header("Referrer-Policy", "no-referrer");
+      if (!usable_ranges(req, static_cast<size_t>(size), res, retry_after())) return;
       res.set_content_provider(static_cast<size_t>(size), file_content_type(key), [f](size_t offset, size_t length, httplib::DataSink& sink) {
         char buf[64 * 1024];
         f->seekg(static_cast<std::streamoff>(offset));
@@ -345,7 +440,7 @@ struct http_server::impl {
     }));
 
     // ID cards.
-    http.Post("/api/id-cards", route("/api/id-cards", true, [this](const httplib::Request& req, httplib::Response& res) {
+    on("POST", "/api/id-cards", route("/api/id-cards", true, [this](const httplib::Request& req, httplib::Response& res) {
       auto b = json_body(req, res);
       if (!b) return;
       db::id_card_fields f;
@@ -355,7 +450,7 @@ struct http_server::impl {
       res.set_header("Location", "/api/id-cards/" + c->id);
       send_json(res, 201, card_json(*c));
     }));
-    http.Get("/api/id-cards", route("/api/id-cards", true, [this](const httplib::Request& req, httplib::Response& res) {
+    on("GET", "/api/id-cards", route("/api/id-cards", true, [this](const httplib::Request& req, httplib::Response& res) {
       int limit = 20;
       if (req.has_param("limit")) {
         try {
@@ -374,12 +469,12 @@ struct http_server::impl {
       for (const auto& c : p->items) items.push_back(card_json(c));
       send_json(res, 200, json{{"items", items}, {"nextCursor", nullable(p->next_cursor)}});
     }));
-    http.Get(R"(/api/id-cards/([^/]+))", route("/api/id-cards/{id}", true, [this](const httplib::Request& req, httplib::Response& res) {
+    on("GET", R"(/api/id-cards/([^/]+))", route("/api/id-cards/{id}", true, [this](const httplib::Request& req, httplib::Response& res) {
       auto c = svc.get_card(req.matches[1]);
       if (!c.ok()) return fail(res, c.err(), app::stage::database);
       send_json(res, 200, card_json(*c));
     }));
-    http.Patch(R"(/api/id-cards/([^/]+))", route("/api/id-cards/{id}", true, [this](const httplib::Request& req, httplib::Response& res) {
+    on("PATCH", R"(/api/id-cards/([^/]+))", route("/api/id-cards/{id}", true, [this](const httplib::Request& req, httplib::Response& res) {
       auto b = json_body(req, res);
       if (!b) return;
       db::id_card_fields f;
@@ -388,13 +483,13 @@ struct http_server::impl {
       if (!c.ok()) return fail(res, c.err(), app::stage::database);
       send_json(res, 200, card_json(*c));
     }));
-    http.Delete(R"(/api/id-cards/([^/]+))", route("/api/id-cards/{id}", true, [this](const httplib::Request& req, httplib::Response& res) {
+    on("DELETE", R"(/api/id-cards/([^/]+))", route("/api/id-cards/{id}", true, [this](const httplib::Request& req, httplib::Response& res) {
       auto r = svc.delete_card(req.matches[1]);
       if (!r.ok()) return fail(res, r.err(), app::stage::database);
       res.status = 204;
     }));
     // --- ID-card PDF and photo sheet ---------------------------------------------------------------
-    http.Get(R"(/api/id-cards/([^/]+)/card\.pdf)", route("/api/id-cards/{id}/card.pdf", true, [this](const httplib::Request& req, httplib::Response& res) {
+    on("GET", R"(/api/id-cards/([^/]+)/card\.pdf)", route("/api/id-cards/{id}/card.pdf", true, [this](const httplib::Request& req, httplib::Response& res) {
       auto sheet = card::sheet_from(req.has_param("sheet") ? req.get_param_value("sheet") : "card");
       if (!sheet.ok()) return send_bad_request(res, "sheet must be card or a4");
       auto pdf = svc.card_pdf(req.matches[1], *sheet);
@@ -414,7 +509,7 @@ struct http_server::impl {
       res.set_header("Content-Disposition", "inline; filename=\"card-" + std::string(req.matches[1]) + ".pdf\"");
       res.set_content(std::string(pdf->begin(), pdf->end()), "application/pdf");
     }));
-    http.Get(R"(/api/id-cards/([^/]+)/photo-sheet\.pdf)", route("/api/id-cards/{id}/photo-sheet.pdf", true, [this](const httplib::Request& req, httplib::Response& res) {
+    on("GET", R"(/api/id-cards/([^/]+)/photo-sheet\.pdf)", route("/api/id-cards/{id}/photo-sheet.pdf", true, [this](const httplib::Request& req, httplib::Response& res) {
       auto paper = card::paper_from(req.has_param("paper") ? req.get_param_value("paper") : "a4");
       if (!paper.ok()) return send_bad_request(res, "paper must be 4x6in, a4 or a6");
       int copies = 0;
@@ -444,27 +539,27 @@ struct http_server::impl {
       res.set_content(std::string(pdf->begin(), pdf->end()), "application/pdf");
     }));
     // --- end ID-card PDF ---------------------------------------------------------------------
-    http.Post(R"(/api/id-cards/([^/]+)/photo)", route("/api/id-cards/{id}/photo", true, [this](const httplib::Request& req, httplib::Response& res) {
+    on("POST", R"(/api/id-cards/([^/]+)/photo)", route("/api/id-cards/{id}/photo", true, [this](const httplib::Request& req, httplib::Response& res) {
       std::string bytes;
       if (!photo_body(req, res, &bytes)) return;
       app::photo_options po;
       if (!photo_options(req, res, nullptr, &po)) return;
       send_photo_outcome(res, svc.upload_photo(req.matches[1], std::move(bytes), po));
     }));
-    http.Post(R"(/api/id-cards/([^/]+)/fetch-and-clean)",
+    on("POST", R"(/api/id-cards/([^/]+)/fetch-and-clean)",
               route("/api/id-cards/{id}/fetch-and-clean", true, [this](const httplib::Request& req, httplib::Response& res) {
                 auto b = json_body(req, res);
                 if (!b) return;
                 fetch_and_clean(req.matches[1], req, res, *b);
               }));
-    http.Post("/fetch-and-clean", route("/fetch-and-clean", true, [this](const httplib::Request& req, httplib::Response& res) {
+    on("POST", "/fetch-and-clean", route("/fetch-and-clean", true, [this](const httplib::Request& req, httplib::Response& res) {
       auto b = json_body(req, res);
       if (!b) return;
       const auto id = b->find("idCardId");
       if (id == b->end() || !id->is_string() || id->get<std::string>().empty()) return send_bad_request(res, "idCardId (a string) is required");
       fetch_and_clean(id->get<std::string>(), req, res, *b);
     }));
-    http.Post("/api/remove-background", route("/api/remove-background", true, [this](const httplib::Request& req, httplib::Response& res) {
+    on("POST", "/api/remove-background", route("/api/remove-background", true, [this](const httplib::Request& req, httplib::Response& res) {
       std::string bytes;
       if (!photo_body(req, res, &bytes)) return;
       app::photo_options po;
@@ -491,8 +586,20 @@ struct http_server::impl {
       return httplib::Server::HandlerResponse::Unhandled;
     });
     // httplib's own answers (no route, body over the limit, bad request line) get our JSON shape.
-    http.set_error_handler(httplib::Server::HandlerWithResponse([this](const httplib::Request&, httplib::Response& res) {
+    http.set_error_handler(httplib::Server::HandlerWithResponse([this](const httplib::Request& req, httplib::Response& res) {
       if (!res.body.empty() || res.status == 204) return httplib::Server::HandlerResponse::Unhandled;
+      // A method no route has (TRACE, CONNECT, OPTIONS, anything unknown): 501. A standard one
+      // on a path that has other methods: 405 with Allow. (Closing the connection after a
+      // malformed request is not in our hands with cpp-httplib 0.11: docs/architecture.md.)
+      static const std::set<std::string> served = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"};
+      if (!req.method.empty() && !served.count(req.method)) {
+        res.status = 501;
+      } else if (res.status == 404) {
+        if (const std::string allow = allowed_methods(req.path); !allow.empty()) {
+          res.status = 405;
+          res.set_header("Allow", allow);
+        }
+      }
       send_error(res, http_error_for_status(res.status), retry_after());
       return httplib::Server::HandlerResponse::Handled;
     }));
@@ -515,14 +622,9 @@ struct http_server::impl {
       char ms[32];
       std::snprintf(ms, sizeof ms, "%.1f", s * 1000);
       // The path without the query (it may carry options, never secrets, but keep lines short).
-      std::string line = utc_now_rfc3339() + " " + req.remote_addr + " " + req.method + " " + req.path.substr(0, 200) + " " +
+      std::string line = utc_now_rfc3339() + " " + log_safe(req.remote_addr, 64) + " " + log_safe(req.method, 16) + " " + log_safe(req.path, 200) + " " +
                          std::to_string(res.status) + " " + ms + "ms " + std::to_string(res.body.size()) + "B route=" + t_scope.route;
-      if (!t_scope.log_detail.empty()) {
-        std::string d = t_scope.log_detail.substr(0, 300);
-        for (char& c : d)
-          if (static_cast<unsigned char>(c) < 0x20) c = ' ';
-        line += " error=\"" + d + "\"";
-      }
+      if (!t_scope.log_detail.empty()) line += " error=\"" + log_safe(t_scope.log_detail, 300) + "\"";
       emit(line);
       t_scope = request_scope{};
     });
@@ -545,7 +647,7 @@ http_server::http_server(app::service& svc, log_sink log) : p_(std::make_unique<
   p_->http.set_read_timeout(sec, usec);
   p_->http.set_write_timeout(sec, usec);
   p_->http.set_keep_alive_timeout(5);
-  p_->http.set_default_headers({{"X-Content-Type-Options", "nosniff"}});
+  p_->http.set_default_headers({{"X-Content-Type-Options", "nosniff"}, {"Referrer-Policy", "no-referrer"}});
   svc.set_clean_observer([m = &p_->stats](double ms, bool ok) { m->observe_clean(ms / 1000.0, ok); });
   p_->install_hooks();
   p_->install_routes();

@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "server/strict_json.hpp"
+
 namespace idphoto::server {
 
 using base::errc;
@@ -118,8 +120,9 @@ base::result<jwt_claims> jwt_verify_hs256(const std::string& token, const std::s
 
   auto header_text = base64url_decode(h64);
   if (!header_text) return refuse("header is not base64url");
-  const json header = json::parse(*header_text, nullptr, false);
-  if (header.is_discarded() || !header.is_object()) return refuse("header is not a JSON object");
+  const auto header_doc = parse_strict_json(*header_text);  // a name twice: refused (RFC 7515 §5.2)
+  if (!header_doc || !header_doc->is_object()) return refuse("header is not a JSON object with unique member names");
+  const json& header = *header_doc;
   const auto alg = header.find("alg");
   if (alg == header.end() || !alg->is_string() || alg->get<std::string>() != "HS256") return refuse("alg is not HS256");
   if (const auto typ = header.find("typ"); typ != header.end() && (!typ->is_string() || (*typ != "JWT" && *typ != "jwt")))
@@ -134,8 +137,9 @@ base::result<jwt_claims> jwt_verify_hs256(const std::string& token, const std::s
 
   auto payload_text = base64url_decode(p64);
   if (!payload_text) return refuse("payload is not base64url");
-  const json payload = json::parse(*payload_text, nullptr, false);
-  if (payload.is_discarded() || !payload.is_object()) return refuse("payload is not a JSON object");
+  const auto payload_doc = parse_strict_json(*payload_text);  // {"exp":1,"exp":<future>}: refused
+  if (!payload_doc || !payload_doc->is_object()) return refuse("payload is not a JSON object with unique member names");
+  const json& payload = *payload_doc;
   jwt_claims c;
   const auto exp = payload.find("exp");
   if (exp == payload.end()) return refuse("no exp claim");

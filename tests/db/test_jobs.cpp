@@ -1063,7 +1063,7 @@ TEST_P(conformance, id_number_duplicates_are_reported_until_resolved) {
   EXPECT_NE(w.find("T-1"), std::string::npos) << w;
   EXPECT_NE(w.find(dup_a), std::string::npos) << w;
   EXPECT_NE(w.find(dup_b), std::string::npos) << w;
-  EXPECT_EQ(report.schema_version, 12);
+  EXPECT_EQ(report.schema_version, 13);
   // While the index is off, the service keeps working (the rule is not enforced).
   id_card_fields third;
   third.full_name = "Triplet";

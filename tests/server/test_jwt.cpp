@@ -78,6 +78,18 @@ TEST(jwt, alg_none_and_others_refused) {
   expect_refused(forge(R"({"alg":"HS256","crit":["b64"]})", valid_payload()), "crit extension");
 }
 
+TEST(jwt, a_member_twice_is_refused) {
+  // Last-wins would read exp as the future one, alg as HS256 after none.
+  expect_refused(forge(R"({"alg":"HS256"})", R"({"exp":1,"exp":)" + std::to_string(k_now + 3600) + "}"), "exp twice");
+  expect_refused(forge(R"({"alg":"none","alg":"HS256"})", valid_payload()), "alg twice");
+  expect_refused(forge(R"({"alg":"HS256"})", R"({"sub":"a","x":{"k":1,"k":2},"exp":)" + std::to_string(k_now + 3600) + "}"),
+                 "a nested member twice");
+  EXPECT_TRUE(jwt_verify_hs256(forge(R"({"alg":"HS256"})", R"({"sub":"a","x":{"k":1},"y":{"k":2},"exp":)" +
+                                                               std::to_string(k_now + 3600) + "}"),
+                               k_secret, k_now).ok())
+      << "the same name in two objects is fine";
+}
+
 TEST(jwt, exp_required_and_checked) {
   expect_refused(forge(R"({"alg":"HS256"})", R"({"sub":"ops"})"), "no exp");
   expect_refused(forge(R"({"alg":"HS256"})", R"({"sub":"ops","exp":"tomorrow"})"), "exp a string");
