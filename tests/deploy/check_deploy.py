@@ -42,7 +42,7 @@ sec = docs.get(("Secret", "idphoto-secrets"))
 check(all([dep, svc, pdb, cm, sec]), "missing one of Deployment, Service, PodDisruptionBudget, ConfigMap, Secret")
 
 server_src = read("src/server/http_server.cpp")
-routes = set(re.findall(r'http\.Get\("(/[a-z]+)"', server_src))
+routes = set(re.findall(r'on\("GET", "(/[a-z]+)"', server_src))
 env_doc = read("config/idphoto.example.env")
 documented = set(re.findall(r"^([A-Z][A-Z0-9_]+)=", env_doc, re.M))
 job_timeout_ms = int(re.search(r"^IDPHOTO_JOB_TIMEOUT_MS=(\d+)", env_doc, re.M).group(1))
