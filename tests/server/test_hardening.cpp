@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <stdexcept>
+#include <thread>
 
 #include "harness.hpp"
 
@@ -208,6 +209,14 @@ TEST(hardening, a_path_cannot_forge_a_log_line_or_write_escape_sequences) {
   auto r = s.client().Get("/files/x%0a2026-12-02T00:00:00.000Z%20127.0.0.1%20GET%20/admin%20200%1b[31m");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 404);
+  // The log line is written after the response is sent: wait for it (bounded).
+  const auto logged = [&] {
+    std::lock_guard<std::mutex> lock(s.log_mu);
+    for (const auto& line : s.log)
+      if (line.find("/files/x\\x0a2026") != std::string::npos) return true;
+    return false;
+  };
+  for (int i = 0; i < 500 && !logged(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   std::lock_guard<std::mutex> lock(s.log_mu);
   bool seen = false;
   for (const auto& line : s.log) {
