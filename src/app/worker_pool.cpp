@@ -139,7 +139,6 @@ base::result<pipeline::clean_result> worker_pool::run(ticket t, std::shared_ptr<
   return std::move(j->out);
 }
 
-
 /* Each worker takes the oldest job, skips it when its waiter already gave up, runs it
  * with its own engine, and hands the result back. The job's ticket is released only
  * after the run, so admitted_ counts work in memory, not waiters. */

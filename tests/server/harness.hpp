@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,10 @@ inline const std::string k_secret = "test-secret-0123456789-abcdefghijklmnop";
 
 // A port free now on 127.0.0.1 (bound to 0 and released).
 int free_port();
+
+// What the tests' fake engines return: the photo's own bytes as the "clean" result, a person
+// found, half the frame kept.
+idphoto::pipeline::clean_result echo_clean(std::span<const uint8_t> photo);
 
 // An engine for tests that never reach a clean: every clean fails with internal.
 idphoto::app::engine_factory no_model_engines();
