@@ -1,7 +1,8 @@
 # idphoto — the two commands of the README, and a few more.
 #   make run    set up, build (release), fetch the model, clean the sample photo, then start
 #               the server (SQLite + local store under data/, dev token printed; Ctrl-C stops)
-#   make test   set up, build, run the whole suite (ci preset, then ASan+UBSan unit tests)
+#   make test   set up, build, run the whole suite (ci preset, then ASan+UBSan unit tests, then
+#               the threaded code's tests under ThreadSanitizer)
 #   make bench  set up, build (release), measure against the peers (writes docs/performance.md)
 #   make build  set up, build (release)
 SHELL := /bin/bash
@@ -9,7 +10,7 @@ JOBS ?= $(shell nproc)
 SAMPLE ?= /usr/lib/python3/dist-packages/skimage/data/astronaut.png
 OUT ?= out
 
-.PHONY: setup models build build-ci build-dev run test test-ci test-dev bench clean
+.PHONY: setup models build build-ci build-dev build-tsan run test test-ci test-dev test-tsan bench clean
 
 setup:
 	scripts/setup
@@ -30,6 +31,11 @@ build-dev: setup
 	cmake --preset dev >/dev/null
 	cmake --build --preset dev -j $(JOBS)
 
+# Only the tests labelled tsan and what they link (the preset's targets; docs/development.md).
+build-tsan: setup
+	cmake --preset tsan >/dev/null
+	cmake --build --preset tsan -j $(JOBS)
+
 PORT ?= 8080
 run: build models
 	@mkdir -p "$(OUT)"
@@ -46,7 +52,11 @@ test-ci: build-ci models
 test-dev: build-dev
 	ctest --preset dev -j 2 -LE 'model|slow|cluster'
 
-test: test-ci test-dev
+# Under ThreadSanitizer: the worker pool, dispatcher, server (stub engine) and db tests.
+test-tsan: build-tsan
+	ctest --preset tsan -j 2
+
+test: test-ci test-dev test-tsan
 
 bench: build models
 	bench/infer/run.sh build/release/idphoto

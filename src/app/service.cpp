@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <chrono>
 #include <filesystem>
 #include <set>
 #include <system_error>
@@ -149,36 +148,28 @@ base::result<std::unique_ptr<service>> service::create(const app_config& cfg, en
 void service::set_clean_observer(std::function<void(double ms, bool ok)> f) { pool_->set_observer(std::move(f)); }
 
 /* Startup housekeeping. Cards a killed process left "processing" become "failed"
- * (their raw photo is stored: the record was written after it). For a local store, files
- * nobody references are left by a crash between storing a blob and recording it (or by a
- * failed delete); they are removed once a day old, so a request in flight on another
- * instance is never raced. Temporary files (the store's write-then-rename) older than
- * ten minutes are removed too. */
+ * (their raw photo is stored: the record was written after it). Files nobody references are
+ * left by a crash between storing a blob and recording it (or by a failed delete); the store's
+ * orphan sweep removes them once a day old, so a request in flight on another instance is
+ * never raced (local store only: the others answer unsupported and keep theirs). For a local
+ * store, temporary files (its write-then-rename) older than ten minutes are removed too. */
 base::result<recovery_report> service::recover() {
   recovery_report rep;
   auto n = repo_->fail_interrupted();
   if (!n.ok()) return n.err();
   rep.interrupted = *n;
-  if (!local_store()) return rep;
+  if (local_store()) {
+    auto swept = store::sweep_temp_files(local_.dir, 600);
+    if (!swept.ok()) return swept.err();
+    rep.temp_removed = static_cast<int>(*swept);
+  }
   auto refs = repo_->referenced_keys();
   if (!refs.ok()) return refs.err();
-  const std::set<std::string> referenced(refs->begin(), refs->end());
-  auto swept = store::sweep_temp_files(local_.dir, 600);
-  if (!swept.ok()) return swept.err();
-  rep.temp_removed = static_cast<int>(*swept);
-  const auto now = fs::file_time_type::clock::now();
-  std::error_code ec;
-  for (const char* folder : {"raw", "clean"}) {
-    for (auto it = fs::directory_iterator(fs::path(local_.dir) / folder, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
-      const std::string name = it->path().filename().string();
-      if (!it->is_regular_file(ec) || name.rfind(".", 0) == 0) continue;
-      const auto age = now - fs::last_write_time(it->path(), ec);
-      if (ec) break;
-      const std::string key = std::string(folder) + "/" + name;
-      if (!referenced.count(key) && age > std::chrono::hours(24) && store_->remove(key).ok()) ++rep.orphans_removed;
-    }
-    ec.clear();
-  }
+  auto orphans = store_->sweep_orphans(std::set<std::string>(refs->begin(), refs->end()), 24 * 3600);
+  if (orphans.ok())
+    rep.orphans_removed = static_cast<int>(orphans->removed);
+  else if (orphans.err().code != errc::unsupported)
+    return orphans.err();
   return rep;
 }
 

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -18,6 +19,12 @@ struct stored {
   std::string key;  // backend's key, e.g. "clean/3f9c…e1.png"; ≥ 128 random bits, unguessable
   std::string url;  // public URL (local: public_base_url + "/files/" + key; Cloudinary: secure_url;
                     // S3: a presigned GET URL valid presign_expiry_s, or public_base_url + "/" + object)
+};
+
+// What sweep_orphans did. Names that are not keys (temp files, strays) are in neither count.
+struct sweep_report {
+  std::size_t removed = 0;  // unreferenced keys at least min_age_s old, now gone
+  std::size_t kept = 0;     // keys left: referenced, younger than min_age_s, or whose removal failed
 };
 
 // Every method is safe to call from many threads at once.
@@ -39,6 +46,15 @@ class blob_store {
   // unavailable when the backend cannot be reached / the directory is not writable.
   virtual base::result<void> ping() = 0;
   virtual std::string backend_name() const = 0;  // "local", "cloudinary" or "s3"
+  /* The orphan sweep: removes every key of every folder (raw, clean, card) that is not in
+   * `referenced` and was stored at least min_age_s ago (the age is what keeps a put whose
+   * record is not written yet, on this or another instance, from being swept). Temp files are
+   * not keys and are left to sweep_temp_files. invalid_argument for a negative min_age_s; io
+   * when a folder exists but cannot be listed. Local only: Cloudinary and S3 answer unsupported
+   * (listing their keys is not implemented: the Admin API's resource list, ListObjectsV2), so
+   * their orphans stay until removed by hand. */
+  virtual base::result<sweep_report> sweep_orphans(const std::set<std::string>& referenced,
+                                                   int min_age_s) = 0;
 };
 
 struct local_config {

@@ -292,6 +292,10 @@ class cloudinary_store final : public blob_store {
   }
 
   std::string backend_name() const override { return "cloudinary"; }
+  // Unsupported: the store cannot list its keys yet (blob_store.hpp).
+  base::result<sweep_report> sweep_orphans(const std::set<std::string>&, int) override {
+    return base::make_error(base::errc::unsupported, "sweep_orphans: the Cloudinary store cannot list its keys");
+  }
 
  private:
   struct file_part {

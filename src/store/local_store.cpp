@@ -1,5 +1,6 @@
 // The local-directory blob store: one file per key under dir/<folder>/, written atomically.
-// Also local_file_path (for the /files/ route) and sweep_temp_files (startup clean-up).
+// Also local_file_path (for the /files/ route) and the startup clean-ups: sweep_temp_files and
+// the orphan sweep (local_store::sweep_orphans).
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -111,6 +112,30 @@ int probe_writable(const std::string& dir) {
   int e = fd.close_now();
   if (::unlink(probe.c_str()) != 0 && e == 0) e = errno;
   return e;
+}
+
+// true when path is a regular file (lstat: a symlink is not one), with its stat in *st.
+bool regular_file(const std::string& path, struct stat* st) {
+  return ::lstat(path.c_str(), st) == 0 && S_ISREG(st->st_mode);
+}
+
+// Calls fn(folder, name, path) for every entry of dir/{raw,clean,card} (dir absolute). A missing
+// folder is skipped; io naming `what` when one exists but cannot be listed.
+template <class Fn>
+base::result<void> for_each_entry(const std::string& dir, const char* what, Fn fn) {
+  for (const char* f : k_folders) {
+    const std::string d = dir + "/" + f;
+    dir_ptr dh(::opendir(d.c_str()));
+    if (!dh) {
+      if (errno == ENOENT) continue;
+      return make_error(errc::io, std::string(what) + ": cannot list " + d + ": " + errno_text(errno));
+    }
+    while (dirent* ent = ::readdir(dh.get())) {
+      const std::string name(ent->d_name);
+      fn(f, name, d + "/" + name);
+    }
+  }
+  return {};
 }
 
 base::result<std::string> absolute_dir(const std::string& dir) {
@@ -243,6 +268,28 @@ class local_store final : public blob_store {
 
   std::string backend_name() const override { return "local"; }
 
+  // Walks the folders: a name that is a key (temp files and strays are not) is kept when
+  // referenced or younger than min_age_s by its mtime (set when put wrote it), else unlinked.
+  base::result<sweep_report> sweep_orphans(const std::set<std::string>& referenced,
+                                           int min_age_s) override {
+    if (min_age_s < 0)
+      return make_error(errc::invalid_argument, "sweep_orphans: min_age_s must be 0 or more");
+    sweep_report rep;
+    const std::time_t now = std::time(nullptr);
+    auto walked = for_each_entry(dir_, "sweep_orphans", [&](const char* folder, const std::string& name,
+                                                            const std::string& path) {
+      const std::string key = std::string(folder) + "/" + name;
+      struct stat st {};
+      if (!detail::parse_key(key).ok() || !regular_file(path, &st)) return;
+      if (referenced.count(key) || now - st.st_mtime < min_age_s || ::unlink(path.c_str()) != 0)
+        ++rep.kept;
+      else
+        ++rep.removed;
+    });
+    if (!walked.ok()) return walked.err();
+    return rep;
+  }
+
  private:
   std::string dir_;       // absolute, no trailing '/'
   std::string base_url_;  // no trailing '/'
@@ -273,8 +320,7 @@ base::result<std::string> local_file_path(const local_config& c, const std::stri
   if (!dir.ok()) return dir.err();
   std::string path = *dir + "/" + key;
   struct stat st {};
-  if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
-    return make_error(errc::not_found, "local store: no " + key);
+  if (!regular_file(path, &st)) return make_error(errc::not_found, "local store: no " + key);
   return path;
 }
 
@@ -283,23 +329,14 @@ base::result<std::size_t> sweep_temp_files(const std::string& dir, int min_age_s
   if (!abs.ok()) return abs.err();
   std::size_t removed = 0;
   const std::time_t now = std::time(nullptr);
-  for (const char* f : k_folders) {
-    const std::string d = *abs + "/" + f;
-    dir_ptr dh(::opendir(d.c_str()));
-    if (!dh) {
-      if (errno == ENOENT) continue;
-      return make_error(errc::io, "sweep: cannot list " + d + ": " + errno_text(errno));
-    }
-    while (dirent* ent = ::readdir(dh.get())) {
-      std::string_view name(ent->d_name);
-      if (name.substr(0, k_temp_prefix.size()) != k_temp_prefix) continue;
-      const std::string path = d + "/" + std::string(name);
-      struct stat st {};
-      if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-      if (now - st.st_mtime < min_age_s) continue;
-      if (::unlink(path.c_str()) == 0) ++removed;
-    }
-  }
+  auto walked = for_each_entry(*abs, "sweep", [&](const char*, const std::string& name,
+                                                  const std::string& path) {
+    if (name.compare(0, k_temp_prefix.size(), k_temp_prefix) != 0) return;
+    struct stat st {};
+    if (!regular_file(path, &st) || now - st.st_mtime < min_age_s) return;
+    if (::unlink(path.c_str()) == 0) ++removed;
+  });
+  if (!walked.ok()) return walked.err();
   return removed;
 }
 

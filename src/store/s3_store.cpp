@@ -355,6 +355,10 @@ class s3_store final : public blob_store {
   }
 
   std::string backend_name() const override { return "s3"; }
+  // Unsupported: the store cannot list its keys yet (blob_store.hpp).
+  base::result<sweep_report> sweep_orphans(const std::set<std::string>&, int) override {
+    return base::make_error(base::errc::unsupported, "sweep_orphans: the S3 store cannot list its keys");
+  }
 
   // Path of an object below the host, unencoded ("/bucket/prefix/clean/x.png").
   std::string object_path(const std::string& key) const {

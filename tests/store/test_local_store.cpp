@@ -218,5 +218,84 @@ TEST(store_sweep_temp_files, missing_dir_is_zero_not_an_error) {
   EXPECT_EQ(*n, 0u);
 }
 
+void make_old(const std::string& path, int age_s) {
+  const timespec t{::time(nullptr) - age_s, 0};
+  timespec times[2] = {t, t};
+  ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, AT_SYMLINK_NOFOLLOW), 0) << path;
+}
+
+TEST(store_local_sweep_orphans, keeps_referenced_and_young_removes_old_unreferenced) {
+  temp_dir t;
+  auto s = make_local_store(local_config{t.path(), ""});
+  ASSERT_TRUE(s.ok());
+  auto referenced_old = (*s)->put("kept: referenced", "image/png", "raw");
+  auto orphan_old = (*s)->put("removed: old orphan", "image/png", "clean");
+  auto orphan_card = (*s)->put("removed: old orphan pdf", "application/pdf", "card");
+  auto orphan_young = (*s)->put("kept: young orphan", "image/jpeg", "raw");
+  ASSERT_TRUE(referenced_old.ok() && orphan_old.ok() && orphan_card.ok() && orphan_young.ok());
+  for (const auto* k : {&*referenced_old, &*orphan_old, &*orphan_card})
+    make_old(t.path() + "/" + k->key, 2 * 86400);
+  // Not keys: a temp file a killed put left, a stray file and a hidden one, all old.
+  const std::string temp = t.path() + "/raw/.tmp-0123456789abcdef0123456789abcdef";
+  const std::string stray = t.path() + "/clean/notes.txt";
+  const std::string hidden = t.path() + "/clean/.0123456789abcdef0123456789abcdef.png";
+  for (const auto& p : {temp, stray, hidden}) {
+    write_file(p, "x");
+    make_old(p, 2 * 86400);
+  }
+
+  auto r = (*s)->sweep_orphans({referenced_old->key}, 86400);
+  ASSERT_TRUE(r.ok()) << r.err().to_string();
+  EXPECT_EQ(r->removed, 2u);
+  EXPECT_EQ(r->kept, 2u);
+  EXPECT_TRUE(*(*s)->exists(referenced_old->key));
+  EXPECT_TRUE(*(*s)->exists(orphan_young->key));
+  EXPECT_FALSE(*(*s)->exists(orphan_old->key));
+  EXPECT_FALSE(*(*s)->exists(orphan_card->key));
+  // Temp files are sweep_temp_files' business, as before.
+  EXPECT_TRUE(fs::exists(temp));
+  EXPECT_TRUE(fs::exists(stray));
+  EXPECT_TRUE(fs::exists(hidden));
+  auto temps = sweep_temp_files(t.path(), 600);
+  ASSERT_TRUE(temps.ok());
+  EXPECT_EQ(*temps, 1u);
+  EXPECT_FALSE(fs::exists(temp));
+  EXPECT_TRUE(fs::exists(stray));
+}
+
+TEST(store_local_sweep_orphans, a_symlink_under_a_key_name_is_neither_followed_nor_removed) {
+  temp_dir t;
+  auto s = make_local_store(local_config{t.path(), ""});
+  ASSERT_TRUE(s.ok());
+  const std::string outside = t.path() + "/outside.png";
+  write_file(outside, "not the store's");
+  const std::string link = t.path() + "/raw/0123456789abcdef0123456789abcdef.png";
+  ASSERT_EQ(::symlink(outside.c_str(), link.c_str()), 0);
+  make_old(link, 2 * 86400);
+  make_old(outside, 2 * 86400);
+  auto r = (*s)->sweep_orphans({}, 0);
+  ASSERT_TRUE(r.ok()) << r.err().to_string();
+  EXPECT_EQ(r->removed, 0u);
+  EXPECT_EQ(r->kept, 0u);
+  EXPECT_TRUE(fs::is_symlink(link));
+  EXPECT_TRUE(fs::exists(outside));
+}
+
+TEST(store_local_sweep_orphans, missing_folder_is_fine_and_a_folder_that_is_a_file_is_io) {
+  temp_dir t;
+  auto s = make_local_store(local_config{t.path(), ""});
+  ASSERT_TRUE(s.ok());
+  auto k = (*s)->put("orphan", "image/png", "raw");
+  ASSERT_TRUE(k.ok());
+  fs::remove(t.path() + "/card");
+  auto r = (*s)->sweep_orphans({}, 0);
+  ASSERT_TRUE(r.ok()) << r.err().to_string();
+  EXPECT_EQ(r->removed, 1u);
+  write_file(t.path() + "/card", "a file where a folder should be");
+  auto bad = (*s)->sweep_orphans({}, 0);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.err().code, errc::io);
+}
+
 }  // namespace
 }  // namespace idphoto::store::test

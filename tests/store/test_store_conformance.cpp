@@ -296,6 +296,46 @@ TEST_P(store_conformance, ping_succeeds_when_backend_is_up) {
   EXPECT_TRUE(p.ok()) << p.err().to_string();
 }
 
+// The orphan sweep: a backend that can list its keys keeps referenced and young ones and
+// removes the old unreferenced ones; one that cannot says unsupported and removes nothing.
+TEST_P(store_conformance, sweep_orphans_keeps_referenced_and_young_keys_and_removes_old_ones) {
+  auto a = store_->put("referenced", "image/png", "raw");
+  auto b = store_->put("orphan one", "image/png", "clean");
+  auto c = store_->put("orphan two", "application/pdf", "card");
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+  const std::set<std::string> referenced = {a->key, "clean/not-even-a-key", ""};
+  auto young = store_->sweep_orphans(referenced, 3600);
+  if (!young.ok()) {
+    EXPECT_EQ(young.err().code, errc::unsupported) << young.err().to_string();
+    for (const auto* s : {&*a, &*b, &*c}) EXPECT_TRUE(*store_->exists(s->key)) << s->key;
+    return;
+  }
+  EXPECT_EQ(young->removed, 0u);  // all three are younger than an hour
+  EXPECT_GE(young->kept, 3u);
+  for (const auto* s : {&*a, &*b, &*c}) EXPECT_TRUE(*store_->exists(s->key)) << s->key;
+
+  auto old = store_->sweep_orphans(referenced, 0);  // now every unreferenced key is old enough
+  ASSERT_TRUE(old.ok()) << old.err().to_string();
+  EXPECT_EQ(old->removed, 2u);
+  EXPECT_GE(old->kept, 1u);
+  EXPECT_TRUE(*store_->exists(a->key));
+  EXPECT_FALSE(*store_->exists(b->key));
+  EXPECT_FALSE(*store_->exists(c->key));
+  auto got = store_->get(a->key);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(*got, "referenced");
+}
+
+TEST_P(store_conformance, sweep_orphans_refuses_a_negative_age_and_removes_nothing) {
+  auto a = store_->put("unreferenced", "image/png", "raw");
+  ASSERT_TRUE(a.ok());
+  auto r = store_->sweep_orphans({}, -1);
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(r.err().code == errc::invalid_argument || r.err().code == errc::unsupported)
+      << r.err().to_string();
+  EXPECT_TRUE(*store_->exists(a->key));
+}
+
 #ifdef IDPHOTO_CONFORMANCE_S3
 INSTANTIATE_TEST_SUITE_P(backends, store_conformance, ::testing::Values("s3"),
                          [](const auto& info) { return info.param; });
