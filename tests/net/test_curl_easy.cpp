@@ -54,9 +54,17 @@ base::result<response> get(const std::string& url, std::size_t cap) {
   return perform(h.get(), cap, "GET " + url);
 }
 
+// curl_easy_perform on a fresh handle with body attached.
+CURLcode perform_into(const std::string& url, capped_body* body) {
+  auto h = handle_for(url);
+  if (!h) return CURLE_FAILED_INIT;
+  attach_body(h.get(), body);
+  return curl_easy_perform(h.get());
+}
+
 // ---------- the body cap ----------
 
-TEST(curl_easy_body_cap, body_exactly_at_the_cap_is_kept) {
+TEST(net_body_cap, body_exactly_at_the_cap_is_kept) {
   auto server = answering(with_length("HTTP/1.1 200 OK", std::string(1000, 'a')));
   auto r = get(server.url("/"), 1000);
   ASSERT_TRUE(r.ok()) << r.err().to_string();
@@ -64,20 +72,17 @@ TEST(curl_easy_body_cap, body_exactly_at_the_cap_is_kept) {
   EXPECT_EQ(r->body, std::string(1000, 'a'));
 }
 
-TEST(curl_easy_body_cap, declared_length_over_the_cap_keeps_nothing) {
+TEST(net_body_cap, declared_length_over_the_cap_keeps_nothing) {
   auto server = answering(with_length("HTTP/1.1 200 OK", std::string(1001, 'a')));
-  auto h = handle_for(server.url("/"));
-  ASSERT_TRUE(h);
   std::string out;
   capped_body body{&out, 1000};
-  attach_body(h.get(), &body);
-  EXPECT_EQ(curl_easy_perform(h.get()), CURLE_WRITE_ERROR);
+  EXPECT_EQ(perform_into(server.url("/"), &body), CURLE_WRITE_ERROR);
   EXPECT_TRUE(body.over_cap);
   EXPECT_FALSE(body.skipped);
   EXPECT_TRUE(out.empty()) << out.size();
 }
 
-TEST(curl_easy_body_cap, chunked_body_over_the_cap_is_too_large) {
+TEST(net_body_cap, chunked_body_over_the_cap_is_too_large) {
   auto server = answering(chunked(std::string(5001, 'a')));
   auto r = get(server.url("/"), 5000);
   ASSERT_FALSE(r.ok());
@@ -86,7 +91,7 @@ TEST(curl_easy_body_cap, chunked_body_over_the_cap_is_too_large) {
   EXPECT_NE(r.err().detail.find("GET http://127.0.0.1:"), std::string::npos) << r.err().detail;
 }
 
-TEST(curl_easy_body_cap, chunked_body_under_the_cap_is_kept) {
+TEST(net_body_cap, chunked_body_under_the_cap_is_kept) {
   auto server = answering(chunked(std::string(4999, 'b')));
   auto r = get(server.url("/"), 5000);
   ASSERT_TRUE(r.ok()) << r.err().to_string();
@@ -94,24 +99,21 @@ TEST(curl_easy_body_cap, chunked_body_under_the_cap_is_kept) {
 }
 
 // No length, no chunking: the server offers far more than the cap and the reader stops at it.
-TEST(curl_easy_body_cap, close_delimited_body_stops_at_the_cap) {
+TEST(net_body_cap, close_delimited_body_stops_at_the_cap) {
   raw_server server([](int fd, const std::atomic<bool>& stopping) {
     if (!send_all(fd, "HTTP/1.0 200 OK\r\n\r\n")) return;
     std::string block(4096, 'x');
     for (int i = 0; i < 4096 && !stopping; ++i)  // up to 16 MiB
       if (!send_all(fd, block)) return;
   });
-  auto h = handle_for(server.url("/"));
-  ASSERT_TRUE(h);
   std::string out;
   capped_body body{&out, 10000};
-  attach_body(h.get(), &body);
-  EXPECT_EQ(curl_easy_perform(h.get()), CURLE_WRITE_ERROR);
+  EXPECT_EQ(perform_into(server.url("/"), &body), CURLE_WRITE_ERROR);
   EXPECT_TRUE(body.over_cap);
   EXPECT_LE(out.size(), 10000u);
 }
 
-TEST(curl_easy_body_cap, zero_cap_takes_an_empty_body_and_refuses_one_byte) {
+TEST(net_body_cap, zero_cap_takes_an_empty_body_and_refuses_one_byte) {
   auto empty = answering(with_length("HTTP/1.1 200 OK", ""));
   auto r = get(empty.url("/"), 0);
   ASSERT_TRUE(r.ok()) << r.err().to_string();
@@ -124,7 +126,7 @@ TEST(curl_easy_body_cap, zero_cap_takes_an_empty_body_and_refuses_one_byte) {
 }
 
 // perform: any status is a response (the caller maps it), its body capped like any other.
-TEST(curl_easy_body_cap, error_status_is_a_response_with_its_body) {
+TEST(net_body_cap, error_status_is_a_response_with_its_body) {
   auto server = answering(with_length("HTTP/1.1 404 Not Found", "<Code>NoSuchKey</Code>"));
   auto r = get(server.url("/"), 1000);
   ASSERT_TRUE(r.ok()) << r.err().to_string();
@@ -134,33 +136,27 @@ TEST(curl_easy_body_cap, error_status_is_a_response_with_its_body) {
 
 // only_2xx: a redirect's or an error's body is not wanted; its first byte stops the transfer
 // and that is told apart from the cap.
-TEST(curl_easy_body_cap, only_2xx_skips_other_bodies_without_calling_them_too_large) {
+TEST(net_body_cap, only_2xx_skips_other_bodies_without_calling_them_too_large) {
   for (const char* status : {"HTTP/1.1 302 Found", "HTTP/1.1 500 Internal Server Error"}) {
     auto server = answering(with_length(status, std::string(50000, 'r')));
-    auto h = handle_for(server.url("/"));
-    ASSERT_TRUE(h);
     std::string out;
     capped_body body{&out, 10, /*only_2xx=*/true};
-    attach_body(h.get(), &body);
-    EXPECT_EQ(curl_easy_perform(h.get()), CURLE_WRITE_ERROR) << status;
+    EXPECT_EQ(perform_into(server.url("/"), &body), CURLE_WRITE_ERROR) << status;
     EXPECT_TRUE(body.skipped) << status;
     EXPECT_FALSE(body.over_cap) << status;
     EXPECT_TRUE(out.empty()) << status;
   }
   auto ok = answering(with_length("HTTP/1.1 200 OK", "fine"));
-  auto h = handle_for(ok.url("/"));
-  ASSERT_TRUE(h);
   std::string out;
   capped_body body{&out, 10, /*only_2xx=*/true};
-  attach_body(h.get(), &body);
-  EXPECT_EQ(curl_easy_perform(h.get()), CURLE_OK);
+  EXPECT_EQ(perform_into(ok.url("/"), &body), CURLE_OK);
   EXPECT_FALSE(body.skipped);
   EXPECT_EQ(out, "fine");
 }
 
 // ---------- the handle's fixed options ----------
 
-TEST(curl_easy_handle, redirects_are_not_followed) {
+TEST(net_handle, redirects_are_not_followed) {
   auto target = answering(with_length("HTTP/1.1 200 OK", "target"));
   auto server = answering("HTTP/1.1 302 Found\r\nLocation: " + target.url("/") +
                           "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
@@ -170,7 +166,7 @@ TEST(curl_easy_handle, redirects_are_not_followed) {
   EXPECT_EQ(target.connections(), 0);
 }
 
-TEST(curl_easy_handle, only_http_and_https) {
+TEST(net_handle, only_http_and_https) {
   for (const char* url : {"file:///etc/passwd", "ftp://127.0.0.1/", "gopher://127.0.0.1/",
                           "dict://127.0.0.1/"}) {
     auto r = get(url, 1000);
@@ -179,7 +175,7 @@ TEST(curl_easy_handle, only_http_and_https) {
   }
 }
 
-TEST(curl_easy_handle, proxy_environment_is_ignored) {
+TEST(net_handle, proxy_environment_is_ignored) {
   auto server = answering(with_length("HTTP/1.1 200 OK", "direct"));
   auto proxy = answering(with_length("HTTP/1.1 200 OK", "PROXY"));
   const std::string proxy_url = proxy.url("");
@@ -192,7 +188,7 @@ TEST(curl_easy_handle, proxy_environment_is_ignored) {
   EXPECT_EQ(proxy.connections(), 0);
 }
 
-TEST(curl_easy_handle, connection_refused_is_unavailable) {
+TEST(net_handle, connection_refused_is_unavailable) {
   int port = 0;
   {
     raw_server closed([](int, const std::atomic<bool>&) {});
@@ -203,7 +199,7 @@ TEST(curl_easy_handle, connection_refused_is_unavailable) {
   EXPECT_EQ(r.err().code, errc::unavailable) << r.err().detail;
 }
 
-TEST(curl_easy_handle, server_that_never_answers_times_out) {
+TEST(net_handle, server_that_never_answers_times_out) {
   raw_server server([](int, const std::atomic<bool>& stopping) {
     while (!stopping) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   });
@@ -214,7 +210,7 @@ TEST(curl_easy_handle, server_that_never_answers_times_out) {
   EXPECT_EQ(r.err().code, errc::timeout) << r.err().detail;
 }
 
-TEST(curl_easy_handle, header_list_keeps_lines_in_order_and_none_is_null) {
+TEST(net_handle, header_list_keeps_lines_in_order_and_none_is_null) {
   auto none = header_list({});
   ASSERT_TRUE(none.ok());
   EXPECT_EQ(none->get(), nullptr);
@@ -227,7 +223,7 @@ TEST(curl_easy_handle, header_list_keeps_lines_in_order_and_none_is_null) {
 
 // ---------- CURLcode → errc ----------
 
-TEST(curl_easy_errc, timeouts_transport_and_the_rest) {
+TEST(net_errc, timeouts_transport_and_the_rest) {
   EXPECT_EQ(errc_for(CURLE_OPERATION_TIMEDOUT), errc::timeout);
   for (CURLcode rc : {CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY, CURLE_COULDNT_CONNECT,
                       CURLE_SEND_ERROR, CURLE_RECV_ERROR, CURLE_GOT_NOTHING, CURLE_PARTIAL_FILE,
@@ -240,7 +236,7 @@ TEST(curl_easy_errc, timeouts_transport_and_the_rest) {
     EXPECT_EQ(errc_for(rc), errc::internal) << static_cast<int>(rc);
 }
 
-TEST(curl_easy_errc, error_for_names_what_and_curls_text) {
+TEST(net_errc, error_for_names_what_and_curls_text) {
   auto e = error_for(CURLE_COULDNT_CONNECT, "PUT http://x/y");
   EXPECT_EQ(e.code, errc::unavailable);
   EXPECT_EQ(e.detail, std::string("PUT http://x/y: ") + curl_easy_strerror(CURLE_COULDNT_CONNECT));
@@ -248,7 +244,7 @@ TEST(curl_easy_errc, error_for_names_what_and_curls_text) {
 
 // ---------- global_init ----------
 
-TEST(curl_easy_global_init, idempotent_and_safe_from_many_threads) {
+TEST(net_global_init, idempotent_and_safe_from_many_threads) {
   EXPECT_TRUE(global_init().ok());
   EXPECT_TRUE(global_init().ok());
   std::atomic<int> ok{0};
@@ -276,7 +272,7 @@ void counting_free(int* p) {
 }
 using counted_ptr = base::unique_handle<int, counting_free>;
 
-TEST(unique_handle, calls_the_free_function_exactly_once) {
+TEST(net_unique_handle, calls_the_free_function_exactly_once) {
   g_frees = 0;
   int* raw = new int(7);
   {
@@ -288,7 +284,7 @@ TEST(unique_handle, calls_the_free_function_exactly_once) {
   EXPECT_EQ(g_last_freed, raw);
 }
 
-TEST(unique_handle, never_calls_it_for_null) {
+TEST(net_unique_handle, never_calls_it_for_null) {
   g_frees = 0;
   { counted_ptr p; }
   { counted_ptr p(nullptr); }
@@ -299,7 +295,7 @@ TEST(unique_handle, never_calls_it_for_null) {
   EXPECT_EQ(g_frees, 1);
 }
 
-TEST(unique_handle, move_release_and_reset_free_each_handle_once) {
+TEST(net_unique_handle, move_release_and_reset_free_each_handle_once) {
   g_frees = 0;
   counted_ptr a(new int(1));
   counted_ptr b(std::move(a));
