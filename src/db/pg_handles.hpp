@@ -1,20 +1,13 @@
-// libpq handles in unique_ptrs with named deleters (the backend and the tests' admin
-// connection share them).
+// libpq handles in unique_ptrs closed by libpq's own free functions (the backend and the
+// tests' admin connection share them).
 #pragma once
 #include <libpq-fe.h>
 
-#include <memory>
+#include "base/unique_handle.hpp"
 
 namespace idphoto::db {
 
-struct pg_conn_deleter {
-  void operator()(PGconn* c) const { PQfinish(c); }
-};
-using pg_conn_ptr = std::unique_ptr<PGconn, pg_conn_deleter>;
-
-struct pg_result_deleter {
-  void operator()(PGresult* r) const { PQclear(r); }
-};
-using pg_result_ptr = std::unique_ptr<PGresult, pg_result_deleter>;
+using pg_conn_ptr = base::unique_handle<PGconn, PQfinish>;
+using pg_result_ptr = base::unique_handle<PGresult, PQclear>;
 
 }  // namespace idphoto::db

@@ -6,21 +6,15 @@
 #include <memory>
 #include <mutex>
 
+#include "base/unique_handle.hpp"
 #include "db/sql.hpp"
 
 namespace idphoto::db {
 
 namespace {
 
-struct sqlite3_deleter {
-  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
-};
-using sqlite3_ptr = std::unique_ptr<sqlite3, sqlite3_deleter>;
-
-struct sqlite3_stmt_deleter {
-  void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
-};
-using sqlite3_stmt_ptr = std::unique_ptr<sqlite3_stmt, sqlite3_stmt_deleter>;
+using sqlite3_ptr = base::unique_handle<sqlite3, sqlite3_close_v2>;
+using sqlite3_stmt_ptr = base::unique_handle<sqlite3_stmt, sqlite3_finalize>;
 
 constexpr int busy_timeout_ms = 10000;
 

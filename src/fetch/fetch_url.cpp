@@ -12,7 +12,6 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -21,6 +20,7 @@
 
 #include "fetch/address_policy.hpp"
 #include "fetch/sniff_image.hpp"
+#include "net/curl_easy.hpp"
 
 namespace idphoto::fetch {
 
@@ -31,37 +31,11 @@ using base::make_error;
 
 constexpr std::size_t k_max_url_bytes = 8192;
 
-struct curl_easy_deleter {
-  void operator()(CURL* h) const { curl_easy_cleanup(h); }
-};
-using curl_ptr = std::unique_ptr<CURL, curl_easy_deleter>;
-
-struct curl_url_deleter {
-  void operator()(CURLU* u) const { curl_url_cleanup(u); }
-};
-using curl_url_ptr = std::unique_ptr<CURLU, curl_url_deleter>;
-
-struct curl_string_deleter {
-  void operator()(char* s) const { curl_free(s); }
-};
-using curl_string_ptr = std::unique_ptr<char, curl_string_deleter>;
-
-struct curl_slist_deleter {
-  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
-};
-using curl_slist_ptr = std::unique_ptr<curl_slist, curl_slist_deleter>;
+using net::curl_string_ptr;
+using net::curl_url_ptr;
 
 std::mutex g_hook_mutex;
 std::function<bool(const sockaddr*)> g_connect_hook;
-
-base::result<void> global_init() {
-  static std::once_flag once;
-  static CURLcode rc = CURLE_OK;
-  std::call_once(once, [] { rc = curl_global_init(CURL_GLOBAL_DEFAULT); });
-  if (rc != CURLE_OK)
-    return make_error(errc::internal, std::string("curl_global_init: ") + curl_easy_strerror(rc));
-  return {};
-}
 
 // One checked URL: the parsed handle libcurl will use and its normalised text.
 struct checked_url {
@@ -135,11 +109,11 @@ base::result<checked_url> check_url(const std::string& text, CURLU* base_url = n
 // Everything the callbacks of one hop record; read after curl_easy_perform returns.
 struct transfer_state {
   const fetch_config* config = nullptr;
-  CURL* handle = nullptr;
   std::string body;
+  // Capped at config->max_bytes; only_2xx: the body of a redirect or an error is not wanted,
+  // its first byte stops the transfer (sink.skipped).
+  net::capped_body sink;
   std::string location;
-  bool too_large = false;
-  bool body_skipped = false;           // non-2xx response: body not wanted, transfer stopped
   std::vector<std::string> refused;    // addresses the policy refused (no socket was made)
   std::vector<std::string> hook_refused;
   std::string prereq_refused;          // connected peer refused by the second check
@@ -148,7 +122,7 @@ struct transfer_state {
   void reset_for_hop() {
     body.clear();
     location.clear();
-    too_large = body_skipped = false;
+    sink.over_cap = sink.skipped = false;
     refused.clear();
     hook_refused.clear();
     prereq_refused.clear();
@@ -250,56 +224,32 @@ size_t on_header(char* data, size_t size, size_t n, void* userdata) {
   return size * n;
 }
 
-/* Body sink with the size cap applied while streaming: a declared Content-Length over the cap
- * stops the transfer before the first byte is kept (CURLOPT_MAXFILESIZE usually already did),
- * and a body without length (chunked or close-delimited) stops as soon as it would pass the cap.
- * Bodies of non-2xx responses (redirects, errors) are not wanted: the first byte stops them. */
-size_t on_body(char* data, size_t size, size_t n, void* userdata) {
-  auto* st = static_cast<transfer_state*>(userdata);
-  size_t bytes = size * n;
-  long status = 0;
-  curl_easy_getinfo(st->handle, CURLINFO_RESPONSE_CODE, &status);
-  if (status < 200 || status >= 300) {
-    st->body_skipped = true;
-    return 0;
-  }
-  curl_off_t declared = -1;
-  curl_easy_getinfo(st->handle, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &declared);
-  const std::size_t cap = st->config->max_bytes;
-  if ((declared > 0 && static_cast<std::uint64_t>(declared) > cap) || bytes > cap - st->body.size()) {
-    st->too_large = true;
-    return 0;
-  }
-  st->body.append(data, bytes);
-  return bytes;
-}
-
 template <class T>
 bool set(CURL* h, CURLoption opt, T value) {
   return curl_easy_setopt(h, opt, value) == CURLE_OK;
 }
 
-/* The options common to every hop. Redirects are ours (FOLLOWLOCATION off); only http/https;
- * no proxy from the environment (http_proxy would make the proxy, not us, pick the address);
- * no .netrc credentials; no content decoding (no Accept-Encoding is sent, and a server that
- * compresses anyway hands us bytes that fail the magic check, so there is no decompression
- * bomb); the size cap also as CURLOPT_MAXFILESIZE so a large Content-Length fails early. */
+/* The options common to every hop, on top of net::new_handle's (redirects are ours:
+ * FOLLOWLOCATION off; only http/https; no proxy, from the environment or else: http_proxy would
+ * make the proxy, not us, pick the address; no signals): no .netrc credentials; no content
+ * decoding (no Accept-Encoding is sent, and a server that compresses anyway hands us bytes that
+ * fail the magic check, so there is no decompression bomb); the size cap also as
+ * CURLOPT_MAXFILESIZE so a large Content-Length fails early, and in the body sink while
+ * streaming (net::capped_body). */
 base::result<void> set_common_options(CURL* h, transfer_state& st, const fetch_config& c,
                                       char* error_buffer, curl_slist* headers) {
-  bool ok = set(h, CURLOPT_NOSIGNAL, 1L) && set(h, CURLOPT_PROTOCOLS_STR, "http,https") &&
-            set(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https") && set(h, CURLOPT_FOLLOWLOCATION, 0L) &&
-            set(h, CURLOPT_MAXREDIRS, 0L) && set(h, CURLOPT_PROXY, "") && set(h, CURLOPT_NOPROXY, "*") &&
-            set(h, CURLOPT_NETRC, static_cast<long>(CURL_NETRC_IGNORED)) &&
+  bool ok = set(h, CURLOPT_NETRC, static_cast<long>(CURL_NETRC_IGNORED)) &&
             set(h, CURLOPT_HTTP_CONTENT_DECODING, 0L) && set(h, CURLOPT_HTTPGET, 1L) &&
             set(h, CURLOPT_SSL_VERIFYPEER, 1L) && set(h, CURLOPT_SSL_VERIFYHOST, 2L) &&
             set(h, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(c.max_bytes)) &&
-            set(h, CURLOPT_USERAGENT, "idphoto-fetch/0.1") && set(h, CURLOPT_HTTPHEADER, headers) &&
+            set(h, CURLOPT_HTTPHEADER, headers) &&
             set(h, CURLOPT_ERRORBUFFER, error_buffer) &&
             set(h, CURLOPT_OPENSOCKETFUNCTION, &open_socket) && set(h, CURLOPT_OPENSOCKETDATA, &st) &&
             set(h, CURLOPT_PREREQFUNCTION, &before_request) && set(h, CURLOPT_PREREQDATA, &st) &&
-            set(h, CURLOPT_HEADERFUNCTION, &on_header) && set(h, CURLOPT_HEADERDATA, &st) &&
-            set(h, CURLOPT_WRITEFUNCTION, &on_body) && set(h, CURLOPT_WRITEDATA, &st);
+            set(h, CURLOPT_HEADERFUNCTION, &on_header) && set(h, CURLOPT_HEADERDATA, &st);
   if (!ok) return make_error(errc::internal, "curl_easy_setopt refused an option (libcurl too old?)");
+  st.sink = net::capped_body{&st.body, c.max_bytes, /*only_2xx=*/true};
+  net::attach_body(h, &st.sink);
   return {};
 }
 
@@ -314,7 +264,7 @@ base::error transfer_error(CURLcode rc, const transfer_state& st, const std::str
     return make_error(errc::forbidden, "connect hook refused " + join(st.hook_refused) + " for " + url);
   if (!st.prereq_refused.empty())
     return make_error(errc::forbidden, "connected peer " + st.prereq_refused + " refused for " + url);
-  if (st.too_large || rc == CURLE_FILESIZE_EXCEEDED)
+  if (st.sink.over_cap || rc == CURLE_FILESIZE_EXCEEDED)
     return make_error(errc::too_large,
                       "body over " + std::to_string(st.config->max_bytes) + " bytes from " + url);
   switch (rc) {
@@ -354,22 +304,22 @@ base::result<fetched> fetch_url(const std::string& url, const fetch_config& c) {
   IDPHOTO_TRY(validate(c));
   auto first = check_url(url);
   if (!first) return first.err();
-  IDPHOTO_TRY(global_init());
 
   // URL handles outlive the easy handle that points at them (CURLOPT_CURLU does not copy).
   checked_url current = std::move(*first);
   std::vector<curl_url_ptr> retired_urls;
-  curl_ptr handle(curl_easy_init());
-  if (!handle) return make_error(errc::internal, "curl_easy_init failed");
-  curl_slist* raw_headers =
-      curl_slist_append(nullptr, "Accept: image/avif,image/webp,image/png,image/jpeg,image/*;q=0.8");
-  curl_slist_ptr headers(raw_headers);
-  if (!headers) return make_error(errc::internal, "curl_slist_append: out of memory");
+  auto made = net::new_handle({.timeout_ms = c.timeout_ms,
+                               .connect_timeout_ms = c.connect_timeout_ms,
+                               .user_agent = "idphoto-fetch/0.1"});
+  if (!made) return made.err();
+  net::curl_ptr handle = std::move(*made);
+  auto headers =
+      net::header_list({"Accept: image/avif,image/webp,image/png,image/jpeg,image/*;q=0.8"});
+  if (!headers) return headers.err();
   transfer_state st;
   st.config = &c;
-  st.handle = handle.get();
   char error_buffer[CURL_ERROR_SIZE] = {};
-  IDPHOTO_TRY(set_common_options(handle.get(), st, c, error_buffer, headers.get()));
+  IDPHOTO_TRY(set_common_options(handle.get(), st, c, error_buffer, headers->get()));
 
   using clock = std::chrono::steady_clock;
   const auto deadline = clock::now() + std::chrono::milliseconds(c.timeout_ms);
@@ -387,7 +337,7 @@ base::result<fetched> fetch_url(const std::string& url, const fetch_config& c) {
       return make_error(errc::internal, "curl_easy_setopt failed");
 
     CURLcode rc = curl_easy_perform(handle.get());
-    bool stopped_on_purpose = rc == CURLE_WRITE_ERROR && st.body_skipped;
+    bool stopped_on_purpose = rc == CURLE_WRITE_ERROR && st.sink.skipped;
     if (rc != CURLE_OK && !stopped_on_purpose)
       return transfer_error(rc, st, current.text, error_buffer);
 

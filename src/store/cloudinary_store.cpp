@@ -21,7 +21,6 @@
 //          limited, but does not prove the credentials (the first put does).
 // The api_secret only ever goes into the SHA-1 input; it is never sent, logged, or put in an
 // error (server messages are scrubbed of it before they reach an error detail).
-#include <curl/curl.h>
 #include <openssl/evp.h>
 
 #include <algorithm>
@@ -29,10 +28,11 @@
 #include <map>
 #include <memory>
 #include <ctime>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "base/unique_handle.hpp"
+#include "net/curl_easy.hpp"
 #include "store/blob_store.hpp"
 #include "store/store_key.hpp"
 
@@ -45,25 +45,8 @@ using base::make_error;
 
 constexpr std::size_t k_max_body_bytes = 64u << 20;  // cap on anything read back
 
-struct curl_easy_deleter {
-  void operator()(CURL* c) const { curl_easy_cleanup(c); }
-};
-using curl_ptr = std::unique_ptr<CURL, curl_easy_deleter>;
-struct curl_mime_deleter {
-  void operator()(curl_mime* m) const { curl_mime_free(m); }
-};
-using curl_mime_ptr = std::unique_ptr<curl_mime, curl_mime_deleter>;
-struct evp_md_ctx_deleter {
-  void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
-};
-struct curl_slist_deleter {
-  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
-};
-using curl_slist_ptr = std::unique_ptr<curl_slist, curl_slist_deleter>;
-using evp_md_ctx_ptr = std::unique_ptr<EVP_MD_CTX, evp_md_ctx_deleter>;
-
-std::once_flag g_curl_init_once;
-bool g_curl_init_ok = false;
+using evp_md_ctx_ptr = base::unique_handle<EVP_MD_CTX, EVP_MD_CTX_free>;
+using http_response = net::response;
 
 std::string strip_trailing_slash(std::string s) {
   while (!s.empty() && s.back() == '/') s.pop_back();
@@ -129,47 +112,6 @@ bool percent_decode(std::string_view in, std::string* out) {
     i += 2;
   }
   return true;
-}
-
-struct http_response {
-  long status = 0;
-  std::string body;
-};
-
-struct body_sink {
-  std::string* out;
-  bool over = false;
-};
-
-size_t write_cb(char* data, size_t size, size_t n, void* user) {
-  auto* sink = static_cast<body_sink*>(user);
-  if (sink->out->size() + size * n > k_max_body_bytes) {
-    sink->over = true;
-    return 0;  // aborts the transfer with CURLE_WRITE_ERROR
-  }
-  sink->out->append(data, size * n);
-  return size * n;
-}
-
-errc errc_for_curl(CURLcode rc) {
-  switch (rc) {
-    case CURLE_OPERATION_TIMEDOUT:
-      return errc::timeout;
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY:
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_SEND_ERROR:
-    case CURLE_RECV_ERROR:
-    case CURLE_GOT_NOTHING:
-    case CURLE_PARTIAL_FILE:
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_HTTP2:
-    case CURLE_HTTP2_STREAM:
-      return errc::unavailable;
-    default:
-      return errc::internal;
-  }
 }
 
 // Cloudinary's error body is {"error":{"message":"…"}}; otherwise the start of the body.
@@ -284,9 +226,9 @@ class cloudinary_store final : public blob_store {
     curl_easy_setopt(h->get(), CURLOPT_CONNECT_ONLY, 1L);
     CURLcode rc = curl_easy_perform(h->get());
     if (rc != CURLE_OK) {
-      errc code = errc_for_curl(rc);
-      if (code == errc::internal) code = errc::unavailable;
-      return make_error(code, "cloudinary ping " + c_.api_base_url + ": " + curl_easy_strerror(rc));
+      auto e = net::error_for(rc, "cloudinary ping " + c_.api_base_url);
+      if (e.code == errc::internal) e.code = errc::unavailable;
+      return e;
     }
     return {};
   }
@@ -312,41 +254,20 @@ class cloudinary_store final : public blob_store {
   }
   static std::string now_s() { return std::to_string(static_cast<long long>(std::time(nullptr))); }
 
-  base::result<curl_ptr> new_handle(const std::string& url) const {
-    curl_ptr h(curl_easy_init());
-    if (!h) return make_error(errc::internal, "curl_easy_init failed");
-    curl_easy_setopt(h.get(), CURLOPT_URL, url.c_str());
-    curl_easy_setopt(h.get(), CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h.get(), CURLOPT_TIMEOUT_MS, static_cast<long>(c_.timeout_ms));
-    curl_easy_setopt(h.get(), CURLOPT_CONNECTTIMEOUT_MS,
-                     static_cast<long>(std::min(c_.timeout_ms, 10000)));
-    curl_easy_setopt(h.get(), CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h.get(), CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(h.get(), CURLOPT_USERAGENT, "idphoto-store/0.1");
+  base::result<net::curl_ptr> new_handle(const std::string& url) const {
+    auto h = net::new_handle({.timeout_ms = c_.timeout_ms,
+                              .connect_timeout_ms = std::min(c_.timeout_ms, 10000),
+                              .user_agent = "idphoto-store/0.1"});
+    if (!h.ok()) return h.err();
+    curl_easy_setopt(h->get(), CURLOPT_URL, url.c_str());
     return h;
-  }
-
-  base::result<http_response> perform(CURL* h, const std::string& what) const {
-    http_response r;
-    body_sink sink{&r.body};
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &write_cb);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
-    CURLcode rc = curl_easy_perform(h);
-    if (rc != CURLE_OK) {
-      if (sink.over)
-        return make_error(errc::too_large, what + ": response over " +
-                                               std::to_string(k_max_body_bytes) + " bytes");
-      return make_error(errc_for_curl(rc), what + ": " + curl_easy_strerror(rc));
-    }
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r.status);
-    return r;
   }
 
   base::result<http_response> perform_get(const std::string& url, bool head_only) const {
     auto h = new_handle(url);
     if (!h.ok()) return h.err();
     if (head_only) curl_easy_setopt(h->get(), CURLOPT_NOBODY, 1L);
-    return perform(h->get(), std::string(head_only ? "HEAD " : "GET ") + url);
+    return net::perform(h->get(), k_max_body_bytes, std::string(head_only ? "HEAD " : "GET ") + url);
   }
 
   /*
@@ -361,7 +282,7 @@ class cloudinary_store final : public blob_store {
     const std::string url = c_.api_base_url + "/v1_1/" + c_.cloud_name + "/image/" + action;
     auto h = new_handle(url);
     if (!h.ok()) return h.err();
-    curl_mime_ptr mime(curl_mime_init(h->get()));
+    net::curl_mime_ptr mime(curl_mime_init(h->get()));
     if (!mime) return make_error(errc::internal, "curl_mime_init failed");
     auto add_field = [&](const std::string& name, const std::string& value) {
       curl_mimepart* part = curl_mime_addpart(mime.get());
@@ -380,10 +301,10 @@ class cloudinary_store final : public blob_store {
     add_field("signature", cloudinary_signature(params, c_.api_secret));
     curl_easy_setopt(h->get(), CURLOPT_MIMEPOST, mime.get());
     // Cloudinary answers quickly; no "Expect: 100-continue" round trip for large parts.
-    curl_slist* hdrs = curl_slist_append(nullptr, "Expect:");
-    curl_slist_ptr hdrs_guard(hdrs);
-    curl_easy_setopt(h->get(), CURLOPT_HTTPHEADER, hdrs);
-    auto r = perform(h->get(), "cloudinary " + action + " " + url);
+    auto hdrs = net::header_list({"Expect:"});
+    if (!hdrs.ok()) return hdrs.err();
+    curl_easy_setopt(h->get(), CURLOPT_HTTPHEADER, hdrs->get());
+    auto r = net::perform(h->get(), k_max_body_bytes, "cloudinary " + action + " " + url);
     if (!r.ok()) return r.err();
     if (r->status != 200) return status_error("cloudinary " + action, *r, c_.api_secret, true);
     return r;
@@ -471,9 +392,7 @@ base::result<std::unique_ptr<blob_store>> make_cloudinary_store(const cloudinary
   if (!valid_base_url(c.api_base_url)) return bad("api_base_url must be an http(s) URL");
   if (!valid_base_url(c.delivery_base_url)) return bad("delivery_base_url must be an http(s) URL");
   if (c.timeout_ms <= 0) return bad("timeout_ms must be positive");
-  std::call_once(g_curl_init_once,
-                 [] { g_curl_init_ok = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK; });
-  if (!g_curl_init_ok) return make_error(errc::internal, "curl_global_init failed");
+  IDPHOTO_TRY(net::global_init());
   return std::unique_ptr<blob_store>(new cloudinary_store(c));
 }
 

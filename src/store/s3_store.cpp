@@ -13,14 +13,12 @@
 // Content-Type is set explicitly on PUT (so curl adds no form type of its own) and is signed.
 // The secret goes to curl as the SigV4 password and into the presign HMAC only; error details
 // are scrubbed of it.
-#include <curl/curl.h>
-
 #include <algorithm>
 #include <ctime>
 #include <memory>
-#include <mutex>
 #include <vector>
 
+#include "net/curl_easy.hpp"
 #include "store/blob_store.hpp"
 #include "store/sigv4.hpp"
 #include "store/store_key.hpp"
@@ -36,19 +34,7 @@ constexpr std::size_t k_max_body_bytes = 64u << 20;  // cap on anything read bac
 constexpr int k_max_presign_expiry_s = 604800;       // SigV4's limit: 7 days
 
 // ---- libcurl: everything this file asks of libcurl is in this section (one request in, one
-// ---- response out), so it can move onto a shared curl helper without touching the rest.
-
-struct curl_easy_deleter {
-  void operator()(CURL* c) const { curl_easy_cleanup(c); }
-};
-using curl_ptr = std::unique_ptr<CURL, curl_easy_deleter>;
-struct curl_slist_deleter {
-  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
-};
-using curl_slist_ptr = std::unique_ptr<curl_slist, curl_slist_deleter>;
-
-std::once_flag g_curl_init_once;
-bool g_curl_init_ok = false;
+// ---- response out), on the shared setup in net/curl_easy.hpp.
 
 struct http_request {
   std::string method;              // PUT, GET, HEAD, DELETE
@@ -59,64 +45,16 @@ struct http_request {
   std::string user, password;      // SigV4 access key id and secret
   int timeout_ms = 30000;
 };
-struct http_response {
-  long status = 0;
-  std::string body;
-};
-struct body_sink {
-  std::string* out;
-  bool over = false;
-};
-
-size_t write_cb(char* data, size_t size, size_t n, void* user) {
-  auto* sink = static_cast<body_sink*>(user);
-  if (sink->out->size() + size * n > k_max_body_bytes) {
-    sink->over = true;
-    return 0;  // aborts the transfer with CURLE_WRITE_ERROR
-  }
-  sink->out->append(data, size * n);
-  return size * n;
-}
-
-errc errc_for_curl(CURLcode rc) {
-  switch (rc) {
-    case CURLE_OPERATION_TIMEDOUT:
-      return errc::timeout;
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY:
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_SEND_ERROR:
-    case CURLE_RECV_ERROR:
-    case CURLE_GOT_NOTHING:
-    case CURLE_PARTIAL_FILE:
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_HTTP2:
-    case CURLE_HTTP2_STREAM:
-      return errc::unavailable;
-    default:
-      return errc::internal;
-  }
-}
-
-bool curl_init() {
-  std::call_once(g_curl_init_once,
-                 [] { g_curl_init_ok = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK; });
-  return g_curl_init_ok;
-}
+using http_response = net::response;
 
 // One SigV4-signed request. Transport failures are errors; any HTTP status is a response.
 base::result<http_response> perform(const http_request& rq) {
-  curl_ptr h(curl_easy_init());
-  if (!h) return make_error(errc::internal, "curl_easy_init failed");
-  CURL* c = h.get();
+  auto h = net::new_handle({.timeout_ms = rq.timeout_ms,
+                            .connect_timeout_ms = std::min(rq.timeout_ms, 10000),
+                            .user_agent = "idphoto-store/0.1"});
+  if (!h.ok()) return h.err();
+  CURL* c = h->get();
   curl_easy_setopt(c, CURLOPT_URL, rq.url.c_str());
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(rq.timeout_ms));
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(std::min(rq.timeout_ms, 10000)));
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(c, CURLOPT_USERAGENT, "idphoto-store/0.1");
   curl_easy_setopt(c, CURLOPT_AWS_SIGV4, rq.sigv4_provider.c_str());
   curl_easy_setopt(c, CURLOPT_USERNAME, rq.user.c_str());
   curl_easy_setopt(c, CURLOPT_PASSWORD, rq.password.c_str());
@@ -129,28 +67,10 @@ base::result<http_response> perform(const http_request& rq) {
   } else if (rq.method != "GET") {
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, rq.method.c_str());
   }
-  curl_slist_ptr list;
-  for (const auto& hdr : rq.headers) {
-    curl_slist* head = curl_slist_append(list.get(), hdr.c_str());  // the same head, or null
-    if (!head) return make_error(errc::internal, "curl_slist_append failed");
-    (void)list.release();
-    list.reset(head);
-  }
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, list.get());
-  http_response r;
-  body_sink sink{&r.body};
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &write_cb);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
-  CURLcode rc = curl_easy_perform(c);
-  if (rc != CURLE_OK) {
-    const std::string what = rq.method + " " + rq.url;
-    if (sink.over)
-      return make_error(errc::too_large,
-                        what + ": response over " + std::to_string(k_max_body_bytes) + " bytes");
-    return make_error(errc_for_curl(rc), what + ": " + curl_easy_strerror(rc));
-  }
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-  return r;
+  auto list = net::header_list(rq.headers);
+  if (!list.ok()) return list.err();
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, list->get());
+  return net::perform(c, k_max_body_bytes, rq.method + " " + rq.url);
 }
 
 // ---- end of the libcurl section ------------------------------------------------------------
@@ -536,7 +456,7 @@ base::result<s3_config> s3_from_url(const std::string& url) {
 base::result<std::unique_ptr<blob_store>> make_s3_store(const s3_config& c) {
   auto ep = check_config(c);
   if (!ep.ok()) return ep.err();
-  if (!curl_init()) return make_error(errc::internal, "curl_global_init failed");
+  IDPHOTO_TRY(net::global_init());
   return std::unique_ptr<blob_store>(new s3_store(c, *ep));
 }
 
