@@ -1,144 +1,156 @@
 // Reads the server's configuration from the environment and checks it as a whole.
 #include "app/config.hpp"
 
-#include <charconv>
-#include <cstdlib>
-#include <sstream>
+#include <algorithm>
 
 namespace idphoto::app {
 
 using base::errc;
 
-std::optional<std::string> process_env(const std::string& key) {
-  const char* v = std::getenv(key.c_str());
-  if (!v) return std::nullopt;
-  return std::string(v);
-}
-
-std::string join_lines(const std::vector<std::string>& lines) {
-  std::string out;
-  for (const auto& l : lines) {
-    if (!out.empty()) out += "\n";
-    out += l;
-  }
-  return out;
-}
+std::string join_lines(const std::vector<std::string>& lines) { return base::join_errors(lines, "\n"); }
 
 namespace {
 
-// Reads a decimal integer in [lo, hi]; leaves *out alone when unset or empty; records an error otherwise.
-template <class T>
-void read_int(const env_lookup& env, const char* key, T* out, int64_t lo, int64_t hi, std::vector<std::string>* errors) {
-  auto raw = env(key);
-  if (!raw || raw->empty()) return;
-  int64_t v = 0;
-  const std::string& s = *raw;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || end != s.data() + s.size()) {
-    errors->push_back(std::string(key) + ": expected an integer, got '" + s + "'");
-    return;
-  }
-  if (v < lo || v > hi) {
-    errors->push_back(std::string(key) + ": must be in " + std::to_string(lo) + ".." + std::to_string(hi) + ", got " + s);
-    return;
-  }
-  *out = static_cast<T>(v);
+using base::env_kind;
+using base::env_key;
+
+constexpr int64_t k_mib = int64_t{1} << 20;
+
+// The app's own keys; the image, fetch, queue and batch keys are their modules' (env_keys()).
+const env_key k_port{"PORT", env_kind::integer, 0, 65535, "TCP port; 0 = any free port"};
+const env_key k_bind{"IDPHOTO_BIND", env_kind::string, 0, 0, "address to bind"};
+const env_key k_http_threads{"IDPHOTO_HTTP_THREADS", env_kind::integer, 1, 256, "connections served at once"};
+const env_key k_max_body{"IDPHOTO_MAX_BODY_BYTES", env_kind::bytes, 1024, int64_t{1} << 32, "largest request body"};
+const env_key k_request_timeout{"IDPHOTO_REQUEST_TIMEOUT_MS", env_kind::duration_ms, 100, 3'600'000,
+                                "socket read/write timeout"};
+const env_key k_retry_after{"IDPHOTO_RETRY_AFTER_S", env_kind::integer, 1, 3600, "Retry-After of every 503, s"};
+const env_key k_jwt_secret{"JWT_SECRET", env_kind::secret, 0, 0, "HS256 key, at least 32 bytes"};
+const env_key k_public_url{"IDPHOTO_PUBLIC_URL", env_kind::string, 0, 0, "public base URL of this server"};
+const env_key k_card_verify_url{"IDPHOTO_CARD_VERIFY_URL", env_kind::string, 0, 0, "URL prefix in the card QR code"};
+const env_key k_data_dir{"IDPHOTO_DATA_DIR", env_kind::string, 0, 0, "SQLite file, local store, dev secret"};
+const env_key k_database_url{"DATABASE_URL", env_kind::secret, 0, 0, "sqlite:PATH or postgres://..."};
+const env_key k_store_dir{"IDPHOTO_STORE_DIR", env_kind::string, 0, 0, "local store directory"};
+const env_key k_cloudinary_url{"CLOUDINARY_URL", env_kind::secret, 0, 0, "cloudinary://KEY:SECRET@CLOUD"};
+const env_key k_cloudinary_name{"CLOUDINARY_CLOUD_NAME", env_kind::string, 0, 0, "Cloudinary cloud name"};
+const env_key k_cloudinary_key{"CLOUDINARY_API_KEY", env_kind::string, 0, 0, "Cloudinary API key"};
+const env_key k_cloudinary_secret{"CLOUDINARY_API_SECRET", env_kind::secret, 0, 0, "Cloudinary API secret"};
+const env_key k_cloudinary_folder{"IDPHOTO_CLOUDINARY_FOLDER", env_kind::string, 0, 0, "public id prefix"};
+const env_key k_cloudinary_api{"IDPHOTO_CLOUDINARY_API_BASE_URL", env_kind::string, 0, 0, "Cloudinary API base URL"};
+const env_key k_workers{"IDPHOTO_WORKERS", env_kind::integer, 1, 64, "inference slots"};
+const env_key k_queue_size{"IDPHOTO_QUEUE_SIZE", env_kind::integer, 0, 1000, "admitted jobs waiting for a slot"};
+const env_key k_job_timeout{"IDPHOTO_JOB_TIMEOUT_MS", env_kind::duration_ms, 100, 3'600'000,
+                            "deadline of one clean, queue wait included"};
+const env_key k_models_dir{"IDPHOTO_MODELS_DIR", env_kind::string, 0, 0, "models directory"};
+const env_key k_model{"IDPHOTO_MODEL", env_kind::string, 0, 0, "segmentation model name or .onnx path"};
+const env_key k_model_norm{"IDPHOTO_MODEL_NORM", env_kind::string, 0, 0, "normalisation of a model path"};
+const env_key k_model_size{"IDPHOTO_MODEL_SIZE", env_kind::integer, 0, 1024,
+                           "network input side, px; 0 = follow the subject"};
+const env_key k_model_retry_size{"IDPHOTO_MODEL_RETRY_SIZE", env_kind::integer, 0, 1024,
+                                 "second run's side for small subjects, px; 0 = never"};
+const env_key k_threads{"IDPHOTO_THREADS", env_kind::integer, 0, 256, "inference threads per worker"};
+const env_key k_default_bg{"IDPHOTO_DEFAULT_BG", env_kind::string, 0, 0, "default background"};
+const env_key k_default_max_size{"IDPHOTO_DEFAULT_MAX_SIZE", env_kind::integer, 16, 4096, "default maxSize, px"};
+const env_key k_default_format{"IDPHOTO_DEFAULT_FORMAT", env_kind::string, 0, 0, "png, jpg or webp"};
+const env_key k_max_output_size{"IDPHOTO_MAX_OUTPUT_SIZE", env_kind::integer, 16, 4096, "largest maxSize, px"};
+const env_key k_memory_limit{"IDPHOTO_MEMORY_LIMIT_BYTES", env_kind::bytes, 64 * k_mib, int64_t{1} << 40,
+                             "ceiling the memory estimate must fit"};
+
+const std::vector<env_key>& own_keys() {
+  static const std::vector<env_key> keys = {
+      k_port, k_bind, k_http_threads, k_max_body, k_request_timeout, k_retry_after, k_jwt_secret,
+      k_public_url, k_card_verify_url, k_data_dir, k_database_url, k_store_dir, k_cloudinary_url,
+      k_cloudinary_name, k_cloudinary_key, k_cloudinary_secret, k_cloudinary_folder, k_cloudinary_api,
+      k_workers, k_queue_size, k_job_timeout, k_models_dir, k_model, k_model_norm, k_model_size,
+      k_model_retry_size, k_threads, k_default_bg, k_default_max_size, k_default_format,
+      k_max_output_size, k_memory_limit};
+  return keys;
 }
 
-void read_str(const env_lookup& env, const char* key, std::string* out) {
-  auto raw = env(key);
-  if (raw && !raw->empty()) *out = *raw;
-}
-
-std::vector<std::string> split_csv(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    const auto b = item.find_first_not_of(" \t");
-    const auto e = item.find_last_not_of(" \t");
-    if (b != std::string::npos) out.push_back(item.substr(b, e - b + 1));
+// Cloudinary: CLOUDINARY_URL, or the three separate keys (all three, or none).
+void read_cloudinary(const env_lookup& env, app_config* c, std::vector<std::string>* errs) {
+  std::string url;
+  store::cloudinary_config parts;
+  base::read_env_key(env, k_cloudinary_url, &url, errs);
+  base::read_env_key(env, k_cloudinary_name, &parts.cloud_name, errs);
+  base::read_env_key(env, k_cloudinary_key, &parts.api_key, errs);
+  base::read_env_key(env, k_cloudinary_secret, &parts.api_secret, errs);
+  const bool any_part = !parts.cloud_name.empty() || !parts.api_key.empty() || !parts.api_secret.empty();
+  if (!url.empty()) {
+    auto cc = store::cloudinary_from_url(url);
+    if (!cc.ok()) errs->push_back("CLOUDINARY_URL: " + cc.err().detail);
+    else c->cloudinary = *cc;
+    if (any_part) errs->push_back("CLOUDINARY_URL and CLOUDINARY_CLOUD_NAME/_API_KEY/_API_SECRET are both set; set one form only");
+  } else if (any_part) {
+    for (auto [k, v] : {std::pair{"CLOUDINARY_CLOUD_NAME", &parts.cloud_name}, {"CLOUDINARY_API_KEY", &parts.api_key},
+                        {"CLOUDINARY_API_SECRET", &parts.api_secret}})
+      if (v->empty()) errs->push_back(std::string(k) + ": missing (the three CLOUDINARY_* keys go together)");
+    c->cloudinary = parts;
   }
-  return out;
+  if (c->cloudinary) {
+    base::read_env_key(env, k_cloudinary_folder, &c->cloudinary->folder, errs);
+    base::read_env_key(env, k_cloudinary_api, &c->cloudinary->api_base_url, errs);
+  }
 }
 
 }  // namespace
 
+const std::vector<base::env_key>& env_keys() {
+  static const std::vector<env_key> keys = [] {
+    std::vector<env_key> all = own_keys();
+    for (const auto* module : {&image::env_keys(), &fetch::env_keys(), &queue::env_keys(), &batch::env_keys()})
+      all.insert(all.end(), module->begin(), module->end());
+    return all;
+  }();
+  return keys;
+}
+
 app_config::parsed app_config::parse_env(const env_lookup& env) {
   parsed p;
   app_config& c = p.cfg;
-  auto& errs = p.errors;
+  auto* errs = &p.errors;
   // Server defaults that differ from the modules' own: photos bounded for a 512 MB host.
   c.pipeline.limits.max_bytes = c.max_body_bytes;
   c.pipeline.limits.max_pixels = int64_t{1} << 25;
   c.fetch.max_bytes = static_cast<std::size_t>(c.max_body_bytes);
 
-  read_int(env, "PORT", &c.port, 0, 65535, &errs);
-  read_str(env, "IDPHOTO_BIND", &c.bind_host);
-  read_int(env, "IDPHOTO_HTTP_THREADS", &c.http_threads, 1, 256, &errs);
-  const int64_t body_before = c.max_body_bytes;
-  read_int(env, "IDPHOTO_MAX_BODY_BYTES", &c.max_body_bytes, 1024, int64_t{1} << 32, &errs);
-  if (c.max_body_bytes != body_before) {  // the image and fetch caps follow the body cap unless set
-    c.pipeline.limits.max_bytes = c.max_body_bytes;
-    c.fetch.max_bytes = static_cast<std::size_t>(c.max_body_bytes);
-  }
-  read_int(env, "IDPHOTO_REQUEST_TIMEOUT_MS", &c.request_timeout_ms, 100, 3'600'000, &errs);
-  read_int(env, "IDPHOTO_RETRY_AFTER_S", &c.retry_after_s, 1, 3600, &errs);
-  read_str(env, "JWT_SECRET", &c.jwt_secret);
-  read_str(env, "IDPHOTO_PUBLIC_URL", &c.public_url);
-  read_str(env, "IDPHOTO_CARD_VERIFY_URL", &c.card_verify_url);
+  base::read_env_key_as(env, k_port, &c.port, errs);
+  base::read_env_key(env, k_bind, &c.bind_host, errs);
+  base::read_env_key_as(env, k_http_threads, &c.http_threads, errs);
+  base::read_env_key(env, k_max_body, &c.max_body_bytes, errs);
+  // The image and fetch caps follow the body cap unless their own keys are set (read below).
+  c.pipeline.limits.max_bytes = c.max_body_bytes;
+  c.fetch.max_bytes = static_cast<std::size_t>(c.max_body_bytes);
+  base::read_env_key_as(env, k_request_timeout, &c.request_timeout_ms, errs);
+  base::read_env_key_as(env, k_retry_after, &c.retry_after_s, errs);
+  base::read_env_key(env, k_jwt_secret, &c.jwt_secret, errs);
+  base::read_env_key(env, k_public_url, &c.public_url, errs);
+  base::read_env_key(env, k_card_verify_url, &c.card_verify_url, errs);
   while (!c.public_url.empty() && c.public_url.back() == '/') c.public_url.pop_back();
 
-  read_str(env, "IDPHOTO_DATA_DIR", &c.data_dir);
-  read_str(env, "DATABASE_URL", &c.database_url);
-  read_str(env, "IDPHOTO_STORE_DIR", &c.store_dir);
+  base::read_env_key(env, k_data_dir, &c.data_dir, errs);
+  base::read_env_key(env, k_database_url, &c.database_url, errs);
+  base::read_env_key(env, k_store_dir, &c.store_dir, errs);
+  read_cloudinary(env, &c, errs);
 
-  // Cloudinary: CLOUDINARY_URL, or the three separate keys (all three, or none).
-  const auto curl = env("CLOUDINARY_URL");
-  const auto cname = env("CLOUDINARY_CLOUD_NAME"), ckey = env("CLOUDINARY_API_KEY"), csecret = env("CLOUDINARY_API_SECRET");
-  const bool any_part = (cname && !cname->empty()) || (ckey && !ckey->empty()) || (csecret && !csecret->empty());
-  if (curl && !curl->empty()) {
-    auto cc = store::cloudinary_from_url(*curl);
-    if (!cc.ok()) errs.push_back("CLOUDINARY_URL: " + cc.err().detail);
-    else c.cloudinary = *cc;
-    if (any_part) errs.push_back("CLOUDINARY_URL and CLOUDINARY_CLOUD_NAME/_API_KEY/_API_SECRET are both set; set one form only");
-  } else if (any_part) {
-    store::cloudinary_config cc;
-    cc.cloud_name = cname.value_or("");
-    cc.api_key = ckey.value_or("");
-    cc.api_secret = csecret.value_or("");
-    for (auto [k, v] : {std::pair{"CLOUDINARY_CLOUD_NAME", &cc.cloud_name}, {"CLOUDINARY_API_KEY", &cc.api_key},
-                        {"CLOUDINARY_API_SECRET", &cc.api_secret}})
-      if (v->empty()) errs.push_back(std::string(k) + ": missing (the three CLOUDINARY_* keys go together)");
-    c.cloudinary = cc;
-  }
-  if (c.cloudinary) {
-    read_str(env, "IDPHOTO_CLOUDINARY_FOLDER", &c.cloudinary->folder);
-    read_str(env, "IDPHOTO_CLOUDINARY_API_BASE_URL", &c.cloudinary->api_base_url);
-  }
+  base::read_env_key_as(env, k_workers, &c.n_workers, errs);
+  base::read_env_key_as(env, k_queue_size, &c.queue_size, errs);
+  base::read_env_key_as(env, k_job_timeout, &c.job_timeout_ms, errs);
+  base::read_env_key(env, k_models_dir, &c.pipeline.models_dir, errs);
+  base::read_env_key(env, k_model, &c.pipeline.model, errs);
+  base::read_env_key(env, k_model_norm, &c.pipeline.model_norm, errs);
+  base::read_env_key_as(env, k_model_size, &c.pipeline.model_size_px, errs);
+  base::read_env_key_as(env, k_model_retry_size, &c.pipeline.retry_size_px, errs);
+  base::read_env_key_as(env, k_threads, &c.pipeline.n_threads, errs);
+  image::load_env(env, &c.pipeline.limits, errs);
+  fetch::load_env(env, &c.fetch, errs);
+  queue::load_env(env, &c.queue, errs);
+  batch::load_env(env, &c.batch, errs);
 
-  read_int(env, "IDPHOTO_WORKERS", &c.n_workers, 1, 64, &errs);
-  read_int(env, "IDPHOTO_QUEUE_SIZE", &c.queue_size, 0, 1000, &errs);
-  read_int(env, "IDPHOTO_JOB_TIMEOUT_MS", &c.job_timeout_ms, 100, 3'600'000, &errs);
-  read_str(env, "IDPHOTO_MODELS_DIR", &c.pipeline.models_dir);
-  read_str(env, "IDPHOTO_MODEL", &c.pipeline.model);
-  read_str(env, "IDPHOTO_MODEL_NORM", &c.pipeline.model_norm);
-  read_int(env, "IDPHOTO_MODEL_SIZE", &c.pipeline.model_size_px, 1, 100000, &errs);
-  read_int(env, "IDPHOTO_MODEL_RETRY_SIZE", &c.pipeline.retry_size_px, 0, 100000, &errs);
-  read_int(env, "IDPHOTO_THREADS", &c.pipeline.n_threads, 0, 256, &errs);
-  read_int(env, "IDPHOTO_MAX_IMAGE_BYTES", &c.pipeline.limits.max_bytes, 1, int64_t{1} << 40, &errs);
-  read_int(env, "IDPHOTO_MAX_IMAGE_PIXELS", &c.pipeline.limits.max_pixels, 1, int64_t{1} << 40, &errs);
-  read_int(env, "IDPHOTO_MAX_IMAGE_SIDE_PX", &c.pipeline.limits.max_side_px, 1, 10'000'000, &errs);
-
-  read_int(env, "IDPHOTO_FETCH_MAX_BYTES", &c.fetch.max_bytes, 1, int64_t{1} << 32, &errs);
-  read_int(env, "IDPHOTO_FETCH_TIMEOUT_MS", &c.fetch.timeout_ms, 100, 600'000, &errs);
-  if (auto allow = env("IDPHOTO_FETCH_ALLOW"); allow && !allow->empty()) c.fetch.allow = split_csv(*allow);
-
-  read_str(env, "IDPHOTO_DEFAULT_BG", &c.default_bg);
-  read_int(env, "IDPHOTO_DEFAULT_MAX_SIZE", &c.default_max_size_px, 16, 4096, &errs);
-  read_str(env, "IDPHOTO_DEFAULT_FORMAT", &c.default_format);
-  read_int(env, "IDPHOTO_MAX_OUTPUT_SIZE", &c.max_size_limit_px, 16, 4096, &errs);
-  read_int(env, "IDPHOTO_MEMORY_LIMIT_BYTES", &c.memory_limit_bytes, int64_t{64} << 20, int64_t{1} << 40, &errs);
+  base::read_env_key(env, k_default_bg, &c.default_bg, errs);
+  base::read_env_key_as(env, k_default_max_size, &c.default_max_size_px, errs);
+  base::read_env_key(env, k_default_format, &c.default_format, errs);
+  base::read_env_key_as(env, k_max_output_size, &c.max_size_limit_px, errs);
+  base::read_env_key(env, k_memory_limit, &c.memory_limit_bytes, errs);
   return p;
 }
 
@@ -169,6 +181,9 @@ std::vector<std::string> app_config::problems() const {
     p.push_back("IDPHOTO_CARD_VERIFY_URL: must start with http:// or https://, got '" + card_verify_url + "'");
   if (auto v = pipeline.validate(); !v.ok()) p.push_back("pipeline (IDPHOTO_MODEL*, IDPHOTO_MAX_IMAGE_*): " + v.err().detail);
   if (auto v = fetch::validate(fetch); !v.ok()) p.push_back("IDPHOTO_FETCH_* (IDPHOTO_FETCH_ALLOW takes IPs or CIDRs): " + v.err().detail);
+  if (!queue.url.empty())
+    if (auto v = queue::validate(queue); !v.ok()) p.push_back(v.err().detail);
+  if (auto v = batch.validate(); !v.ok()) p.push_back("batch limits: " + v.err().detail);
   if (auto bg = pipeline::parse_background(default_bg); !bg.ok()) p.push_back("IDPHOTO_DEFAULT_BG: " + bg.err().detail);
   if (default_format != "png" && default_format != "jpg" && default_format != "jpeg" && default_format != "webp")
     p.push_back("IDPHOTO_DEFAULT_FORMAT: must be png, jpg or webp, got '" + default_format + "'");

@@ -7,17 +7,25 @@
 #include <string>
 #include <vector>
 
+#include "base/env.hpp"
 #include "base/result.hpp"
+#include "batch/batch_config.hpp"
 #include "fetch/fetch_url.hpp"
 #include "image/limits.hpp"
 #include "pipeline/clean.hpp"
+#include "queue/job_queue.hpp"
 #include "store/blob_store.hpp"
 
 namespace idphoto::app {
 
 // Looks a variable up; nullopt when unset. The default reads the process environment.
-using env_lookup = std::function<std::optional<std::string>(const std::string& key)>;
-std::optional<std::string> process_env(const std::string& key);
+using env_lookup = base::env_lookup;
+using base::process_env;
+
+// Every key the server reads: the app's own (HTTP, auth, backends, work, pipeline, per-request
+// defaults, memory) and those of image, fetch, queue and batch; no name twice. This is the
+// table config/idphoto.example.env is checked against (tests/base/test_env_doc.cpp).
+const std::vector<base::env_key>& env_keys();
 
 /* Memory model (the default fits a 512 MB host; see config/idphoto.example.env).
  * Requests are synchronous: each HTTP thread holds at most one request, and an admitted
@@ -58,7 +66,9 @@ struct app_config {
   int queue_size = 4;                       // IDPHOTO_QUEUE_SIZE; admitted jobs waiting for a slot
   int job_timeout_ms = 60000;               // IDPHOTO_JOB_TIMEOUT_MS; queue wait + clean
   pipeline::pipeline_config pipeline;       // IDPHOTO_MODELS_DIR, IDPHOTO_MODEL, IDPHOTO_MODEL_SIZE, IDPHOTO_THREADS, IDPHOTO_MAX_IMAGE_*
-  fetch::fetch_config fetch;                // IDPHOTO_FETCH_MAX_BYTES, IDPHOTO_FETCH_TIMEOUT_MS, IDPHOTO_FETCH_ALLOW
+  fetch::fetch_config fetch;                // IDPHOTO_FETCH_* (fetch::env_keys())
+  queue::queue_config queue;                // IDPHOTO_QUEUE_URL, _NAME, ... (queue::env_keys()); url "" = in-process
+  batch::batch_config batch;                // IDPHOTO_MAX_BATCH_*, IDPHOTO_MAX_ZIP_* (batch::env_keys())
 
   // Per-request defaults (the API's bg, maxSize, format)
   std::string default_bg = "blue";          // IDPHOTO_DEFAULT_BG
@@ -70,7 +80,9 @@ struct app_config {
   int64_t memory_limit_bytes = int64_t{448} << 20;  // IDPHOTO_MEMORY_LIMIT_BYTES
   memory_budget budget;
 
-  // Every key, its parse errors collected (one line each); unset keys keep their defaults.
+  // Every key of env_keys(), its parse errors collected (one line each); unset or empty keys
+  // keep their defaults. The image and fetch byte caps follow IDPHOTO_MAX_BODY_BYTES unless
+  // their own keys are set.
   struct parsed;
   static parsed parse_env(const env_lookup& env = process_env);
   // parse_env + validate; invalid_argument whose detail lists every problem, one per line.

@@ -2,6 +2,8 @@
 // validate(); every key is documented in config/idphoto.example.env.
 #pragma once
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "base/env.hpp"
 #include "base/result.hpp"
@@ -21,5 +23,11 @@ struct batch_config {
   // invalid_argument listing every field out of range.
   base::result<void> validate() const;
 };
+
+// The IDPHOTO_MAX_BATCH_* / IDPHOTO_MAX_ROSTER_BYTES / IDPHOTO_MAX_ZIP_* keys, each with its one
+// valid range (validate() checks the same ranges).
+const std::vector<base::env_key>& env_keys();
+// Overrides the fields of *c whose keys are set; appends one error per bad key to *errors.
+void load_env(const base::env_lookup& env, batch_config* c, std::vector<std::string>* errors);
 
 }  // namespace idphoto::batch

@@ -104,10 +104,12 @@ int cmd_serve(const std::vector<std::string>& argv) {
 
   auto parsed = app::app_config::parse_env();
   app::app_config& cfg = parsed.cfg;
-  if (!app::process_env("IDPHOTO_MODELS_DIR")) cfg.pipeline.models_dir = find_models_dir("");
+  cfg.pipeline.models_dir = find_models_dir("");  // IDPHOTO_MODELS_DIR when set, else the search
   bool dev_secret_used = false;
   if (dev) {
-    if (!app::process_env("IDPHOTO_BIND")) cfg.bind_host = "127.0.0.1";
+    std::string bind;  // unset or empty: --dev binds loopback only
+    base::read_env_string(base::process_env, "IDPHOTO_BIND", &bind);
+    if (bind.empty()) cfg.bind_host = "127.0.0.1";
     if (cfg.jwt_secret.empty()) {
       auto s = dev_secret(cfg.data_dir);
       if (!s.ok()) parsed.errors.push_back("--dev: " + s.err().detail);

@@ -1,10 +1,10 @@
 // `idphoto token`: mints an HS256 bearer token for an operator with JWT_SECRET.
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <string>
 #include <vector>
 
+#include "base/env.hpp"
 #include "cli/args.hpp"
 #include "server/jwt.hpp"
 
@@ -57,8 +57,9 @@ int cmd_token(const std::vector<std::string>& argv) {
     std::fprintf(stderr, "idphoto: error: --ttl must be N[s|m|h|d], from 1s to 365d\n");
     return 2;
   }
-  const char* secret = std::getenv("JWT_SECRET");
-  if (!secret || std::string(secret).size() < 32) {
+  std::string secret;  // read as serve reads it (trimmed), so the token verifies there
+  base::read_env_string(base::process_env, "JWT_SECRET", &secret);
+  if (secret.size() < 32) {
     std::fprintf(stderr, "idphoto: error: JWT_SECRET must be set to the server's secret (at least 32 bytes)\n");
     return 2;
   }

@@ -3,16 +3,19 @@
 
 #include <unistd.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <vector>
+
+#include "base/env.hpp"
 
 namespace idphoto::cli {
 
 std::string find_models_dir(const std::string& flag_value) {
   namespace fs = std::filesystem;
   if (!flag_value.empty()) return flag_value;
-  if (const char* env = std::getenv("IDPHOTO_MODELS_DIR"); env && *env) return env;
+  std::string from_env;
+  base::read_env_string(base::process_env, "IDPHOTO_MODELS_DIR", &from_env);
+  if (!from_env.empty()) return from_env;
   std::vector<fs::path> candidates = {"models"};
   std::error_code ec;
   const fs::path exe = fs::read_symlink("/proc/self/exe", ec);

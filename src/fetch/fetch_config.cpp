@@ -1,10 +1,7 @@
 // fetch_config from the environment, and its validation (every error reported at once).
-#include <cerrno>
-#include <cstdlib>
-#include <limits>
-#include <optional>
+#include <cstdint>
 #include <string>
-#include <type_traits>
+#include <vector>
 
 #include "fetch/address_policy.hpp"
 #include "fetch/fetch_url.hpp"
@@ -13,56 +10,40 @@ namespace idphoto::fetch {
 
 namespace {
 
-// nullopt when text is not a whole non-negative decimal number that fits in long long.
-std::optional<long long> parse_count(const std::string& text) {
-  if (text.empty() || text.size() > 18) return std::nullopt;
-  long long v = 0;
-  for (char ch : text) {
-    if (ch < '0' || ch > '9') return std::nullopt;
-    v = v * 10 + (ch - '0');
-  }
-  return v;
-}
+using base::env_kind;
 
-std::string trim(const std::string& s) {
-  auto b = s.find_first_not_of(" \t");
-  if (b == std::string::npos) return "";
-  auto e = s.find_last_not_of(" \t");
-  return s.substr(b, e - b + 1);
-}
+const base::env_key k_max_bytes{"IDPHOTO_FETCH_MAX_BYTES", env_kind::bytes, 1, int64_t{1} << 32,
+                                "largest photo fetched, checked while streaming"};
+const base::env_key k_timeout{"IDPHOTO_FETCH_TIMEOUT_MS", env_kind::duration_ms, 100, 600'000,
+                              "whole fetch deadline, redirects included"};
+const base::env_key k_connect_timeout{"IDPHOTO_FETCH_CONNECT_TIMEOUT_MS", env_kind::duration_ms, 100,
+                                      600'000, "deadline of each TCP (and TLS) connection"};
+const base::env_key k_max_redirects{"IDPHOTO_FETCH_MAX_REDIRECTS", env_kind::integer, 0, 20,
+                                    "redirects followed, each target re-checked"};
+const base::env_key k_allow{"IDPHOTO_FETCH_ALLOW", env_kind::list, 0, 0,
+                            "IPs or CIDRs reachable although private or loopback"};
 
 }  // namespace
 
-base::result<fetch_config> fetch_config_from_env() {
+const std::vector<base::env_key>& env_keys() {
+  static const std::vector<base::env_key> keys = {k_max_bytes, k_timeout, k_connect_timeout,
+                                                  k_max_redirects, k_allow};
+  return keys;
+}
+
+void load_env(const base::env_lookup& env, fetch_config* c, std::vector<std::string>* errors) {
+  base::read_env_key_as(env, k_max_bytes, &c->max_bytes, errors);
+  base::read_env_key_as(env, k_timeout, &c->timeout_ms, errors);
+  base::read_env_key_as(env, k_connect_timeout, &c->connect_timeout_ms, errors);
+  base::read_env_key_as(env, k_max_redirects, &c->max_redirects, errors);
+  base::read_env_key(env, k_allow, &c->allow, errors);
+}
+
+base::result<fetch_config> fetch_config_from_env(const base::env_lookup& env) {
   fetch_config c;
-  std::string errors;
-  auto number = [&](const char* key, long long max, auto& field) {
-    const char* v = std::getenv(key);
-    if (v == nullptr) return;
-    auto n = parse_count(trim(v));
-    if (!n || *n > max) {
-      errors += std::string(errors.empty() ? "" : "; ") + key + "='" + v + "' is not a number in 0.." +
-                std::to_string(max);
-      return;
-    }
-    field = static_cast<std::remove_reference_t<decltype(field)>>(*n);
-  };
-  number("IDPHOTO_FETCH_MAX_BYTES", 1ll << 40, c.max_bytes);
-  number("IDPHOTO_FETCH_TIMEOUT_MS", std::numeric_limits<int>::max(), c.timeout_ms);
-  number("IDPHOTO_FETCH_CONNECT_TIMEOUT_MS", std::numeric_limits<int>::max(), c.connect_timeout_ms);
-  number("IDPHOTO_FETCH_MAX_REDIRECTS", 1000, c.max_redirects);
-  if (const char* v = std::getenv("IDPHOTO_FETCH_ALLOW")) {
-    std::string list = v;
-    std::size_t at = 0;
-    while (at <= list.size()) {
-      auto comma = list.find(',', at);
-      if (comma == std::string::npos) comma = list.size();
-      std::string entry = trim(list.substr(at, comma - at));
-      if (!entry.empty()) c.allow.push_back(entry);
-      at = comma + 1;
-    }
-  }
-  if (!errors.empty()) return base::make_error(base::errc::invalid_argument, errors);
+  std::vector<std::string> errors;
+  load_env(env, &c, &errors);
+  if (!errors.empty()) return base::make_error(base::errc::invalid_argument, base::join_errors(errors, "; "));
   auto ok = validate(c);
   if (!ok) return ok.err();
   return c;

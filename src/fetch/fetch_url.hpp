@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "base/env.hpp"
 #include "base/result.hpp"
 
 struct sockaddr;
@@ -15,17 +16,23 @@ namespace idphoto::fetch {
 struct fetch_config {
   std::size_t max_bytes = 15u << 20;  // IDPHOTO_FETCH_MAX_BYTES; body cap, checked while streaming
   int timeout_ms = 15000;             // IDPHOTO_FETCH_TIMEOUT_MS; whole fetch, redirects included
-  int connect_timeout_ms = 5000;      // per connection
-  int max_redirects = 3;              // each target re-checked
+  int connect_timeout_ms = 5000;      // IDPHOTO_FETCH_CONNECT_TIMEOUT_MS; per connection
+  int max_redirects = 3;              // IDPHOTO_FETCH_MAX_REDIRECTS; each target re-checked
   // IDPHOTO_FETCH_ALLOW: comma-separated IPs or CIDRs allowed even though private/loopback
   // (for tests and private networks). Empty by default.
   std::vector<std::string> allow;
 };
 
-// Config from IDPHOTO_FETCH_MAX_BYTES, IDPHOTO_FETCH_TIMEOUT_MS, IDPHOTO_FETCH_CONNECT_TIMEOUT_MS,
-// IDPHOTO_FETCH_MAX_REDIRECTS, IDPHOTO_FETCH_ALLOW (unset keys keep the defaults).
-// invalid_argument: a set key that is not a number / not a list of IPs or CIDRs (names the key).
-base::result<fetch_config> fetch_config_from_env();
+// IDPHOTO_FETCH_MAX_BYTES (bytes), IDPHOTO_FETCH_TIMEOUT_MS, IDPHOTO_FETCH_CONNECT_TIMEOUT_MS
+// (durations), IDPHOTO_FETCH_MAX_REDIRECTS, IDPHOTO_FETCH_ALLOW (list), each with its one range.
+const std::vector<base::env_key>& env_keys();
+// Overrides the fields of *c whose keys are set; appends one error per bad key to *errors
+// (the allow entries are checked by validate, not here).
+void load_env(const base::env_lookup& env, fetch_config* c, std::vector<std::string>* errors);
+
+// load_env on the defaults, then validate. invalid_argument: a set key that is not a number in
+// its range / not a list of IPs or CIDRs (names the key or the entry).
+base::result<fetch_config> fetch_config_from_env(const base::env_lookup& env = base::process_env);
 
 // invalid_argument listing every bad field: non-positive size or timeouts, max_redirects outside
 // 0..20, an allow entry that is not an IP or CIDR.

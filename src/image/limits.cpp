@@ -2,8 +2,7 @@
 // before any pixel is decoded; the limits are configuration (IDPHOTO_MAX_IMAGE_*).
 #include "image/limits.hpp"
 
-#include <charconv>
-#include <cstdlib>
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -13,45 +12,34 @@ using base::errc;
 
 namespace {
 
-std::string join(const std::vector<std::string>& parts) {
-  std::string out;
-  for (const auto& p : parts) {
-    if (!out.empty()) out += "; ";
-    out += p;
-  }
-  return out;
-}
-
-// Reads a positive decimal integer from the environment; leaves `out` alone when unset.
-void read_env(const char* key, int64_t* out, std::vector<std::string>* errors) {
-  const char* raw = std::getenv(key);
-  if (!raw) return;
-  std::string s(raw);
-  int64_t v = 0;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (s.empty() || ec != std::errc() || end != s.data() + s.size() || v <= 0) {
-    errors->push_back(std::string(key) + ": expected a positive integer, got '" + s + "'");
-    return;
-  }
-  *out = v;
-}
+const base::env_key k_max_bytes{"IDPHOTO_MAX_IMAGE_BYTES", base::env_kind::bytes, 1, int64_t{1} << 40,
+                                "bytes of the encoded photo"};
+const base::env_key k_max_pixels{"IDPHOTO_MAX_IMAGE_PIXELS", base::env_kind::integer, 1, int64_t{1} << 40,
+                                 "pixels of the first frame"};
+const base::env_key k_max_side{"IDPHOTO_MAX_IMAGE_SIDE_PX", base::env_kind::integer, 1, 10'000'000,
+                               "longest side, px (10000000 is libvips' limit)"};
 
 }  // namespace
 
-base::result<image_limits> image_limits::from_env() {
+const std::vector<base::env_key>& env_keys() {
+  static const std::vector<base::env_key> keys = {k_max_bytes, k_max_pixels, k_max_side};
+  return keys;
+}
+
+void load_env(const base::env_lookup& env, image_limits* l, std::vector<std::string>* errors) {
+  base::read_env_key(env, k_max_bytes, &l->max_bytes, errors);
+  base::read_env_key(env, k_max_pixels, &l->max_pixels, errors);
+  base::read_env_key_as(env, k_max_side, &l->max_side_px, errors);
+}
+
+base::result<image_limits> image_limits::from_env(const base::env_lookup& env) {
   image_limits l;
   std::vector<std::string> errors;
-  int64_t side = l.max_side_px;
-  read_env("IDPHOTO_MAX_IMAGE_BYTES", &l.max_bytes, &errors);
-  read_env("IDPHOTO_MAX_IMAGE_PIXELS", &l.max_pixels, &errors);
-  read_env("IDPHOTO_MAX_IMAGE_SIDE_PX", &side, &errors);
-  if (side > 10'000'000) {
-    errors.push_back("IDPHOTO_MAX_IMAGE_SIDE_PX: at most 10000000 (libvips' limit), got " +
-                     std::to_string(side));
-  } else {
-    l.max_side_px = static_cast<int>(side);
-  }
-  if (!errors.empty()) return base::make_error(errc::invalid_argument, join(errors));
+  for (const auto& k : env_keys())
+    if (auto v = env(k.name); v && v->find_first_not_of(" \t") == std::string::npos)
+      errors.push_back(std::string(k.name) + ": expected a positive integer, got '" + *v + "'");
+  load_env(env, &l, &errors);
+  if (!errors.empty()) return base::make_error(errc::invalid_argument, base::join_errors(errors, "; "));
   return l;
 }
 
@@ -62,7 +50,7 @@ base::result<void> image_limits::validate() const {
   if (max_side_px <= 0 || max_side_px > 10'000'000) {
     errors.push_back("max_side_px must be in 1..10000000, got " + std::to_string(max_side_px));
   }
-  if (!errors.empty()) return base::make_error(errc::invalid_argument, "image limits: " + join(errors));
+  if (!errors.empty()) return base::make_error(errc::invalid_argument, "image limits: " + base::join_errors(errors, "; "));
   return {};
 }
 

@@ -2,7 +2,10 @@
 // before any pixel is decoded; the limits are configuration (IDPHOTO_MAX_IMAGE_*).
 #pragma once
 #include <cstdint>
+#include <string>
+#include <vector>
 
+#include "base/env.hpp"
 #include "base/result.hpp"
 #include "image/probe.hpp"
 
@@ -26,13 +29,20 @@ struct image_limits {
   int64_t max_pixels = int64_t{1} << 26;   // width*height of the first frame; IDPHOTO_MAX_IMAGE_PIXELS
   int max_side_px = 20000;                 // max(width, height), px; IDPHOTO_MAX_IMAGE_SIDE_PX
 
-  // Defaults overridden by IDPHOTO_MAX_IMAGE_BYTES / _PIXELS / _SIDE_PX (plain
-  // decimal integers). Returns errc::invalid_argument naming every malformed key.
-  static base::result<image_limits> from_env();
+  // Defaults overridden by IDPHOTO_MAX_IMAGE_BYTES / _PIXELS / _SIDE_PX (load_env below).
+  // Returns errc::invalid_argument naming every malformed key; unlike load_env, a key set to
+  // an empty value is an error here too (the CLI's entry point has always refused it).
+  static base::result<image_limits> from_env(const base::env_lookup& env = base::process_env);
 
   // Returns errc::invalid_argument naming every non-positive or out-of-range field.
   base::result<void> validate() const;
 };
+
+// IDPHOTO_MAX_IMAGE_BYTES (bytes), IDPHOTO_MAX_IMAGE_PIXELS, IDPHOTO_MAX_IMAGE_SIDE_PX, each
+// with its one valid range.
+const std::vector<base::env_key>& env_keys();
+// Overrides the fields of *l whose keys are set; appends one error per bad key to *errors.
+void load_env(const base::env_lookup& env, image_limits* l, std::vector<std::string>* errors);
 
 // Returns errc::too_large naming the first limit exceeded and both numbers.
 base::result<void> check_limits(const image_info& info, const image_limits& limits);

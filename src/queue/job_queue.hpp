@@ -5,7 +5,9 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "base/env.hpp"
 #include "base/result.hpp"
 
 namespace idphoto::queue {
@@ -17,12 +19,20 @@ struct queue_config {
                                          // after the first before the broker dead-letters (1..1000)
   int max_length = 100000;               // IDPHOTO_QUEUE_MAX_LENGTH: x-max-length; past it publishes
                                          // are refused (x-overflow=reject-publish) (1..100000000)
-  int heartbeat_s = 30;                  // IDPHOTO_QUEUE_HEARTBEAT_S: AMQP heartbeat (0 = off; 1..600)
+  int heartbeat_s = 30;                  // IDPHOTO_QUEUE_HEARTBEAT_S: AMQP heartbeat (0 = off; 0..600)
   int connect_timeout_ms = 5000;         // TCP connect + AMQP handshake + each setup RPC
   int publish_timeout_ms = 10000;        // IDPHOTO_QUEUE_PUBLISH_TIMEOUT_MS: wait for the confirm
   int reconnect_min_ms = 200;            // backoff after a lost connection: doubles from min…
   int reconnect_max_ms = 10000;          // …to max, with ±25% jitter
 };
+
+// IDPHOTO_QUEUE_URL (a secret: it holds the password), IDPHOTO_QUEUE_NAME,
+// IDPHOTO_QUEUE_DELIVERY_LIMIT, IDPHOTO_QUEUE_MAX_LENGTH, IDPHOTO_QUEUE_HEARTBEAT_S,
+// IDPHOTO_QUEUE_PUBLISH_TIMEOUT_MS (a duration), each with its one valid range (validate's).
+const std::vector<base::env_key>& env_keys();
+// Overrides the fields of *c whose keys are set; appends one error per bad key to *errors. The
+// URL itself is checked by validate (never echoing the password).
+void load_env(const base::env_lookup& env, queue_config* c, std::vector<std::string>* errors);
 
 struct amqp_endpoint {
   std::string host;

@@ -1,5 +1,6 @@
 // IDPHOTO_QUEUE_URL parsing and the checks on queue_config.
-// A hand-written parser so that every error can say what is wrong without echoing the password.
+// A hand-written parser so that every error can say what is wrong without echoing the password;
+// the IDPHOTO_QUEUE_* key table, whose ranges validate() checks too.
 #include <algorithm>
 #include <string_view>
 
@@ -42,7 +43,34 @@ bool host_char(char c) {
          c == '-';
 }
 
+const base::env_key k_url{"IDPHOTO_QUEUE_URL", base::env_kind::secret, 0, 0,
+                          "amqp://USER:PASSWORD@HOST[:PORT][/VHOST]; empty = in-process dispatch"};
+const base::env_key k_name{"IDPHOTO_QUEUE_NAME", base::env_kind::string, 0, 0, "queue name"};
+const base::env_key k_delivery_limit{"IDPHOTO_QUEUE_DELIVERY_LIMIT", base::env_kind::integer, 1, 1000,
+                                     "x-delivery-limit"};
+const base::env_key k_max_length{"IDPHOTO_QUEUE_MAX_LENGTH", base::env_kind::integer, 1, 100'000'000,
+                                 "x-max-length"};
+const base::env_key k_heartbeat{"IDPHOTO_QUEUE_HEARTBEAT_S", base::env_kind::integer, 0, 600,
+                                "AMQP heartbeat, s (0 = off)"};
+const base::env_key k_publish_timeout{"IDPHOTO_QUEUE_PUBLISH_TIMEOUT_MS", base::env_kind::duration_ms,
+                                      100, 600'000, "wait for the broker's confirm"};
+
 }  // namespace
+
+const std::vector<base::env_key>& env_keys() {
+  static const std::vector<base::env_key> keys = {k_url, k_name, k_delivery_limit, k_max_length,
+                                                  k_heartbeat, k_publish_timeout};
+  return keys;
+}
+
+void load_env(const base::env_lookup& env, queue_config* c, std::vector<std::string>* errors) {
+  base::read_env_key(env, k_url, &c->url, errors);
+  base::read_env_key(env, k_name, &c->queue_name, errors);
+  base::read_env_key_as(env, k_delivery_limit, &c->delivery_limit, errors);
+  base::read_env_key_as(env, k_max_length, &c->max_length, errors);
+  base::read_env_key_as(env, k_heartbeat, &c->heartbeat_s, errors);
+  base::read_env_key_as(env, k_publish_timeout, &c->publish_timeout_ms, errors);
+}
 
 base::result<amqp_endpoint> parse_amqp_url(const std::string& url) {
   auto bad = [](const std::string& why) -> base::result<amqp_endpoint> {
@@ -105,13 +133,15 @@ base::result<void> validate(const queue_config& c) {
       }))
     return bad("queue name must be 1..200 of [A-Za-z0-9._-]");
   if (c.queue_name.rfind("amq.", 0) == 0) return bad("queue names starting with amq. are the broker's");
-  if (c.delivery_limit < 1 || c.delivery_limit > 1000) return bad("delivery limit must be 1..1000");
-  if (c.max_length < 1 || c.max_length > 100000000) return bad("max length must be 1..100000000");
-  if (c.heartbeat_s < 0 || c.heartbeat_s > 600) return bad("heartbeat must be 0..600 s");
+  auto outside = [](int v, const base::env_key& k) { return v < k.lo || v > k.hi; };
+  auto range = [](const base::env_key& k) { return std::to_string(k.lo) + ".." + std::to_string(k.hi); };
+  if (outside(c.delivery_limit, k_delivery_limit)) return bad("delivery limit must be " + range(k_delivery_limit));
+  if (outside(c.max_length, k_max_length)) return bad("max length must be " + range(k_max_length));
+  if (outside(c.heartbeat_s, k_heartbeat)) return bad("heartbeat must be " + range(k_heartbeat) + " s");
   if (c.connect_timeout_ms < 100 || c.connect_timeout_ms > 600000)
     return bad("connect timeout must be 100..600000 ms");
-  if (c.publish_timeout_ms < 100 || c.publish_timeout_ms > 600000)
-    return bad("publish timeout must be 100..600000 ms");
+  if (outside(c.publish_timeout_ms, k_publish_timeout))
+    return bad("publish timeout must be " + range(k_publish_timeout) + " ms");
   if (c.reconnect_min_ms < 10 || c.reconnect_max_ms < c.reconnect_min_ms ||
       c.reconnect_max_ms > 600000)
     return bad("reconnect backoff must satisfy 10 <= min <= max <= 600000 ms");

@@ -1,9 +1,12 @@
-// app_config: environment parsing, every error reported at once, the memory ceiling.
+// app_config: environment parsing, every error reported at once, the memory ceiling; the key
+// tables it composes (one range per key, whichever entry point reads it).
 #include <gtest/gtest.h>
 
 #include <map>
+#include <set>
 
 #include "app/config.hpp"
+#include "fetch/fetch_url.hpp"
 
 using idphoto::app::app_config;
 
@@ -120,4 +123,105 @@ TEST(app_config, cloudinary_forms) {
   auto bad = app_config::from_env(env_of({{"JWT_SECRET", k_secret}, {"CLOUDINARY_URL", "https://nope"}}));
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.err().detail.find("CLOUDINARY_URL"), std::string::npos) << bad.err().detail;
+}
+
+TEST(app_config, serve_reads_every_fetch_key) {
+  auto c = app_config::from_env(env_of({{"JWT_SECRET", k_secret},
+                                        {"IDPHOTO_FETCH_CONNECT_TIMEOUT_MS", "1500"},
+                                        {"IDPHOTO_FETCH_MAX_REDIRECTS", "7"},
+                                        {"IDPHOTO_FETCH_TIMEOUT_MS", "20s"}}));
+  ASSERT_TRUE(c.ok()) << c.err().detail;
+  EXPECT_EQ(c->fetch.connect_timeout_ms, 1500);
+  EXPECT_EQ(c->fetch.max_redirects, 7);
+  EXPECT_EQ(c->fetch.timeout_ms, 20000);
+  auto bad = app_config::from_env(env_of({{"JWT_SECRET", k_secret}, {"IDPHOTO_FETCH_MAX_REDIRECTS", "21"},
+                                          {"IDPHOTO_FETCH_CONNECT_TIMEOUT_MS", "fast"}}));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.err().detail.find("IDPHOTO_FETCH_MAX_REDIRECTS: must be in 0..20"), std::string::npos) << bad.err().detail;
+  EXPECT_NE(bad.err().detail.find("IDPHOTO_FETCH_CONNECT_TIMEOUT_MS: expected a duration"), std::string::npos) << bad.err().detail;
+}
+
+TEST(app_config, fetch_timeout_has_one_range_whichever_entry_point_reads_it) {
+  const auto* key = idphoto::base::find_env_key(idphoto::fetch::env_keys(), "IDPHOTO_FETCH_TIMEOUT_MS");
+  ASSERT_NE(key, nullptr);
+  EXPECT_EQ(idphoto::base::find_env_key(idphoto::app::env_keys(), "IDPHOTO_FETCH_TIMEOUT_MS")->hi, key->hi);
+  for (int64_t v : {key->lo - 1, key->lo, key->hi, key->hi + 1}) {
+    const bool in_range = v >= key->lo && v <= key->hi;
+    const auto env = env_of({{"JWT_SECRET", k_secret}, {"IDPHOTO_FETCH_TIMEOUT_MS", std::to_string(v)}});
+    auto served = app_config::from_env(env);
+    auto fetched = idphoto::fetch::fetch_config_from_env(env);
+    EXPECT_EQ(served.ok(), in_range) << v << ": " << (served.ok() ? "" : served.err().detail);
+    EXPECT_EQ(fetched.ok(), in_range) << v << ": " << (fetched.ok() ? "" : fetched.err().detail);
+    if (in_range && served.ok() && fetched.ok()) {
+      EXPECT_EQ(served->fetch.timeout_ms, v);
+      EXPECT_EQ(fetched->timeout_ms, v);
+    }
+  }
+}
+
+TEST(app_config, env_keys_name_no_key_twice_and_every_numeric_key_is_read_with_its_range) {
+  std::set<std::string> seen;
+  for (const auto& k : idphoto::app::env_keys()) EXPECT_TRUE(seen.insert(k.name).second) << k.name << " twice";
+  for (const char* k : {"PORT", "JWT_SECRET", "IDPHOTO_MAX_IMAGE_BYTES", "IDPHOTO_FETCH_MAX_REDIRECTS",
+                        "IDPHOTO_QUEUE_URL", "IDPHOTO_MAX_ZIP_RATIO"})
+    EXPECT_EQ(seen.count(k), 1u) << k << " missing from app::env_keys()";
+  using idphoto::base::env_kind;
+  for (const auto& k : idphoto::app::env_keys()) {
+    if (k.kind != env_kind::integer && k.kind != env_kind::bytes && k.kind != env_kind::duration_ms) continue;
+    auto over = app_config::parse_env(env_of({{k.name, std::to_string(k.hi + 1)}}));
+    ASSERT_EQ(over.errors.size(), 1u) << k.name << " above its range";
+    EXPECT_EQ(over.errors[0], std::string(k.name) + ": must be in " + std::to_string(k.lo) + ".." + std::to_string(k.hi) +
+                                  ", got " + std::to_string(k.hi + 1));
+    auto at_most = app_config::parse_env(env_of({{k.name, std::to_string(k.hi)}}));
+    EXPECT_TRUE(at_most.errors.empty()) << k.name << ": " << (at_most.errors.empty() ? "" : at_most.errors[0]);
+    auto garbage = app_config::parse_env(env_of({{k.name, "12abc"}}));
+    ASSERT_EQ(garbage.errors.size(), 1u) << k.name;
+    EXPECT_EQ(garbage.errors[0].rfind(std::string(k.name) + ": expected ", 0), 0u) << garbage.errors[0];
+  }
+}
+
+TEST(app_config, units_and_trimming) {
+  auto c = app_config::from_env(env_of({{"JWT_SECRET", k_secret},
+                                        {"IDPHOTO_MAX_BODY_BYTES", " 2MiB "},
+                                        {"IDPHOTO_JOB_TIMEOUT_MS", "90s"},
+                                        {"IDPHOTO_REQUEST_TIMEOUT_MS", "1m"},
+                                        {"IDPHOTO_DATA_DIR", "  /srv/idphoto\t"},
+                                        {"IDPHOTO_WORKERS", " "}}));
+  ASSERT_TRUE(c.ok()) << c.err().detail;
+  EXPECT_EQ(c->max_body_bytes, int64_t{2} << 20);
+  EXPECT_EQ(c->pipeline.limits.max_bytes, int64_t{2} << 20) << "the image cap follows the body cap";
+  EXPECT_EQ(c->fetch.max_bytes, std::size_t{2} << 20);
+  EXPECT_EQ(c->job_timeout_ms, 90000);
+  EXPECT_EQ(c->request_timeout_ms, 60000);
+  EXPECT_EQ(c->data_dir, "/srv/idphoto");
+  EXPECT_EQ(c->n_workers, 1) << "a blank value keeps the default";
+  auto own_caps = app_config::from_env(env_of({{"JWT_SECRET", k_secret}, {"IDPHOTO_MAX_BODY_BYTES", "2MiB"},
+                                               {"IDPHOTO_MAX_IMAGE_BYTES", "1MiB"}, {"IDPHOTO_FETCH_MAX_BYTES", "512K"}}));
+  ASSERT_TRUE(own_caps.ok()) << own_caps.err().detail;
+  EXPECT_EQ(own_caps->pipeline.limits.max_bytes, int64_t{1} << 20);
+  EXPECT_EQ(own_caps->fetch.max_bytes, std::size_t{512} << 10);
+}
+
+TEST(app_config, queue_and_batch_keys_are_read_and_checked_without_echoing_secrets) {
+  auto c = app_config::from_env(env_of({{"JWT_SECRET", k_secret},
+                                        {"IDPHOTO_QUEUE_URL", "amqp://u:pw@broker:5673/idp"},
+                                        {"IDPHOTO_QUEUE_HEARTBEAT_S", "0"},
+                                        {"IDPHOTO_QUEUE_PUBLISH_TIMEOUT_MS", "2s"},
+                                        {"IDPHOTO_MAX_BATCH_ROWS", "20"}}));
+  ASSERT_TRUE(c.ok()) << c.err().detail;
+  EXPECT_EQ(c->queue.url, "amqp://u:pw@broker:5673/idp");
+  EXPECT_EQ(c->queue.heartbeat_s, 0);
+  EXPECT_EQ(c->queue.publish_timeout_ms, 2000);
+  EXPECT_EQ(c->batch.max_rows, 20);
+  auto bad = app_config::from_env(env_of({{"JWT_SECRET", k_secret},
+                                          {"IDPHOTO_QUEUE_URL", "amqp://user:s3cr3t-pw@"},
+                                          {"IDPHOTO_MAX_ZIP_RATIO", "0"},
+                                          {"DATABASE_URL", " "}}));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.err().detail.find("IDPHOTO_QUEUE_URL"), std::string::npos) << bad.err().detail;
+  EXPECT_NE(bad.err().detail.find("IDPHOTO_MAX_ZIP_RATIO"), std::string::npos) << bad.err().detail;
+  EXPECT_EQ(bad.err().detail.find("s3cr3t"), std::string::npos) << bad.err().detail;
+  auto unset = app_config::from_env(env_of({{"JWT_SECRET", k_secret}}));
+  ASSERT_TRUE(unset.ok()) << unset.err().detail;
+  EXPECT_TRUE(unset->queue.url.empty()) << "no queue: in-process dispatch, and no queue check";
 }
