@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <string_view>
 
+#include "base/percent_decode.hpp"
 #include "queue/job_queue.hpp"
 
 namespace idphoto::queue {
@@ -12,31 +13,6 @@ namespace {
 
 using base::errc;
 using base::make_error;
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// false on a malformed escape or one that decodes to a control character.
-bool percent_decode(std::string_view in, std::string* out) {
-  out->clear();
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    char c = in[i];
-    if (c == '%') {
-      if (i + 2 >= in.size()) return false;
-      int hi = hex_value(in[i + 1]), lo = hex_value(in[i + 2]);
-      if (hi < 0 || lo < 0) return false;
-      c = static_cast<char>(hi * 16 + lo);
-      i += 2;
-    }
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return false;
-    *out += c;
-  }
-  return true;
-}
 
 bool host_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
@@ -92,8 +68,8 @@ base::result<amqp_endpoint> parse_amqp_url(const std::string& url) {
   std::string_view userinfo = authority.substr(0, at), hostport = authority.substr(at + 1);
   auto colon = userinfo.find(':');
   if (colon == std::string_view::npos) return bad("missing ':' and password");
-  if (!percent_decode(userinfo.substr(0, colon), &e.user)) return bad("bad percent-encoding in the user");
-  if (!percent_decode(userinfo.substr(colon + 1), &e.password))
+  if (!base::percent_decode(userinfo.substr(0, colon), &e.user)) return bad("bad percent-encoding in the user");
+  if (!base::percent_decode(userinfo.substr(colon + 1), &e.password))
     return bad("bad percent-encoding in the password");
   if (e.user.empty()) return bad("missing user");
   if (e.password.empty()) return bad("missing password");
@@ -112,7 +88,7 @@ base::result<amqp_endpoint> parse_amqp_url(const std::string& url) {
     return bad("host must be a name or IPv4 address of [A-Za-z0-9.-]");
   e.host = std::string(host);
   if (!path.empty()) {
-    if (!percent_decode(path, &e.vhost)) return bad("bad percent-encoding in the vhost");
+    if (!base::percent_decode(path, &e.vhost)) return bad("bad percent-encoding in the vhost");
     if (e.vhost.find('/') != std::string::npos && e.vhost != "/")
       return bad("vhost must be one path segment (write '/' as %2F)");
   }

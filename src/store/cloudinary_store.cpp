@@ -31,6 +31,7 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "base/percent_decode.hpp"
 #include "base/unique_handle.hpp"
 #include "net/curl_easy.hpp"
 #include "store/blob_store.hpp"
@@ -88,30 +89,6 @@ std::string scrub(std::string text, const std::string& secret) {
   for (std::size_t pos = 0; (pos = text.find(secret, pos)) != std::string::npos;)
     text.replace(pos, secret.size(), "***");
   return text;
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// false on a malformed escape or an escape that decodes to NUL.
-bool percent_decode(std::string_view in, std::string* out) {
-  out->clear();
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    if (in[i] != '%') {
-      *out += in[i];
-      continue;
-    }
-    if (i + 2 >= in.size()) return false;
-    int hi = hex_value(in[i + 1]), lo = hex_value(in[i + 2]);
-    if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) return false;
-    *out += static_cast<char>(hi * 16 + lo);
-    i += 2;
-  }
-  return true;
 }
 
 // Cloudinary's error body is {"error":{"message":"…"}}; otherwise the start of the body.
@@ -363,11 +340,11 @@ base::result<cloudinary_config> cloudinary_from_url(const std::string& url) {
   auto colon = user.find(':');
   if (colon == std::string_view::npos) return bad("missing ':' and API secret");
   cloudinary_config c;
-  if (!percent_decode(user.substr(0, colon), &c.api_key))
+  if (!base::percent_decode(user.substr(0, colon), &c.api_key))
     return bad("bad percent-encoding in API key");
-  if (!percent_decode(user.substr(colon + 1), &c.api_secret))
+  if (!base::percent_decode(user.substr(colon + 1), &c.api_secret))
     return bad("bad percent-encoding in API secret");
-  if (!percent_decode(host, &c.cloud_name)) return bad("bad percent-encoding in cloud name");
+  if (!base::percent_decode(host, &c.cloud_name)) return bad("bad percent-encoding in cloud name");
   if (c.api_key.empty()) return bad("missing API key");
   if (c.api_secret.empty()) return bad("missing API secret");
   if (c.cloud_name.empty()) return bad("missing cloud name");

@@ -18,6 +18,7 @@
 #include <memory>
 #include <vector>
 
+#include "base/percent_decode.hpp"
 #include "net/curl_easy.hpp"
 #include "store/blob_store.hpp"
 #include "store/sigv4.hpp"
@@ -348,29 +349,6 @@ class s3_store final : public blob_store {
   std::string provider_, host_, bucket_path_, public_base_;
 };
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-bool percent_decode(std::string_view in, std::string* out) {
-  out->clear();
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    if (in[i] != '%') {
-      *out += in[i];
-      continue;
-    }
-    if (i + 2 >= in.size()) return false;
-    int hi = hex_value(in[i + 1]), lo = hex_value(in[i + 2]);
-    if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) return false;
-    *out += static_cast<char>(hi * 16 + lo);
-    i += 2;
-  }
-  return true;
-}
-
 }  // namespace
 
 /*
@@ -404,9 +382,9 @@ base::result<s3_config> s3_from_url(const std::string& url) {
   auto colon = user.find(':');
   if (colon == std::string_view::npos) return bad("missing ':' and secret access key");
   s3_config c;
-  if (!percent_decode(user.substr(0, colon), &c.access_key_id))
+  if (!base::percent_decode(user.substr(0, colon), &c.access_key_id))
     return bad("bad percent-encoding in the access key id");
-  if (!percent_decode(user.substr(colon + 1), &c.secret_access_key))
+  if (!base::percent_decode(user.substr(colon + 1), &c.secret_access_key))
     return bad("bad percent-encoding in the secret access key");
   if (c.access_key_id.empty()) return bad("missing access key id");
   if (c.secret_access_key.empty()) return bad("missing secret access key");
@@ -423,7 +401,7 @@ base::result<s3_config> s3_from_url(const std::string& url) {
     if (kv.empty()) continue;
     auto eq = kv.find('=');
     std::string k(kv.substr(0, eq)), v;
-    if (eq == std::string_view::npos || !percent_decode(kv.substr(eq + 1), &v))
+    if (eq == std::string_view::npos || !base::percent_decode(kv.substr(eq + 1), &v))
       return bad("query parameter '" + detail::printable(k) + "' needs a (well-encoded) value");
     if (k == "region") {
       c.region = v;
