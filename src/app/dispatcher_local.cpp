@@ -15,6 +15,8 @@
 #include <thread>
 #include <vector>
 
+#include "base/catching.hpp"
+
 namespace idphoto::app {
 
 base::result<void> dispatcher_options::validate() const {
@@ -81,14 +83,7 @@ class local_dispatcher final : public dispatcher {
     stats_.requeued += static_cast<int64_t>(requeued->size());
     std::vector<std::unique_ptr<job_runner>> runners;
     for (int i = 0; i < o_.n_workers; ++i) {
-      base::result<std::unique_ptr<job_runner>> r = base::make_error(base::errc::internal, "");
-      try {
-        r = make_runner();
-      } catch (const std::exception& e) {
-        return base::make_error(base::errc::internal, std::string("runner factory threw: ") + e.what());
-      } catch (...) {
-        return base::make_error(base::errc::internal, "runner factory threw");
-      }
+      base::result<std::unique_ptr<job_runner>> r = base::catching("runner factory", make_runner);
       if (!r) return r.err();
       if (!*r) return base::make_error(base::errc::internal, "runner factory returned nothing");
       runners.push_back(std::move(*r));
@@ -177,15 +172,10 @@ class local_dispatcher final : public dispatcher {
         if (stopping_) return;
         seen = work_generation_;
       }
-      bool worked = false;
-      try {
-        worked = claim_and_run(runner);
-      } catch (const std::exception& e) {
-        log(std::string("worker: ") + e.what());
-      } catch (...) {
-        log("worker: unknown exception");
-      }
-      if (worked) continue;
+      const base::result<bool> worked =
+          base::catching("worker", [&]() -> base::result<bool> { return claim_and_run(runner); });
+      if (!worked) log(worked.err().to_string());
+      if (worked && *worked) continue;
       std::unique_lock<std::mutex> lock(mu_);
       work_cv_.wait_for(lock, std::chrono::milliseconds(o_.poll_ms),
                         [&] { return stopping_ || work_generation_ != seen; });
@@ -218,21 +208,16 @@ class local_dispatcher final : public dispatcher {
   }
 
   job_outcome run_guarded(job_runner& runner, const db::job& j) {
+    base::result<job_outcome> ran =
+        base::catching("the job", [&]() -> base::result<job_outcome> { return runner.run(j); });
+    if (ran) return std::move(*ran);
     job_outcome out;
-    std::string what;
-    try {
-      return runner.run(j);
-    } catch (const std::exception& e) {
-      what = e.what();
-    } catch (...) {
-      what = "(not a std::exception)";
-    }
     {
       std::lock_guard<std::mutex> lock(mu_);
       ++stats_.exceptions;
     }
     out.fault = job_fault::transient;
-    out.end.error = "internal: the job threw: " + what;
+    out.end.error = ran.err().to_string();
     return out;
   }
 
@@ -296,6 +281,37 @@ class local_dispatcher final : public dispatcher {
     log(what);
   }
 
+  /* One round: heartbeats for the jobs running here, then the expired leases moved back to
+   * the queue, each when its time has come. */
+  void housekeep(const std::vector<std::string>& ids, steady::time_point* next_heartbeat,
+               steady::time_point* next_requeue) {
+    const auto now = steady::now();
+    if (now >= *next_heartbeat) {
+      for (const auto& id : ids) {
+        auto h = jobs_.heartbeat(id, owner_, o_.lease_ms);
+        if (!h && h.err().code == base::errc::conflict) log("job " + id + ": lease lost while running");
+        else if (!h) count_db_error("heartbeat: " + h.err().to_string());
+      }
+      *next_heartbeat = now + std::chrono::milliseconds(o_.heartbeat_ms);
+    }
+    if (now >= *next_requeue) {
+      auto moved = jobs_.requeue_expired(o_.dead_photo_error);
+      if (!moved) {
+        count_db_error("requeue: " + moved.err().to_string());
+      } else if (!moved->empty()) {
+        std::lock_guard<std::mutex> lock(mu_);
+        stats_.requeued += static_cast<int64_t>(moved->size());
+        ++work_generation_;
+        ++done_generation_;
+      }
+      if (moved && !moved->empty()) {
+        work_cv_.notify_all();
+        done_cv_.notify_all();
+      }
+      *next_requeue = now + std::chrono::milliseconds(o_.poll_ms);
+    }
+  }
+
   /* Heartbeats every heartbeat_ms for the jobs in hand (a lease lost meanwhile is only logged:
    * a running clean cannot be interrupted, and its commit will be refused), and every poll_ms
    * requeues expired leases of any instance and wakes the workers when it moved some. */
@@ -311,37 +327,11 @@ class local_dispatcher final : public dispatcher {
         if (housekeeper_stop_) return;
         ids.assign(in_flight_.begin(), in_flight_.end());
       }
-      try {
-        const auto now = steady::now();
-        if (now >= next_heartbeat) {
-          for (const auto& id : ids) {
-            auto h = jobs_.heartbeat(id, owner_, o_.lease_ms);
-            if (!h && h.err().code == base::errc::conflict) log("job " + id + ": lease lost while running");
-            else if (!h) count_db_error("heartbeat: " + h.err().to_string());
-          }
-          next_heartbeat = now + std::chrono::milliseconds(o_.heartbeat_ms);
-        }
-        if (now >= next_requeue) {
-          auto moved = jobs_.requeue_expired(o_.dead_photo_error);
-          if (!moved) {
-            count_db_error("requeue: " + moved.err().to_string());
-          } else if (!moved->empty()) {
-            std::lock_guard<std::mutex> lock(mu_);
-            stats_.requeued += static_cast<int64_t>(moved->size());
-            ++work_generation_;
-            ++done_generation_;
-          }
-          if (moved && !moved->empty()) {
-            work_cv_.notify_all();
-            done_cv_.notify_all();
-          }
-          next_requeue = now + std::chrono::milliseconds(o_.poll_ms);
-        }
-      } catch (const std::exception& e) {
-        log(std::string("housekeeper: ") + e.what());
-      } catch (...) {
-        log("housekeeper: unknown exception");
-      }
+      const base::result<void> kept = base::catching("housekeeper", [&]() -> base::result<void> {
+        housekeep(ids, &next_heartbeat, &next_requeue);
+        return {};
+      });
+      if (!kept) log(kept.err().to_string());
     }
   }
 
