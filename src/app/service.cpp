@@ -288,15 +288,9 @@ void service::resolve_spec_options(const photo_options& o, pipeline::clean_optio
     errs.push_back("spec: " + spec.err().detail.substr(0, 300));
     return;
   }
-  if (o.bg) {
-    if (!co.background) errs.push_back("bg: a spec needs a colour, not none");
-    else co.frame.background = co.background;
-  }
-  if (o.format) {
-    if (co.encode.fmt == image::format::webp) errs.push_back("format: a spec writes png or jpg (WebP has no dpi field)");
-    else co.frame.format = co.encode.fmt;
-  }
-  co.frame.quality = co.encode.quality;
+  const pipeline::spec_output_faults f = pipeline::set_spec_output(o.bg.has_value(), o.format.has_value(), &co);
+  if (f.background_none) errs.push_back("bg: a spec needs a colour, not none");
+  if (f.webp) errs.push_back("format: a spec writes png or jpg (WebP has no dpi field)");
   if (o.max_kb) co.frame.max_kb = *o.max_kb;
   co.spec = std::move(*spec);
 }

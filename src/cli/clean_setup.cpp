@@ -127,20 +127,13 @@ base::result<void> parse_spec_options(const args& a, pipeline::clean_options& co
   if (a.has("--dpi") && !dpi.ok()) return bad(dpi.err().detail);
   auto spec = pipeline::resolve_spec(a.get("--spec"), a.has("--dpi") ? static_cast<double>(*dpi) : 0.0);
   if (!spec.ok()) return bad("--spec: " + spec.err().detail);
-  pipeline::frame_options& f = co.frame;
-  if (a.has("--bg")) {
-    if (!co.background) return bad("--spec needs a background colour (" + spec->name + " allows " + allowed_colours(*spec) + ")");
-    f.background = co.background;
-  }
-  if (a.has("--format")) {
-    if (co.encode.fmt == image::format::webp) return bad("--spec writes png or jpg (WebP has no dpi field)");
-    f.format = co.encode.fmt;
-  }
-  f.quality = co.encode.quality;
+  const pipeline::spec_output_faults f = pipeline::set_spec_output(a.has("--bg"), a.has("--format"), &co);
+  if (f.background_none) return bad("--spec needs a background colour (" + spec->name + " allows " + allowed_colours(*spec) + ")");
+  if (f.webp) return bad("--spec writes png or jpg (WebP has no dpi field)");
   if (a.has("--max-kb")) {
     auto kb = a.get_int("--max-kb", 0, 1, 100000);
     if (!kb.ok()) return bad(kb.err().detail);
-    f.max_kb = static_cast<int>(*kb);
+    co.frame.max_kb = static_cast<int>(*kb);
   }
   co.spec = std::move(*spec);
   return {};

@@ -117,6 +117,18 @@ inline constexpr const char* no_face_error = "no face found";
 // Whether e is that failure (the photo is fine, it is not a portrait).
 bool is_no_face(const base::error& e);
 
+// What a colour and a format given for the output mean when a spec frames it (the CLI's
+// --spec and the service's spec): the colour becomes the frame's and must be one (not none);
+// the format becomes the frame's and must be png or jpg (WebP has no dpi field); the frame
+// keeps the encoder's quality. Sets co->frame; each fault found is set in the answer (the
+// callers word them for their users).
+struct spec_output_faults {
+  bool background_none = false;  // a colour was given and it is none
+  bool webp = false;             // a format was given and it is WebP
+  bool any() const { return background_none || webp; }
+};
+spec_output_faults set_spec_output(bool background_given, bool format_given, clean_options* co);
+
 class cleaner {
  public:
   // Loads the model and the face cascade. Fails with not_found (model/cascade missing),

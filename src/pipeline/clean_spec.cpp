@@ -17,6 +17,20 @@ using base::make_error;
 
 bool is_no_face(const base::error& e) { return e.code == errc::invalid_argument && e.detail.rfind(no_face_error, 0) == 0; }
 
+spec_output_faults set_spec_output(bool background_given, bool format_given, clean_options* co) {
+  spec_output_faults f;
+  if (background_given) {
+    if (!co->background) f.background_none = true;
+    else co->frame.background = co->background;
+  }
+  if (format_given) {
+    if (co->encode.fmt == image::format::webp) f.webp = true;
+    else co->frame.format = co->encode.fmt;
+  }
+  co->frame.quality = co->encode.quality;
+  return f;
+}
+
 namespace {
 
 // The subject: the largest face among those the one_face rule counts (the highest score if none does).

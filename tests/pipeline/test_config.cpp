@@ -325,3 +325,37 @@ TEST(pipeline_model_size, bad_auto_sizes_refused) {
   c.model_size_px = 0;  // auto is valid
   EXPECT_TRUE(c.validate().ok());
 }
+
+TEST(set_spec_output, a_colour_and_a_format_given_become_the_frames) {
+  clean_options co;
+  co.background = idphoto::image::rgb8{255, 255, 255};
+  co.encode.fmt = idphoto::image::format::jpeg;
+  co.encode.quality = 77;
+  const spec_output_faults f = set_spec_output(true, true, &co);
+  EXPECT_FALSE(f.any());
+  ASSERT_TRUE(co.frame.background.has_value());
+  EXPECT_EQ(co.frame.background->r, 255);
+  ASSERT_TRUE(co.frame.format.has_value());
+  EXPECT_EQ(*co.frame.format, idphoto::image::format::jpeg);
+  EXPECT_EQ(co.frame.quality, 77);
+}
+
+TEST(set_spec_output, nothing_given_leaves_the_specs_defaults) {
+  clean_options co;
+  co.encode.quality = 61;
+  EXPECT_FALSE(set_spec_output(false, false, &co).any());
+  EXPECT_FALSE(co.frame.background.has_value());
+  EXPECT_FALSE(co.frame.format.has_value());
+  EXPECT_EQ(co.frame.quality, 61);
+}
+
+TEST(set_spec_output, no_colour_and_webp_are_both_reported) {
+  clean_options co;
+  co.background = std::nullopt;
+  co.encode.fmt = idphoto::image::format::webp;
+  const spec_output_faults f = set_spec_output(true, true, &co);
+  EXPECT_TRUE(f.background_none);
+  EXPECT_TRUE(f.webp);
+  EXPECT_FALSE(co.frame.background.has_value());
+  EXPECT_FALSE(co.frame.format.has_value());
+}
