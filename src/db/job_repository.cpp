@@ -283,7 +283,7 @@ base::result<enqueued> sql_job_repository::enqueue(const new_job& nj) {
 base::result<int> sql_job_repository::fail_processing_without_job(const std::string& photo_error) {
   auto rows = with_connection(*pool_, false, [&](sql_connection& c) {
     return c.query(
-        "UPDATE id_cards SET status = 'failed', photo_error = $1, updated_at = $2 "
+        "UPDATE id_cards SET status = 'failed', photo_error = $1, updated_at = $2, photo_error_at = $2 "
         "WHERE status = 'processing' AND NOT EXISTS (SELECT 1 FROM jobs WHERE "
         "jobs.card_id = id_cards.id AND jobs.status IN ('queued', 'running')) RETURNING id",
         {storable_text(photo_error, max_error_bytes), now_timestamp()});

@@ -106,7 +106,7 @@ base::result<std::vector<job>> sql_job_repository::requeue_expired(const std::st
       if (j->status == job_status::dead) {
         if (!j->card_id.empty()) {
           auto w = c.query(
-              "UPDATE id_cards SET status = 'failed', photo_error = $2, updated_at = $3 "
+              "UPDATE id_cards SET status = 'failed', photo_error = $2, updated_at = $3, photo_error_at = $3 "
               "WHERE id = $1 AND status = 'processing' RETURNING id",
               {j->card_id, card_error, ts});
           if (!w) return w.err();

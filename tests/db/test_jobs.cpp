@@ -567,6 +567,7 @@ TEST_P(conformance, expired_lease_past_the_attempts_is_dead_and_fails_its_card) 
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(c->status, photo_status::failed);
   EXPECT_EQ(c->photo_error, "the server stopped while cleaning this photo");
+  EXPECT_EQ(c->photo_error_at, c->updated_at);  // when the attempt failed
   EXPECT_EQ(c->raw_photo_key, "raw/d.jpg");  // the raw photo is kept
   EXPECT_TRUE(nothing_to_claim());
   EXPECT_TRUE(jobs_->enqueue(photo_job(card.id)).ok());  // the card is free again
@@ -604,6 +605,9 @@ TEST_P(conformance, startup_fails_only_processing_cards_without_a_job) {
   EXPECT_EQ(*n, 2);
   EXPECT_EQ(cards_->get(orphan.id)->status, photo_status::failed);
   EXPECT_EQ(cards_->get(orphan.id)->photo_error, "interrupted: upload again");
+  EXPECT_FALSE(cards_->get(orphan.id)->photo_error_at.empty());
+  EXPECT_EQ(cards_->get(orphan.id)->photo_error_at, cards_->get(orphan.id)->updated_at);
+  EXPECT_TRUE(cards_->get(clean.id)->photo_error_at.empty());
   EXPECT_EQ(cards_->get(ended.id)->status, photo_status::failed);
   EXPECT_EQ(cards_->get(queued.id)->status, photo_status::processing);
   EXPECT_EQ(cards_->get(running.id)->status, photo_status::processing);
