@@ -303,12 +303,12 @@ result<void> planner::decode_resize(const node& n, const std::vector<int>& in, i
   } else {
     if (scales.size() != 4) return make_error(errc::invalid_argument, n.label() + ": needs 4 scales or sizes");
     if (scales[0] != 1 || scales[1] != 1) return make_error(errc::unsupported, n.label() + ": scaling N or C");
-    if (!(scales[2] > 0) || !(scales[3] > 0) || scales[2] * rp.h_in > max_dim || scales[3] * rp.w_in > max_dim)
+    if (!(scales[2] > 0) || !(scales[3] > 0) || scales[2] * static_cast<double>(rp.h_in) > max_dim || scales[3] * static_cast<double>(rp.w_in) > max_dim)
       return make_error(errc::invalid_argument, n.label() + ": bad scales");
     rp.scale_h = static_cast<float>(scales[2]);
     rp.scale_w = static_cast<float>(scales[3]);
-    rp.h_out = static_cast<int64_t>(std::floor(rp.h_in * static_cast<double>(rp.scale_h)));
-    rp.w_out = static_cast<int64_t>(std::floor(rp.w_in * static_cast<double>(rp.scale_w)));
+    rp.h_out = static_cast<int64_t>(std::floor(static_cast<double>(rp.h_in) * static_cast<double>(rp.scale_h)));
+    rp.w_out = static_cast<int64_t>(std::floor(static_cast<double>(rp.w_in) * static_cast<double>(rp.scale_w)));
     if (rp.h_out <= 0 || rp.w_out <= 0) return make_error(errc::invalid_argument, n.label() + ": output would be empty");
   }
   s.params = rp;

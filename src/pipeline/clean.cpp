@@ -170,7 +170,7 @@ result<clean_result> cleaner::clean(std::span<const uint8_t> bytes, const clean_
   if (cfg_.retry_size_px > size_px) {
     double cov = 0;
     for (float v : raw->a) cov += v;
-    cov /= std::max<size_t>(1, raw->a.size());
+    cov /= static_cast<double>(std::max<size_t>(1, raw->a.size()));
     if (cov < cfg_.retry_below_coverage) {
       auto again = infer_at(cfg_.retry_size_px);
       IDPHOTO_TRY(again);

@@ -148,8 +148,8 @@ compliance_report assess(const compliance_input& in, const compliance_limits& li
       blur < 0 ? "no edges to measure in the face" : fmt("edges blurred over a Gaussian sigma of %.2f output px", blur));
 
   const region_stats fs = stats(*in.out_rgb, *in.out_alpha, face_box);
-  const double mean_luma = fs.opaque ? fs.luma_sum / fs.opaque / 255.0 : 0;
-  const double clipped = fs.opaque ? static_cast<double>(fs.clipped) / fs.opaque : 1;
+  const double mean_luma = fs.opaque ? fs.luma_sum / static_cast<double>(fs.opaque) / 255.0 : 0;
+  const double clipped = fs.opaque ? static_cast<double>(fs.clipped) / static_cast<double>(fs.opaque) : 1;
   add("exposure", mean_luma, lim.luma_min, lim.luma_max, mean_luma >= lim.luma_min && mean_luma <= lim.luma_max && clipped <= lim.clipped_max, false,
       fmt("face luminance; clipped pixels %.1f %%", 100 * clipped));
 
@@ -159,7 +159,7 @@ compliance_report assess(const compliance_input& in, const compliance_limits& li
   const region_stats rs = stats(*in.out_rgb, *in.out_alpha, clip(nx + 0.1 * fw, cheek_y0, fr - 0.15 * (fr - nx), cheek_y1, w, h));
   double balance = 0;
   if (ls.opaque && rs.opaque) {
-    const double a = ls.luma_sum / ls.opaque, b = rs.luma_sum / rs.opaque;
+    const double a = ls.luma_sum / static_cast<double>(ls.opaque), b = rs.luma_sum / static_cast<double>(rs.opaque);
     balance = std::max(a, b) > 0 ? std::min(a, b) / std::max(a, b) : 0;
   }
   add("lighting_balance", balance, lim.balance_min, 1, balance >= lim.balance_min, false, "darker / brighter cheek luminance");
@@ -191,7 +191,7 @@ compliance_report assess(const compliance_input& in, const compliance_limits& li
           ++n;
         }
     image::rgb8 measured = in.background;
-    if (n) measured = {static_cast<uint8_t>(std::lround(sum[0] / n)), static_cast<uint8_t>(std::lround(sum[1] / n)), static_cast<uint8_t>(std::lround(sum[2] / n))};
+    if (n) measured = {static_cast<uint8_t>(std::lround(sum[0] / static_cast<double>(n))), static_cast<uint8_t>(std::lround(sum[1] / static_cast<double>(n))), static_cast<uint8_t>(std::lround(sum[2] / static_cast<double>(n)))};
     bg_dist = 1e9;
     std::string nearest;
     for (const auto& c : spec.backgrounds) {
@@ -212,8 +212,8 @@ compliance_report assess(const compliance_input& in, const compliance_limits& li
 
   double certainty = 0;
   for (float a : in.out_alpha->a) certainty += std::fabs(2.0 * a - 1.0);
-  certainty /= std::max<size_t>(1, in.out_alpha->a.size());
-  const double face_opaque = fs.n ? static_cast<double>(fs.opaque) / fs.n : 0;
+  certainty /= static_cast<double>(std::max<size_t>(1, in.out_alpha->a.size()));
+  const double face_opaque = fs.n ? static_cast<double>(fs.opaque) / static_cast<double>(fs.n) : 0;
   const bool hole = face_opaque < lim.face_opaque_min;
   add("cutout_confidence", certainty, lim.certainty_min, 1, certainty >= lim.certainty_min && !hole, hole,
       hole ? fmt("the mask misses %.0f %% of the face", 100 * (1 - face_opaque)) : "mean |2 alpha - 1| over the frame");

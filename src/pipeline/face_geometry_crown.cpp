@@ -75,7 +75,7 @@ base::result<crown_result> find_crown(const alpha_plane& alpha, double alpha_sca
   double up = 0;
   if (!tops.empty()) {
     std::sort(tops.begin(), tops.end());
-    up = tops[std::min(tops.size() - 1, static_cast<size_t>(0.9 * tops.size()))];
+    up = tops[std::min(tops.size() - 1, static_cast<size_t>(0.9 * static_cast<double>(tops.size())))];
   }
   r.at_top_edge = cut;
   if (cut || up < forehead_up) {

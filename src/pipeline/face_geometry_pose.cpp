@@ -57,7 +57,8 @@ base::result<head_pose> estimate_pose(const face::mesh& m) {
     cY += p.y;
     cZ += p.z;
   }
-  cx /= n, cy /= n, cX /= n, cY /= n, cZ /= n;
+  const double dn = static_cast<double>(n);
+  cx /= dn, cy /= dn, cX /= dn, cY /= dn, cZ /= dn;
   double A[3][3] = {}, bx[3] = {}, by[3] = {};
   for (const auto& p : ref) {
     const double X[3] = {p.x - cX, p.y - cY, p.z - cZ};
@@ -112,7 +113,7 @@ base::result<head_pose> estimate_pose(const face::mesh& m) {
     const double v = cy + scale * (r2[0] * X[0] + r2[1] * X[1] + r2[2] * X[2]);
     ss += std::pow(u - m.pts[static_cast<size_t>(p.index)].x, 2) + std::pow(v - m.pts[static_cast<size_t>(p.index)].y, 2);
   }
-  hp.rms_px = std::sqrt(ss / n);
+  hp.rms_px = std::sqrt(ss / static_cast<double>(n));
   return hp;
 }
 

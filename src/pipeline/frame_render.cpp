@@ -80,8 +80,8 @@ base::result<rendered_frame> render_frame(const frame_source& src, const alpha_p
     }
   }
   const double total = static_cast<double>(t.out_w) * t.out_h;
-  out.outside_fraction = outside / total;
-  out.outside_person_fraction = outside_person / total;
+  out.outside_fraction = static_cast<double>(outside) / total;
+  out.outside_person_fraction = static_cast<double>(outside_person) / total;
   return out;
 }
 

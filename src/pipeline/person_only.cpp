@@ -166,7 +166,7 @@ person_only_result person_only(const alpha_plane& alpha, const std::vector<box>&
     const double fcx = face->x + face->width / 2.0, fmid = face->y + face->height / 2.0;
     const double min_px = o.min_body_fraction * static_cast<double>(n_px);
     for (int l = 0; l < n; ++l)
-      if (!keep_region[l] && top[l] > fmid && std::abs(cx[l] - fcx) < o.body_half_width_faces * face->width &&
+      if (!keep_region[l] && top[l] > fmid && std::abs(cx[l] - fcx) < o.body_half_width_faces * static_cast<float>(face->width) &&
           static_cast<double>(sizes[l]) >= min_px)
         keep_region[l] = 2;
   }
@@ -181,8 +181,8 @@ person_only_result person_only(const alpha_plane& alpha, const std::vector<box>&
   // 4. Beside the head: parts above the shoulder line, outside the head's width, reaching the
   // left, right or top edge, and the weak pixels joined to them.
   if (face && o.head_half_width_faces > 0) {
-    const double fcx = face->x + face->width / 2.0, half = o.head_half_width_faces * face->width;
-    const double shoulder_y = face->y + o.shoulder_faces * face->height;
+    const double fcx = face->x + face->width / 2.0, half = o.head_half_width_faces * static_cast<float>(face->width);
+    const double shoulder_y = static_cast<float>(face->y) + o.shoulder_faces * static_cast<float>(face->height);
     auto beside = [&](int i) { return std::abs(i % w - fcx) > half; };
     std::vector<int> side_label;
     std::vector<int64_t> side_sizes;

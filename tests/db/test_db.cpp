@@ -587,7 +587,7 @@ TEST_P(conformance, ping_and_name) {
 }
 
 INSTANTIATE_TEST_SUITE_P(backends, conformance, ::testing::Values("sqlite", "postgresql"),
-                         [](const auto& info) { return info.param; });
+                         [](const auto& p) { return p.param; });
 
 // ---- not parameterised ----
 

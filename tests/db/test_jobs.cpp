@@ -1100,7 +1100,7 @@ TEST_P(conformance, id_number_duplicates_are_reported_until_resolved) {
 }
 
 INSTANTIATE_TEST_SUITE_P(backends, conformance, ::testing::Values("sqlite", "postgresql"),
-                         [](const auto& info) { return info.param; });
+                         [](const auto& p) { return p.param; });
 
 // ---- not parameterised ----
 

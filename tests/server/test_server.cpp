@@ -291,7 +291,7 @@ TEST(server, body_too_large_is_413) {
   EXPECT_TRUE(s.stored("raw").empty());
   // An image whose header is over the pixel limit is refused from the header: 413, nothing stored.
   harness::server s2;
-  ASSERT_TRUE(s2.start("413px", harness::no_model_engines(), [](app::app_config& c) { c.pipeline.limits.max_pixels = 100 * 100; }));
+  ASSERT_TRUE(s2.start("413px", harness::no_model_engines(), [](app::app_config& cfg) { cfg.pipeline.limits.max_pixels = 100 * 100; }));
   auto c2 = s2.client();
   const std::string id2 = s2.create_card("Pixels");
   expect_error(c2.Post("/api/id-cards/" + id2 + "/photo", s2.auth(), harness::pattern_png(200, 200), "image/png"), 413, "over max pixels");

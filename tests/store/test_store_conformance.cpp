@@ -338,10 +338,10 @@ TEST_P(store_conformance, sweep_orphans_refuses_a_negative_age_and_removes_nothi
 
 #ifdef IDPHOTO_CONFORMANCE_S3
 INSTANTIATE_TEST_SUITE_P(backends, store_conformance, ::testing::Values("s3"),
-                         [](const auto& info) { return info.param; });
+                         [](const auto& p) { return p.param; });
 #else
 INSTANTIATE_TEST_SUITE_P(backends, store_conformance, ::testing::Values("local", "cloudinary"),
-                         [](const auto& info) { return info.param; });
+                         [](const auto& p) { return p.param; });
 #endif
 
 }  // namespace
