@@ -3,6 +3,8 @@
 // cannot be fetched is the remote's fault (502/504), never presented as ours.
 #include "server/http_errors.hpp"
 
+#include <utility>
+
 namespace idphoto::server {
 
 using base::errc;
@@ -44,6 +46,21 @@ http_error http_error_for(errc code, stage where) {
 }
 
 http_error http_auth_error() { return {401, "unauthorized", "a valid bearer token is required"}; }
+
+http_error http_request_error(std::string message, int status) {
+  return {status, status == 415 ? "unsupported_media_type" : "invalid_argument", std::move(message)};
+}
+
+http_error http_error_for(pdf_refusal why) {
+  switch (why) {
+    case pdf_refusal::no_photo: return {409, "no_photo", "the card has no photo yet; upload one first"};
+    case pdf_refusal::no_framed_photo:
+      return {409, "no_framed_photo", "the card has no photo framed to a spec yet; upload one (photoSpec not none)"};
+    case pdf_refusal::spec_differs:
+      return {409, "spec_differs", "the photo is framed to the card's photoSpec; upload it again with spec= that spec first"};
+  }
+  return {500, "internal", "internal error"};
+}
 
 http_error http_error_for_status(int status) {
   switch (status) {

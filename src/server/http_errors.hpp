@@ -21,5 +21,16 @@ http_error http_error_for(base::errc code, app::stage where = app::stage::reques
 http_error http_auth_error();
 // The answer httplib gives on its own for a status (404 no route, 413 body too large, …).
 http_error http_error_for_status(int status);
+// The answer for a request the server refuses by its shape, with the server's own public
+// message: 415 unsupported_media_type, otherwise status with invalid_argument.
+http_error http_request_error(std::string message, int status = 400);
+
+// Why a card's PDF cannot be made from its photo (409).
+enum class pdf_refusal {
+  no_photo,         // card.pdf of a card without any photo
+  no_framed_photo,  // photo-sheet.pdf of a card whose photo is not framed to a spec
+  spec_differs,     // photo-sheet.pdf with spec= other than the spec the photo is framed to
+};
+http_error http_error_for(pdf_refusal why);
 
 }  // namespace idphoto::server

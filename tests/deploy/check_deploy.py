@@ -41,8 +41,12 @@ cm = docs.get(("ConfigMap", "idphoto-config"))
 sec = docs.get(("Secret", "idphoto-secrets"))
 check(all([dep, svc, pdb, cm, sec]), "missing one of Deployment, Service, PodDisruptionBudget, ConfigMap, Secret")
 
-server_src = read("src/server/http_server.cpp")
+# The routes are registered in the route files (routes_*.cpp) through router::on; read every
+# source of src/server so a route moved between files is still found.
+server_dir = os.path.join(src, "src/server")
+server_src = "".join(read("src/server/" + n) for n in sorted(os.listdir(server_dir)) if n.endswith(".cpp"))
 routes = set(re.findall(r'on\("GET", "(/[a-z]+)"', server_src))
+check(routes, "no GET routes found in src/server/*.cpp")
 env_doc = read("config/idphoto.example.env")
 documented = set(re.findall(r"^([A-Z][A-Z0-9_]+)=", env_doc, re.M))
 job_timeout_ms = int(re.search(r"^IDPHOTO_JOB_TIMEOUT_MS=(\d+)", env_doc, re.M).group(1))

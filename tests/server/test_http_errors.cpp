@@ -62,3 +62,17 @@ TEST(http_errors, httplib_statuses) {
   EXPECT_EQ(server::http_error_for_status(404).status, 404);
   EXPECT_EQ(server::http_error_for_status(500).code, "internal");
 }
+
+TEST(http_errors, pdf_refusals_and_request_errors) {
+  using server::pdf_refusal;
+  for (auto why : {pdf_refusal::no_photo, pdf_refusal::no_framed_photo, pdf_refusal::spec_differs}) {
+    EXPECT_EQ(http_error_for(why).status, 409);
+    EXPECT_FALSE(http_error_for(why).message.empty());
+  }
+  EXPECT_EQ(http_error_for(pdf_refusal::no_photo).code, "no_photo");
+  EXPECT_EQ(http_error_for(pdf_refusal::no_framed_photo).code, "no_framed_photo");
+  EXPECT_EQ(http_error_for(pdf_refusal::spec_differs).code, "spec_differs");
+  EXPECT_EQ(server::http_request_error("limit must be an integer in 1..100").code, "invalid_argument");
+  EXPECT_EQ(server::http_request_error("send JSON", 415).code, "unsupported_media_type");
+  EXPECT_EQ(server::http_request_error("send JSON", 415).message, "send JSON");
+}

@@ -1,0 +1,79 @@
+// Photo options from a request (JSON body, form or query), and the answers of the photo use
+// cases that the card and photo routes share.
+#include "server/photo_request.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+
+#include "server/card_json.hpp"
+#include "server/respond.hpp"
+
+namespace idphoto::server {
+
+namespace {
+
+// A form field (multipart) or query parameter; nullopt when absent.
+std::optional<std::string> field(const httplib::Request& req, const char* name) {
+  if (req.is_multipart_form_data() && req.has_file(name)) return req.get_file_value(name).content;
+  if (req.has_param(name)) return req.get_param_value(name);
+  return std::nullopt;
+}
+
+}  // namespace
+
+bool photo_options(const httplib::Request& req, httplib::Response& res, const app::service& svc, const json* body, app::photo_options* o) {
+  auto get = [&](const char* k) -> std::optional<std::string> {
+    if (body && body->contains(k)) {
+      const auto& v = (*body)[k];
+      if (v.is_string()) return v.get<std::string>();
+      if (v.is_number_integer()) return std::to_string(v.get<int64_t>());
+      if (!v.is_null()) return std::string("\x01");  // wrong type: refused below
+    }
+    return field(req, k);
+  };
+  o->bg = get("bg");
+  o->format = get("format");
+  o->spec = get("spec");
+  // Whole numbers in 1..100000 (the service checks each one's own range).
+  const auto integer = [&](const char* k, std::optional<int>* to) {
+    const auto v = get(k);
+    if (!v) return true;
+    try {
+      size_t used = 0;
+      const long n = std::stol(*v, &used);
+      if (used != v->size() || n < 1 || n > 100000) throw std::invalid_argument("range");
+      *to = static_cast<int>(n);
+      return true;
+    } catch (const std::exception&) {
+      send_bad_request(res, std::string(k) + " must be a whole number");
+      return false;
+    }
+  };
+  if (!integer("maxSize", &o->max_size_px) || !integer("dpi", &o->dpi) || !integer("maxKb", &o->max_kb)) return false;
+  if (auto co = svc.resolve_options(*o); !co.ok()) {
+    if (o->spec || o->dpi || o->max_kb) {  // the spec options' own messages name the field (never the photo)
+      send_bad_request(res, "bad photo options: " + co.err().detail.substr(0, 600));
+      return false;
+    }
+    send_bad_request(res, "bad photo options: bg is blue, white, grey, red, #RRGGBB or none; maxSize 16.." +
+                              std::to_string(svc.config().max_size_limit_px) + "; format png, jpg or webp (bg none needs png or webp)");
+    return false;
+  }
+  return true;
+}
+
+void send_photo_outcome(httplib::Response& res, const app::service& svc, const app::photo_outcome& o) {
+  if (o.error) return fail(res, svc, o.error->err, o.error->where, o.card);
+  send_json(res, 200, card_json(*o.card));
+}
+
+void fetch_and_clean(app::service& svc, const std::string& id, const httplib::Request& req, httplib::Response& res, const json& b) {
+  const auto url = b.find("rawPhotoUrl");
+  if (url == b.end() || !url->is_string() || url->get<std::string>().empty()) return send_bad_request(res, "rawPhotoUrl (a string) is required");
+  app::photo_options po;
+  if (!photo_options(req, res, svc, &b, &po)) return;
+  send_photo_outcome(res, svc, svc.fetch_and_clean(id, url->get<std::string>(), po));
+}
+
+}  // namespace idphoto::server

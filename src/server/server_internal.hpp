@@ -1,0 +1,56 @@
+// The contract inside src/server between http_server.cpp (lifecycle, router, 405/501, the
+// last-resort handler) and the route files, one per resource. Not installed; not for other modules.
+#pragma once
+#include <httplib.h>
+
+#include <functional>
+#include <regex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "app/service.hpp"
+#include "server/metrics.hpp"
+
+namespace idphoto::server {
+
+// What a route needs before its handler runs: nothing, or a valid bearer token (401 otherwise).
+enum class access { open, bearer };
+
+using handler = std::function<void(const httplib::Request&, httplib::Response&)>;
+
+// Registers the routes on the httplib server and remembers them, so that a path some route
+// matches with another method is a 405 with Allow, not a 404.
+class router {
+ public:
+  router(httplib::Server& http, const app::app_config& config) : http_(http), config_(config) {}
+
+  // Serves method ("GET", "POST", "PATCH", "DELETE") on pattern (a regex over the whole path).
+  // name is the route for metrics and the log line ("/api/id-cards/{id}"), never a raw path;
+  // with access::bearer the handler runs only after the token is checked.
+  void on(const char* method, const std::string& pattern, const char* name, access need, handler h);
+  // The methods a path has routes for ("GET, HEAD, POST"), or "" when it has none.
+  std::string allowed_methods(const std::string& path) const;
+
+ private:
+  httplib::Server& http_;
+  const app::app_config& config_;
+  std::vector<std::pair<std::string, std::regex>> routes_;
+};
+
+// The route files. svc (and stats) must outlive the server the router registers on.
+// routes_static.cpp: /, /app.js, /style.css, /healthz, /readyz, /metrics, /openapi.json.
+void add_static_routes(router& r, app::service& svc, const metrics& stats);
+// routes_files.cpp: /files/{key}, the local store's files, with one Range.
+void add_file_routes(router& r, app::service& svc);
+// routes_cards.cpp: /api/id-cards and /api/id-cards/{id}/... (CRUD, photo, fetch-and-clean, PDFs).
+void add_card_routes(router& r, app::service& svc);
+// routes_photos.cpp: /fetch-and-clean and /api/remove-background.
+void add_photo_routes(router& r, app::service& svc);
+
+// The web page's files, generated from web/ (src/server/CMakeLists.txt).
+const char* web_index_html();
+const char* web_app_js();
+const char* web_style_css();
+
+}  // namespace idphoto::server
