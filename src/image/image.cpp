@@ -10,6 +10,20 @@ namespace idphoto::image {
 
 using base::errc;
 
+std::optional<rgb8> parse_hex_rgb(std::string_view s) {
+  if (s.size() != 7 || s[0] != '#') return std::nullopt;
+  unsigned v = 0;
+  for (size_t i = 1; i < 7; ++i) {
+    const char c = s[i];
+    v <<= 4;
+    if (c >= '0' && c <= '9') v |= static_cast<unsigned>(c - '0');
+    else if (c >= 'a' && c <= 'f') v |= static_cast<unsigned>(c - 'a' + 10);
+    else if (c >= 'A' && c <= 'F') v |= static_cast<unsigned>(c - 'A' + 10);
+    else return std::nullopt;
+  }
+  return rgb8{static_cast<uint8_t>(v >> 16), static_cast<uint8_t>(v >> 8), static_cast<uint8_t>(v)};
+}
+
 const char* format_name(format f) {
   switch (f) {
     case format::jpeg: return "jpeg";

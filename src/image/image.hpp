@@ -3,7 +3,9 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "base/result.hpp"
@@ -39,6 +41,9 @@ struct image {
 struct rgb8 {
   uint8_t r = 255, g = 255, b = 255;
 };
+
+// "#RRGGBB" (hex digits of either case) as a colour; nullopt for anything else.
+std::optional<rgb8> parse_hex_rgb(std::string_view s);
 
 // Called with each libvips/GLib warning instead of printing it; must be thread-safe.
 using warning_sink = void (*)(const char* message);

@@ -33,19 +33,7 @@ result<std::optional<image::rgb8>> parse_background(const std::string& s) {
   if (s == "none" || s == "transparent") return std::optional<image::rgb8>{};
   for (const auto& p : colour_presets())
     if (s == p.name) return std::optional<image::rgb8>{p.rgb};
-  if (s.size() == 7 && s[0] == '#') {
-    unsigned v = 0;
-    bool ok = true;
-    for (size_t i = 1; i < 7; ++i) {
-      const char c = s[i];
-      v <<= 4;
-      if (c >= '0' && c <= '9') v |= static_cast<unsigned>(c - '0');
-      else if (c >= 'a' && c <= 'f') v |= static_cast<unsigned>(c - 'a' + 10);
-      else if (c >= 'A' && c <= 'F') v |= static_cast<unsigned>(c - 'A' + 10);
-      else ok = false;
-    }
-    if (ok) return std::optional<image::rgb8>{image::rgb8{static_cast<uint8_t>(v >> 16), static_cast<uint8_t>(v >> 8), static_cast<uint8_t>(v)}};
-  }
+  if (auto hex = image::parse_hex_rgb(s)) return std::optional<image::rgb8>{*hex};
   return make_error(errc::invalid_argument, "background '" + s + "' is not blue, white, grey, red, #RRGGBB or none");
 }
 
@@ -103,16 +91,6 @@ namespace {
 
 double ms_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-}
-
-result<rgb8_plane> plane_of(const image::image& im) {
-  auto px = image::to_rgb8(im);
-  IDPHOTO_TRY(px);
-  rgb8_plane p;
-  p.width = px->width;
-  p.height = px->height;
-  p.px = std::move(px->data);
-  return p;
 }
 
 }  // namespace

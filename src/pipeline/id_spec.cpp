@@ -110,17 +110,8 @@ bool valid_name(const std::string& s) {
 }
 
 result<image::rgb8> parse_hex(const std::string& s) {
-  if (s.size() != 7 || s[0] != '#') return make_error(errc::invalid_argument, "colour '" + s + "' is not #RRGGBB");
-  unsigned v = 0;
-  for (size_t i = 1; i < 7; ++i) {
-    const char c = s[i];
-    v <<= 4;
-    if (c >= '0' && c <= '9') v |= unsigned(c - '0');
-    else if (c >= 'a' && c <= 'f') v |= unsigned(c - 'a' + 10);
-    else if (c >= 'A' && c <= 'F') v |= unsigned(c - 'A' + 10);
-    else return make_error(errc::invalid_argument, "colour '" + s + "' is not #RRGGBB");
-  }
-  return image::rgb8{uint8_t(v >> 16), uint8_t(v >> 8), uint8_t(v)};
+  if (auto c = image::parse_hex_rgb(s)) return *c;
+  return make_error(errc::invalid_argument, "colour '" + s + "' is not #RRGGBB");
 }
 
 // mm per unit of a length ("fraction" handled by the caller).

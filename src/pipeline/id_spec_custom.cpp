@@ -40,16 +40,8 @@ std::vector<std::string_view> split(std::string_view s, char sep) {
 
 result<std::optional<image::rgb8>> hex_colour(std::string_view s) {
   if (s.size() != 7 || s[0] != '#') return std::optional<image::rgb8>{};
-  unsigned v = 0;
-  for (size_t i = 1; i < 7; ++i) {
-    const char c = s[i];
-    v <<= 4;
-    if (c >= '0' && c <= '9') v |= unsigned(c - '0');
-    else if (c >= 'a' && c <= 'f') v |= unsigned(c - 'a' + 10);
-    else if (c >= 'A' && c <= 'F') v |= unsigned(c - 'A' + 10);
-    else return bad("colour '" + std::string(s) + "' is not #RRGGBB");
-  }
-  return std::optional<image::rgb8>{image::rgb8{uint8_t(v >> 16), uint8_t(v >> 8), uint8_t(v)}};
+  if (auto c = image::parse_hex_rgb(s)) return std::optional<image::rgb8>{*c};
+  return bad("colour '" + std::string(s) + "' is not #RRGGBB");
 }
 
 result<id_spec> parse_custom(std::string_view text, const spec_catalogue& cat, double dpi_override) {

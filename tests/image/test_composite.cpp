@@ -93,3 +93,20 @@ TEST(composite, mismatches_are_invalid) {
   auto mask = gen::pattern(W, H, 1);
   EXPECT_EQ(composite(rgba, mask, rgb8{}).err().code, errc::invalid_argument);
 }
+
+TEST(parse_hex_rgb, reads_six_hex_digits_of_either_case) {
+  auto c = idphoto::image::parse_hex_rgb("#0a7FfE");
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->r, 0x0a);
+  EXPECT_EQ(c->g, 0x7f);
+  EXPECT_EQ(c->b, 0xfe);
+  auto black = idphoto::image::parse_hex_rgb("#000000");
+  ASSERT_TRUE(black.has_value());
+  EXPECT_EQ(black->r + black->g + black->b, 0);
+}
+
+TEST(parse_hex_rgb, anything_else_is_not_a_colour) {
+  for (const char* s : {"", "#", "#12345", "#1234567", "123456", "#12345g", "#-12345", "# 12345", "blue"})
+    EXPECT_FALSE(idphoto::image::parse_hex_rgb(s).has_value()) << s;
+  EXPECT_FALSE(idphoto::image::parse_hex_rgb(std::string_view("#12\0456", 7)).has_value());
+}
