@@ -6,6 +6,7 @@
 #include "image/ops.hpp"
 #include "image/resolution.hpp"
 #include "pipeline/frame.hpp"
+#include "pipeline/load_photo.hpp"
 
 namespace idphoto::pipeline {
 
@@ -55,13 +56,9 @@ base::result<framed_photo> frame_photo(const image::image& photo, const alpha_pl
     sx = static_cast<double>(nw) / w;
     sy = static_cast<double>(nh) / h;
   }
-  auto px = image::to_rgb8(src_im);
-  IDPHOTO_TRY(px);
-  rgb8_plane plane;
-  plane.width = px->width;
-  plane.height = px->height;
-  plane.px = std::move(px->data);
-  frame_source src{&plane, {double(cx0), double(cy0)}, sx, sy, pw, ph};
+  auto plane = plane_of(src_im);
+  IDPHOTO_TRY(plane);
+  frame_source src{&*plane, {double(cx0), double(cy0)}, sx, sy, pw, ph};
   const vec2 chin_out = plan->to_output(f->chin);
   auto out = render_frame(src, alpha, alpha_scale, *plan, bg, chin_out.y);
   IDPHOTO_TRY(out);

@@ -27,4 +27,14 @@ base::result<image::image> load_photo(std::span<const uint8_t> bytes, int max_si
   return image::materialise(photo);
 }
 
+base::result<rgb8_plane> plane_of(const image::image& im) {
+  auto px = image::to_rgb8(im);
+  IDPHOTO_TRY(px);
+  rgb8_plane p;
+  p.width = px->width;
+  p.height = px->height;
+  p.px = std::move(px->data);
+  return p;
+}
+
 }  // namespace idphoto::pipeline
