@@ -45,7 +45,7 @@ check(all([dep, svc, pdb, cm, sec]), "missing one of Deployment, Service, PodDis
 # source of src/server so a route moved between files is still found.
 server_dir = os.path.join(src, "src/server")
 server_src = "".join(read("src/server/" + n) for n in sorted(os.listdir(server_dir)) if n.endswith(".cpp"))
-routes = set(re.findall(r'on\("GET", "(/[a-z]+)"', server_src))
+routes = set(re.findall(r'on\(\s*"GET",\s*"(/[a-z]+)"', server_src))
 check(routes, "no GET routes found in src/server/*.cpp")
 env_doc = read("config/idphoto.example.env")
 documented = set(re.findall(r"^([A-Z][A-Z0-9_]+)=", env_doc, re.M))
