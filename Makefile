@@ -5,12 +5,13 @@
 #               the threaded code's tests under ThreadSanitizer)
 #   make bench  set up, build (release), measure against the peers (writes docs/performance.md)
 #   make build  set up, build (release)
+#   make format clang-format every C++ file (developers; needs the clang-format package)
 SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 SAMPLE ?= /usr/lib/python3/dist-packages/skimage/data/astronaut.png
 OUT ?= out
 
-.PHONY: setup models build build-ci build-dev build-tsan run test test-ci test-dev test-tsan bench clean
+.PHONY: setup models build build-ci build-dev build-tsan run test test-ci test-dev test-tsan bench format clean
 
 setup:
 	scripts/setup
@@ -65,6 +66,10 @@ bench: build models
 	bench/batch/run.sh build/release/idphoto
 	bench/face/run.sh build/release/idphoto
 	bench/spec/run.sh build/release/idphoto
+
+# Developers only (apt-get install clang-format): every tracked C++ file in src/ and tests/ (docs/development.md).
+format:
+	git ls-files -z 'src/*.cpp' 'src/*.hpp' 'tests/*.cpp' 'tests/*.hpp' | xargs -0 clang-format -i
 
 clean:
 	rm -rf build
