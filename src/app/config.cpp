@@ -11,8 +11,8 @@ std::string join_lines(const std::vector<std::string>& lines) { return base::joi
 
 namespace {
 
-using base::env_kind;
 using base::env_key;
+using base::env_kind;
 
 constexpr int64_t k_mib = int64_t{1} << 20;
 
@@ -56,13 +56,38 @@ const env_key k_memory_limit{"IDPHOTO_MEMORY_LIMIT_BYTES", env_kind::bytes, 64 *
                              "ceiling the memory estimate must fit"};
 
 const std::vector<env_key>& own_keys() {
-  static const std::vector<env_key> keys = {
-      k_port, k_bind, k_http_threads, k_max_body, k_request_timeout, k_retry_after, k_jwt_secret,
-      k_public_url, k_card_verify_url, k_data_dir, k_database_url, k_store_dir, k_cloudinary_url,
-      k_cloudinary_name, k_cloudinary_key, k_cloudinary_secret, k_cloudinary_folder, k_cloudinary_api,
-      k_workers, k_queue_size, k_job_timeout, k_models_dir, k_model, k_model_norm, k_model_size,
-      k_model_retry_size, k_threads, k_default_bg, k_default_max_size, k_default_format,
-      k_max_output_size, k_memory_limit};
+  static const std::vector<env_key> keys = {k_port,
+                                            k_bind,
+                                            k_http_threads,
+                                            k_max_body,
+                                            k_request_timeout,
+                                            k_retry_after,
+                                            k_jwt_secret,
+                                            k_public_url,
+                                            k_card_verify_url,
+                                            k_data_dir,
+                                            k_database_url,
+                                            k_store_dir,
+                                            k_cloudinary_url,
+                                            k_cloudinary_name,
+                                            k_cloudinary_key,
+                                            k_cloudinary_secret,
+                                            k_cloudinary_folder,
+                                            k_cloudinary_api,
+                                            k_workers,
+                                            k_queue_size,
+                                            k_job_timeout,
+                                            k_models_dir,
+                                            k_model,
+                                            k_model_norm,
+                                            k_model_size,
+                                            k_model_retry_size,
+                                            k_threads,
+                                            k_default_bg,
+                                            k_default_max_size,
+                                            k_default_format,
+                                            k_max_output_size,
+                                            k_memory_limit};
   return keys;
 }
 
@@ -79,9 +104,11 @@ void read_cloudinary(const env_lookup& env, app_config* c, std::vector<std::stri
     auto cc = store::cloudinary_from_url(url);
     if (!cc.ok()) errs->push_back("CLOUDINARY_URL: " + cc.err().detail);
     else c->cloudinary = *cc;
-    if (any_part) errs->push_back("CLOUDINARY_URL and CLOUDINARY_CLOUD_NAME/_API_KEY/_API_SECRET are both set; set one form only");
+    if (any_part)
+      errs->push_back("CLOUDINARY_URL and CLOUDINARY_CLOUD_NAME/_API_KEY/_API_SECRET are both set; set one form only");
   } else if (any_part) {
-    for (auto [k, v] : {std::pair{"CLOUDINARY_CLOUD_NAME", &parts.cloud_name}, {"CLOUDINARY_API_KEY", &parts.api_key},
+    for (auto [k, v] : {std::pair{"CLOUDINARY_CLOUD_NAME", &parts.cloud_name},
+                        {"CLOUDINARY_API_KEY", &parts.api_key},
                         {"CLOUDINARY_API_SECRET", &parts.api_secret}})
       if (v->empty()) errs->push_back(std::string(k) + ": missing (the three CLOUDINARY_* keys go together)");
     c->cloudinary = parts;
@@ -155,7 +182,8 @@ app_config::parsed app_config::parse_env(const env_lookup& env) {
 }
 
 int64_t app_config::memory_estimate_bytes() const {
-  const int64_t per_thread = std::max<int64_t>(2 * max_body_bytes, static_cast<int64_t>(fetch.max_bytes) + max_body_bytes);
+  const int64_t per_thread =
+      std::max<int64_t>(2 * max_body_bytes, static_cast<int64_t>(fetch.max_bytes) + max_body_bytes);
   return budget.base_bytes + int64_t{n_workers} * budget.job_bytes + int64_t{http_threads} * per_thread;
 }
 
@@ -171,16 +199,20 @@ std::string app_config::effective_store_dir() const { return store_dir.empty() ?
 std::vector<std::string> app_config::problems() const {
   std::vector<std::string> p;
   if (jwt_secret.empty())
-    p.push_back("JWT_SECRET: missing; set a random secret of at least 32 bytes (openssl rand -hex 32), or run serve --dev");
+    p.push_back(
+        "JWT_SECRET: missing; set a random secret of at least 32 bytes (openssl rand -hex 32), or run serve --dev");
   else if (jwt_secret.size() < 32)
-    p.push_back("JWT_SECRET: " + std::to_string(jwt_secret.size()) + " bytes is too short for HS256; use at least 32 (openssl rand -hex 32)");
+    p.push_back("JWT_SECRET: " + std::to_string(jwt_secret.size()) +
+                " bytes is too short for HS256; use at least 32 (openssl rand -hex 32)");
   if (data_dir.empty()) p.push_back("IDPHOTO_DATA_DIR: must not be empty");
   if (!public_url.empty() && public_url.rfind("http://", 0) != 0 && public_url.rfind("https://", 0) != 0)
     p.push_back("IDPHOTO_PUBLIC_URL: must start with http:// or https://, got '" + public_url + "'");
   if (!card_verify_url.empty() && card_verify_url.rfind("http://", 0) != 0 && card_verify_url.rfind("https://", 0) != 0)
     p.push_back("IDPHOTO_CARD_VERIFY_URL: must start with http:// or https://, got '" + card_verify_url + "'");
-  if (auto v = pipeline.validate(); !v.ok()) p.push_back("pipeline (IDPHOTO_MODEL*, IDPHOTO_MAX_IMAGE_*): " + v.err().detail);
-  if (auto v = fetch::validate(fetch); !v.ok()) p.push_back("IDPHOTO_FETCH_* (IDPHOTO_FETCH_ALLOW takes IPs or CIDRs): " + v.err().detail);
+  if (auto v = pipeline.validate(); !v.ok())
+    p.push_back("pipeline (IDPHOTO_MODEL*, IDPHOTO_MAX_IMAGE_*): " + v.err().detail);
+  if (auto v = fetch::validate(fetch); !v.ok())
+    p.push_back("IDPHOTO_FETCH_* (IDPHOTO_FETCH_ALLOW takes IPs or CIDRs): " + v.err().detail);
   if (!queue.url.empty())
     if (auto v = queue::validate(queue); !v.ok()) p.push_back(v.err().detail);
   if (auto v = batch.validate(); !v.ok()) p.push_back("batch limits: " + v.err().detail);
@@ -192,17 +224,20 @@ std::vector<std::string> app_config::problems() const {
       p.push_back("IDPHOTO_DEFAULT_BG=none needs IDPHOTO_DEFAULT_FORMAT png or webp (JPEG has no transparency)");
   }
   if (default_max_size_px > max_size_limit_px)
-    p.push_back("IDPHOTO_DEFAULT_MAX_SIZE (" + std::to_string(default_max_size_px) + ") is over IDPHOTO_MAX_OUTPUT_SIZE (" +
-                std::to_string(max_size_limit_px) + ")");
+    p.push_back("IDPHOTO_DEFAULT_MAX_SIZE (" + std::to_string(default_max_size_px) +
+                ") is over IDPHOTO_MAX_OUTPUT_SIZE (" + std::to_string(max_size_limit_px) + ")");
   if (n_workers < 1) p.push_back("IDPHOTO_WORKERS: must be >= 1");
   if (queue_size < 0) p.push_back("IDPHOTO_QUEUE_SIZE: must be >= 0");
   if (http_threads < n_workers + 1)
-    p.push_back("IDPHOTO_HTTP_THREADS (" + std::to_string(http_threads) + ") must exceed IDPHOTO_WORKERS (" + std::to_string(n_workers) +
+    p.push_back("IDPHOTO_HTTP_THREADS (" + std::to_string(http_threads) + ") must exceed IDPHOTO_WORKERS (" +
+                std::to_string(n_workers) +
                 "), or health checks and 503s cannot be answered while every worker is busy");
   const int64_t est = memory_estimate_bytes();
   if (est > memory_limit_bytes)
-    p.push_back("memory: the estimate " + std::to_string(est >> 20) + " MiB (96 MiB base + IDPHOTO_WORKERS x 200 MiB + IDPHOTO_HTTP_THREADS x " +
-                "max(2 x IDPHOTO_MAX_BODY_BYTES, IDPHOTO_FETCH_MAX_BYTES + IDPHOTO_MAX_BODY_BYTES)) is over IDPHOTO_MEMORY_LIMIT_BYTES (" +
+    p.push_back("memory: the estimate " + std::to_string(est >> 20) +
+                " MiB (96 MiB base + IDPHOTO_WORKERS x 200 MiB + IDPHOTO_HTTP_THREADS x " +
+                "max(2 x IDPHOTO_MAX_BODY_BYTES, IDPHOTO_FETCH_MAX_BYTES + IDPHOTO_MAX_BODY_BYTES)) is over "
+                "IDPHOTO_MEMORY_LIMIT_BYTES (" +
                 std::to_string(memory_limit_bytes >> 20) + " MiB); lower one of them or raise the limit");
   return p;
 }

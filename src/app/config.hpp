@@ -45,36 +45,37 @@ struct memory_budget {
 
 struct app_config {
   // HTTP
-  int port = 8080;                          // PORT; 0 = any free port (tests)
-  std::string bind_host = "0.0.0.0";        // IDPHOTO_BIND
-  int http_threads = 6;                     // IDPHOTO_HTTP_THREADS; connections served at once
+  int port = 8080;                             // PORT; 0 = any free port (tests)
+  std::string bind_host = "0.0.0.0";           // IDPHOTO_BIND
+  int http_threads = 6;                        // IDPHOTO_HTTP_THREADS; connections served at once
   int64_t max_body_bytes = int64_t{10} << 20;  // IDPHOTO_MAX_BODY_BYTES; larger bodies get 413
-  int request_timeout_ms = 30000;           // IDPHOTO_REQUEST_TIMEOUT_MS; socket read/write timeout
-  int retry_after_s = 5;                    // IDPHOTO_RETRY_AFTER_S; sent with every 503
-  std::string jwt_secret;                   // JWT_SECRET; HS256 key, >= 32 bytes
-  std::string public_url;                   // IDPHOTO_PUBLIC_URL; "" = http://localhost:PORT
-  std::string card_verify_url;              // IDPHOTO_CARD_VERIFY_URL; "" = the card QR holds the id only
+  int request_timeout_ms = 30000;              // IDPHOTO_REQUEST_TIMEOUT_MS; socket read/write timeout
+  int retry_after_s = 5;                       // IDPHOTO_RETRY_AFTER_S; sent with every 503
+  std::string jwt_secret;                      // JWT_SECRET; HS256 key, >= 32 bytes
+  std::string public_url;                      // IDPHOTO_PUBLIC_URL; "" = http://localhost:PORT
+  std::string card_verify_url;                 // IDPHOTO_CARD_VERIFY_URL; "" = the card QR holds the id only
 
   // Backends
-  std::string data_dir = "data";            // IDPHOTO_DATA_DIR; SQLite file, local store, dev secret
-  std::string database_url;                 // DATABASE_URL; "" = sqlite:<data_dir>/idphoto.db
-  std::string store_dir;                    // IDPHOTO_STORE_DIR; "" = <data_dir>/files
+  std::string data_dir = "data";                       // IDPHOTO_DATA_DIR; SQLite file, local store, dev secret
+  std::string database_url;                            // DATABASE_URL; "" = sqlite:<data_dir>/idphoto.db
+  std::string store_dir;                               // IDPHOTO_STORE_DIR; "" = <data_dir>/files
   std::optional<store::cloudinary_config> cloudinary;  // CLOUDINARY_URL or CLOUDINARY_CLOUD_NAME/_API_KEY/_API_SECRET
 
   // Work
-  int n_workers = 1;                        // IDPHOTO_WORKERS; inference slots, each loads the model
-  int queue_size = 4;                       // IDPHOTO_QUEUE_SIZE; admitted jobs waiting for a slot
-  int job_timeout_ms = 60000;               // IDPHOTO_JOB_TIMEOUT_MS; queue wait + clean
-  pipeline::pipeline_config pipeline;       // IDPHOTO_MODELS_DIR, IDPHOTO_MODEL, IDPHOTO_MODEL_SIZE, IDPHOTO_THREADS, IDPHOTO_MAX_IMAGE_*
-  fetch::fetch_config fetch;                // IDPHOTO_FETCH_* (fetch::env_keys())
-  queue::queue_config queue;                // IDPHOTO_QUEUE_URL, _NAME, ... (queue::env_keys()); url "" = in-process
-  batch::batch_config batch;                // IDPHOTO_MAX_BATCH_*, IDPHOTO_MAX_ZIP_* (batch::env_keys())
+  int n_workers = 1;           // IDPHOTO_WORKERS; inference slots, each loads the model
+  int queue_size = 4;          // IDPHOTO_QUEUE_SIZE; admitted jobs waiting for a slot
+  int job_timeout_ms = 60000;  // IDPHOTO_JOB_TIMEOUT_MS; queue wait + clean
+  pipeline::pipeline_config
+      pipeline;  // IDPHOTO_MODELS_DIR, IDPHOTO_MODEL, IDPHOTO_MODEL_SIZE, IDPHOTO_THREADS, IDPHOTO_MAX_IMAGE_*
+  fetch::fetch_config fetch;  // IDPHOTO_FETCH_* (fetch::env_keys())
+  queue::queue_config queue;  // IDPHOTO_QUEUE_URL, _NAME, ... (queue::env_keys()); url "" = in-process
+  batch::batch_config batch;  // IDPHOTO_MAX_BATCH_*, IDPHOTO_MAX_ZIP_* (batch::env_keys())
 
   // Per-request defaults (the API's bg, maxSize, format)
-  std::string default_bg = "blue";          // IDPHOTO_DEFAULT_BG
-  int default_max_size_px = 800;            // IDPHOTO_DEFAULT_MAX_SIZE
-  std::string default_format = "png";       // IDPHOTO_DEFAULT_FORMAT
-  int max_size_limit_px = 2048;             // IDPHOTO_MAX_OUTPUT_SIZE; largest maxSize a request may ask
+  std::string default_bg = "blue";     // IDPHOTO_DEFAULT_BG
+  int default_max_size_px = 800;       // IDPHOTO_DEFAULT_MAX_SIZE
+  std::string default_format = "png";  // IDPHOTO_DEFAULT_FORMAT
+  int max_size_limit_px = 2048;        // IDPHOTO_MAX_OUTPUT_SIZE; largest maxSize a request may ask
 
   // Memory
   int64_t memory_limit_bytes = int64_t{448} << 20;  // IDPHOTO_MEMORY_LIMIT_BYTES

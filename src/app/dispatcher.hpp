@@ -36,15 +36,15 @@ class job_runner {
 using runner_factory = std::function<base::result<std::unique_ptr<job_runner>>()>;
 
 struct dispatcher_options {
-  int n_workers = 1;               // worker threads, each with its own runner
-  int64_t lease_ms = 30000;        // a claim holds its job this long without a heartbeat
-  int64_t heartbeat_ms = 10000;    // running jobs' leases are extended this often (< lease_ms)
-  int64_t poll_ms = 1000;          // idle workers look for work this often (jobs committed by
-                                   // other instances, backoffs that ended) and expired leases
-                                   // are requeued
-  int64_t backoff_base_ms = 2000;  // transient retry n waits base * 2^(n-1), ±20% jitter,
-  int64_t backoff_max_ms = 300000; // at most this
-  std::string owner;               // the lease owner name; "" = host:pid:random
+  int n_workers = 1;                // worker threads, each with its own runner
+  int64_t lease_ms = 30000;         // a claim holds its job this long without a heartbeat
+  int64_t heartbeat_ms = 10000;     // running jobs' leases are extended this often (< lease_ms)
+  int64_t poll_ms = 1000;           // idle workers look for work this often (jobs committed by
+                                    // other instances, backoffs that ended) and expired leases
+                                    // are requeued
+  int64_t backoff_base_ms = 2000;   // transient retry n waits base * 2^(n-1), ±20% jitter,
+  int64_t backoff_max_ms = 300000;  // at most this
+  std::string owner;                // the lease owner name; "" = host:pid:random
   // photoError of a card whose job died because its workers kept stopping mid-run.
   std::string dead_photo_error =
       "interrupted: the server stopped while cleaning this photo too many times; upload again";
@@ -57,13 +57,13 @@ struct dispatcher_options {
 
 struct dispatcher_stats {
   int n_workers = 0;
-  int running = 0;          // jobs being run by this instance now
-  int64_t claimed = 0;      // totals since start
+  int running = 0;      // jobs being run by this instance now
+  int64_t claimed = 0;  // totals since start
   int64_t done = 0, failed = 0, retried = 0, dead = 0;
-  int64_t exceptions = 0;   // runs that threw (counted in retried/dead too)
-  int64_t lost = 0;         // outcomes refused because the lease had been taken over
-  int64_t requeued = 0;     // expired leases this instance moved back to queued (or dead)
-  int64_t db_errors = 0;    // repository calls that failed (claims, heartbeats, commits)
+  int64_t exceptions = 0;  // runs that threw (counted in retried/dead too)
+  int64_t lost = 0;        // outcomes refused because the lease had been taken over
+  int64_t requeued = 0;    // expired leases this instance moved back to queued (or dead)
+  int64_t db_errors = 0;   // repository calls that failed (claims, heartbeats, commits)
 };
 
 class dispatcher {

@@ -29,8 +29,7 @@ base::result<void> dispatcher_options::validate() const {
   need(heartbeat_ms >= 10 && heartbeat_ms < lease_ms, "heartbeat_ms: want 10..lease_ms-1");
   need(poll_ms >= 10 && poll_ms <= 60000, "poll_ms: want 10..60000");
   need(backoff_max_ms >= 0 && backoff_max_ms <= 86400000, "backoff_max_ms: want 0..86400000");
-  need(backoff_base_ms >= 0 && backoff_base_ms <= backoff_max_ms,
-       "backoff_base_ms: want 0..backoff_max_ms");
+  need(backoff_base_ms >= 0 && backoff_base_ms <= backoff_max_ms, "backoff_base_ms: want 0..backoff_max_ms");
   bool owner_ok = owner.size() <= 200;
   for (unsigned char c : owner) owner_ok = owner_ok && c > 0x20 && c < 0x7f;
   need(owner_ok, "owner: want up to 200 visible ASCII characters");
@@ -42,8 +41,8 @@ base::result<void> dispatcher_options::validate() const {
 int64_t retry_backoff_ms(const dispatcher_options& o, int attempt, double jitter_unit) {
   const int n = std::clamp(attempt, 1, 62);
   const double raw = static_cast<double>(o.backoff_base_ms) * std::ldexp(1.0, n - 1);
-  const double jittered = std::min(raw, static_cast<double>(o.backoff_max_ms)) *
-                          (1.0 + 0.2 * std::clamp(jitter_unit, -1.0, 1.0));
+  const double jittered =
+      std::min(raw, static_cast<double>(o.backoff_max_ms)) * (1.0 + 0.2 * std::clamp(jitter_unit, -1.0, 1.0));
   return std::clamp<int64_t>(static_cast<int64_t>(jittered), 0, o.backoff_max_ms);
 }
 
@@ -120,8 +119,8 @@ class local_dispatcher final : public dispatcher {
       std::unique_lock<std::mutex> lock(mu_);
       const auto now = steady::now();
       if (now >= deadline)
-        return base::make_error(base::errc::timeout, "job " + job_id + " has not ended after " +
-                                                         std::to_string(timeout_ms) + " ms");
+        return base::make_error(base::errc::timeout,
+                                "job " + job_id + " has not ended after " + std::to_string(timeout_ms) + " ms");
       const auto until = std::min(deadline, now + std::chrono::milliseconds(o_.poll_ms));
       done_cv_.wait_until(lock, until, [&] { return done_generation_ != seen; });
     }
@@ -231,17 +230,31 @@ class local_dispatcher final : public dispatcher {
       if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(100 << attempt));
       base::result<db::job> r = base::make_error(base::errc::internal, "");
       switch (out.fault) {
-        case job_fault::none: r = jobs_.complete(j.id, owner_, out.end); break;
-        case job_fault::client: r = jobs_.fail(j.id, owner_, out.end); break;
-        case job_fault::transient: r = jobs_.retry(j.id, owner_, out.end, backoff(j.attempts)); break;
+        case job_fault::none:
+          r = jobs_.complete(j.id, owner_, out.end);
+          break;
+        case job_fault::client:
+          r = jobs_.fail(j.id, owner_, out.end);
+          break;
+        case job_fault::transient:
+          r = jobs_.retry(j.id, owner_, out.end, backoff(j.attempts));
+          break;
       }
       if (r.ok()) {
         std::lock_guard<std::mutex> lock(mu_);
         switch (r->status) {
-          case db::job_status::done: ++stats_.done; break;
-          case db::job_status::failed: ++stats_.failed; break;
-          case db::job_status::dead: ++stats_.dead; break;
-          default: ++stats_.retried; break;
+          case db::job_status::done:
+            ++stats_.done;
+            break;
+          case db::job_status::failed:
+            ++stats_.failed;
+            break;
+          case db::job_status::dead:
+            ++stats_.dead;
+            break;
+          default:
+            ++stats_.retried;
+            break;
         }
         return;
       }
@@ -284,7 +297,7 @@ class local_dispatcher final : public dispatcher {
   /* One round: heartbeats for the jobs running here, then the expired leases moved back to
    * the queue, each when its time has come. */
   void housekeep(const std::vector<std::string>& ids, steady::time_point* next_heartbeat,
-               steady::time_point* next_requeue) {
+                 steady::time_point* next_requeue) {
     const auto now = steady::now();
     if (now >= *next_heartbeat) {
       for (const auto& id : ids) {
@@ -322,8 +335,7 @@ class local_dispatcher final : public dispatcher {
       std::vector<std::string> ids;
       {
         std::unique_lock<std::mutex> lock(mu_);
-        housekeeper_cv_.wait_until(lock, std::min(next_heartbeat, next_requeue),
-                                   [&] { return housekeeper_stop_; });
+        housekeeper_cv_.wait_until(lock, std::min(next_heartbeat, next_requeue), [&] { return housekeeper_stop_; });
         if (housekeeper_stop_) return;
         ids.assign(in_flight_.begin(), in_flight_.end());
       }
@@ -356,8 +368,7 @@ class local_dispatcher final : public dispatcher {
 
 }  // namespace
 
-base::result<std::unique_ptr<dispatcher>> make_local_dispatcher(db::job_repository& jobs,
-                                                                const runner_factory& runners,
+base::result<std::unique_ptr<dispatcher>> make_local_dispatcher(db::job_repository& jobs, const runner_factory& runners,
                                                                 const dispatcher_options& o) {
   IDPHOTO_TRY(o.validate());
   if (!runners) return base::make_error(base::errc::invalid_argument, "runner factory: missing");

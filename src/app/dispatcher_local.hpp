@@ -12,8 +12,7 @@ namespace idphoto::app {
  * each make their runner and start claiming, so jobs left queued are picked up again.
  * invalid_argument (options), the factory's error (then no thread is left running), the
  * repository's error of the first requeue. */
-base::result<std::unique_ptr<dispatcher>> make_local_dispatcher(db::job_repository& jobs,
-                                                                const runner_factory& runners,
+base::result<std::unique_ptr<dispatcher>> make_local_dispatcher(db::job_repository& jobs, const runner_factory& runners,
                                                                 const dispatcher_options& o);
 
 }  // namespace idphoto::app

@@ -20,43 +20,63 @@ namespace fs = std::filesystem;
 
 const char* stage_name(stage s) {
   switch (s) {
-    case stage::request: return "request";
-    case stage::queue: return "queue";
-    case stage::fetch: return "fetch";
-    case stage::image: return "image";
-    case stage::clean: return "clean";
-    case stage::frame: return "frame";
-    case stage::store: return "store";
-    case stage::database: return "database";
+    case stage::request:
+      return "request";
+    case stage::queue:
+      return "queue";
+    case stage::fetch:
+      return "fetch";
+    case stage::image:
+      return "image";
+    case stage::clean:
+      return "clean";
+    case stage::frame:
+      return "frame";
+    case stage::store:
+      return "store";
+    case stage::database:
+      return "database";
   }
   return "?";
 }
 
 const char* content_type_of(image::format f) {
   switch (f) {
-    case image::format::jpeg: return "image/jpeg";
-    case image::format::png: return "image/png";
-    case image::format::webp: return "image/webp";
-    case image::format::heif: return "image/heic";
-    case image::format::avif: return "image/heic";  // the store keeps HEIF-family files as .heic
-    case image::format::tiff: return "image/tiff";
+    case image::format::jpeg:
+      return "image/jpeg";
+    case image::format::png:
+      return "image/png";
+    case image::format::webp:
+      return "image/webp";
+    case image::format::heif:
+      return "image/heic";
+    case image::format::avif:
+      return "image/heic";  // the store keeps HEIF-family files as .heic
+    case image::format::tiff:
+      return "image/tiff";
   }
   return "application/octet-stream";
 }
 
 std::string photo_error_text(const failure& f) {
   switch (f.err.code) {
-    case errc::corrupt: return "corrupt: the image data could not be decoded";
-    case errc::unsupported: return "unsupported: not an image format we read";
-    case errc::too_large: return "too_large: the image is over the size limits";
-    case errc::timeout: return "timeout: cleaning took too long; upload again later";
+    case errc::corrupt:
+      return "corrupt: the image data could not be decoded";
+    case errc::unsupported:
+      return "unsupported: not an image format we read";
+    case errc::too_large:
+      return "too_large: the image is over the size limits";
+    case errc::timeout:
+      return "timeout: cleaning took too long; upload again later";
     case errc::invalid_argument:
-      return f.where == stage::frame ? "no_face: no face was found, so the photo cannot be framed to the card's photoSpec"
-                                     : "invalid_argument: the options do not fit this image";
+      return f.where == stage::frame
+                 ? "no_face: no face was found, so the photo cannot be framed to the card's photoSpec"
+                 : "invalid_argument: the options do not fit this image";
     case errc::unavailable:
       return f.where == stage::store ? "unavailable: the clean photo could not be stored; upload again"
                                      : "unavailable: the server is busy or stopping; upload again";
-    default: return "internal: cleaning failed on our side";
+    default:
+      return "internal: cleaning failed on our side";
   }
 }
 
@@ -71,10 +91,14 @@ std::string photo_report_of(const pipeline::clean_result& r) {
 
 std::string photo_warning_of(const pipeline::clean_result& r) {
   switch (r.warning) {
-    case pipeline::clean_warning::mask_empty: return "mask_empty";
-    case pipeline::clean_warning::mask_full: return "mask_full";
-    case pipeline::clean_warning::no_person: return "no_person";
-    case pipeline::clean_warning::none: return "";
+    case pipeline::clean_warning::mask_empty:
+      return "mask_empty";
+    case pipeline::clean_warning::mask_full:
+      return "mask_full";
+    case pipeline::clean_warning::no_person:
+      return "no_person";
+    case pipeline::clean_warning::none:
+      return "";
   }
   return "";
 }
@@ -166,10 +190,8 @@ base::result<recovery_report> service::recover() {
   auto refs = repo_->referenced_keys();
   if (!refs.ok()) return refs.err();
   auto orphans = store_->sweep_orphans(std::set<std::string>(refs->begin(), refs->end()), 24 * 3600);
-  if (orphans.ok())
-    rep.orphans_removed = static_cast<int>(orphans->removed);
-  else if (orphans.err().code != errc::unsupported)
-    return orphans.err();
+  if (orphans.ok()) rep.orphans_removed = static_cast<int>(orphans->removed);
+  else if (orphans.err().code != errc::unsupported) return orphans.err();
   return rep;
 }
 
@@ -177,7 +199,8 @@ namespace {
 // photoSpec on create or patch: "none" or a spec resolve_spec knows (built-in or custom:...).
 base::result<void> check_photo_spec(const db::id_card_fields& f) {
   if (!f.photo_spec || *f.photo_spec == "none") return {};
-  if (f.photo_spec->size() > db::max_field_bytes) return base::make_error(errc::invalid_argument, "photo_spec: too long");
+  if (f.photo_spec->size() > db::max_field_bytes)
+    return base::make_error(errc::invalid_argument, "photo_spec: too long");
   auto s = pipeline::resolve_spec(*f.photo_spec);
   if (!s.ok()) return base::make_error(errc::invalid_argument, "photo_spec: " + s.err().detail.substr(0, 300));
   return {};
@@ -227,12 +250,13 @@ base::result<std::vector<uint8_t>> service::card_pdf(const std::string& id, card
 }
 
 base::result<std::vector<uint8_t>> service::photo_sheet_pdf(const std::string& id, card::paper paper, int copies,
-                                                             const std::optional<std::string>& spec) {
+                                                            const std::optional<std::string>& spec) {
   if (copies < 0 || copies > card::max_sheet_copies)
     return base::make_error(errc::invalid_argument, "copies: must be 0..." + std::to_string(card::max_sheet_copies));
   auto c = repo_->get(id);
   if (!c.ok()) return c.err();
-  if (c->status != db::photo_status::clean || c->clean_photo_key.empty() || c->photo_report.empty() || c->photo_spec == "none")
+  if (c->status != db::photo_status::clean || c->clean_photo_key.empty() || c->photo_report.empty() ||
+      c->photo_spec == "none")
     return base::make_error(errc::conflict, "no framed photo");
   if (spec && *spec != c->photo_spec) return base::make_error(errc::conflict, "spec differs");
   auto s = pipeline::resolve_spec(c->photo_spec);
@@ -260,14 +284,16 @@ base::result<pipeline::clean_options> service::resolve_options(const photo_optio
   else co.background = *bg;
   co.max_size_px = o.max_size_px.value_or(cfg_.default_max_size_px);
   if (co.max_size_px < 16 || co.max_size_px > cfg_.max_size_limit_px)
-    errs.push_back("maxSize: must be in 16.." + std::to_string(cfg_.max_size_limit_px) + ", got " + std::to_string(co.max_size_px));
+    errs.push_back("maxSize: must be in 16.." + std::to_string(cfg_.max_size_limit_px) + ", got " +
+                   std::to_string(co.max_size_px));
   const std::string fmt = o.format.value_or(cfg_.default_format);
   if (fmt == "png") co.encode.fmt = image::format::png;
   else if (fmt == "jpg" || fmt == "jpeg") co.encode.fmt = image::format::jpeg;
   else if (fmt == "webp") co.encode.fmt = image::format::webp;
   else errs.push_back("format: must be png, jpg or webp, got '" + fmt.substr(0, 20) + "'");
   const bool framing = o.spec && *o.spec != "none";  // "none": a plain cut-out
-  if (bg.ok() && !*bg && co.encode.fmt == image::format::jpeg && !framing) errs.push_back("bg=none needs format png or webp (JPEG has no transparency)");
+  if (bg.ok() && !*bg && co.encode.fmt == image::format::jpeg && !framing)
+    errs.push_back("bg=none needs format png or webp (JPEG has no transparency)");
   if (framing) resolve_spec_options(o, co, errs);
   else if (o.dpi || o.max_kb) errs.push_back(std::string(o.dpi ? "dpi" : "maxKb") + ": needs spec");
   if (!errs.empty()) return base::make_error(errc::invalid_argument, join_lines(errs));
@@ -275,15 +301,19 @@ base::result<pipeline::clean_options> service::resolve_options(const photo_optio
 }
 
 // spec, dpi, maxKb, and what bg, format and maxSize mean with them (as the CLI's --spec).
-void service::resolve_spec_options(const photo_options& o, pipeline::clean_options& co, std::vector<std::string>& errs) const {
+void service::resolve_spec_options(const photo_options& o, pipeline::clean_options& co,
+                                   std::vector<std::string>& errs) const {
   if (o.max_size_px) errs.push_back("maxSize: does not apply with spec (the spec sets the pixels)");
-  if (o.dpi && (*o.dpi < 72 || *o.dpi > 1200)) errs.push_back("dpi: must be in 72..1200, got " + std::to_string(*o.dpi));
-  if (o.max_kb && (*o.max_kb < 1 || *o.max_kb > 100000)) errs.push_back("maxKb: must be in 1..100000, got " + std::to_string(*o.max_kb));
+  if (o.dpi && (*o.dpi < 72 || *o.dpi > 1200))
+    errs.push_back("dpi: must be in 72..1200, got " + std::to_string(*o.dpi));
+  if (o.max_kb && (*o.max_kb < 1 || *o.max_kb > 100000))
+    errs.push_back("maxKb: must be in 1..100000, got " + std::to_string(*o.max_kb));
   if (o.spec->size() > 512) {
     errs.push_back("spec: longer than 512 bytes");
     return;
   }
-  auto spec = pipeline::resolve_spec(*o.spec, o.dpi && *o.dpi >= 72 && *o.dpi <= 1200 ? static_cast<double>(*o.dpi) : 0.0);
+  auto spec =
+      pipeline::resolve_spec(*o.spec, o.dpi && *o.dpi >= 72 && *o.dpi <= 1200 ? static_cast<double>(*o.dpi) : 0.0);
   if (!spec.ok()) {
     errs.push_back("spec: " + spec.err().detail.substr(0, 300));
     return;
@@ -326,7 +356,8 @@ photo_outcome service::photo_request(const std::string& card_id, const photo_opt
   if (!co.ok()) return outcome_error(co.err(), stage::request, *card);
   card_claim claim(this, card->id);
   if (!claim.held())
-    return outcome_error(base::make_error(errc::conflict, "another photo request for this card is in flight"), stage::database, *card);
+    return outcome_error(base::make_error(errc::conflict, "another photo request for this card is in flight"),
+                         stage::database, *card);
   auto place = pool_->reserve();  // before fetching or storing: a refused request costs nothing
   if (!place.ok()) return outcome_error(place.err(), stage::queue, *card);
   auto bytes = get_bytes();
@@ -341,7 +372,8 @@ photo_outcome service::upload_photo(const std::string& card_id, std::string byte
 
 photo_outcome service::fetch_and_clean(const std::string& card_id, const std::string& url, const photo_options& o) {
   if (auto co = resolve_options(o); !co.ok()) return outcome_error(co.err(), stage::request);
-  if (url.empty()) return outcome_error(base::make_error(errc::invalid_argument, "rawPhotoUrl is required"), stage::request);
+  if (url.empty())
+    return outcome_error(base::make_error(errc::invalid_argument, "rawPhotoUrl is required"), stage::request);
   return photo_request(card_id, o, [&]() -> base::result<std::string> {
     auto got = fetch::fetch_url(url, cfg_.fetch);
     if (!got.ok()) return got.err();
@@ -357,7 +389,8 @@ photo_outcome service::fetch_and_clean(const std::string& card_id, const std::st
  * A card that already has a clean photo keeps it until the new one is clean and stored: (2) is
  * skipped (a crash leaves the old photo and an orphan), and a failed attempt is recorded as
  * photoError (with its time) on the card, which stays clean with its old files. */
-photo_outcome service::clean_and_record(const db::id_card& before, ticket place, std::string bytes, const pipeline::clean_options& co,
+photo_outcome service::clean_and_record(const db::id_card& before, ticket place, std::string bytes,
+                                        const pipeline::clean_options& co,
                                         const std::optional<std::string>& requested_spec) {
   auto info = check_photo(bytes, cfg_.pipeline.limits);
   if (!info.ok()) return outcome_error(info.err(), stage::image, before);
@@ -407,7 +440,8 @@ photo_outcome service::clean_and_record(const db::id_card& before, ticket place,
     else if (after.err().code == errc::not_found) (void)store_->remove(raw->key);  // deleted meanwhile
     return o;
   };
-  if (!cleaned.ok()) return record_failure(fail(cleaned.err(), pipeline::is_no_face(cleaned.err()) ? stage::frame : stage::clean));
+  if (!cleaned.ok())
+    return record_failure(fail(cleaned.err(), pipeline::is_no_face(cleaned.err()) ? stage::frame : stage::clean));
 
   const std::string out(reinterpret_cast<const char*>(cleaned->bytes.data()), cleaned->bytes.size());
   auto clean = store_->put(out, content_type_of(cleaned->fmt), "clean");
@@ -447,7 +481,8 @@ base::result<image_output> service::remove_background(std::string bytes, const p
   auto info = check_photo(bytes, cfg_.pipeline.limits);
   if (!info.ok()) return info.err();
   w = stage::clean;
-  auto r = pool_->run(std::move(*place), std::make_shared<const std::string>(std::move(bytes)), *co, cfg_.job_timeout_ms);
+  auto r =
+      pool_->run(std::move(*place), std::make_shared<const std::string>(std::move(bytes)), *co, cfg_.job_timeout_ms);
   if (!r.ok()) {
     if (pipeline::is_no_face(r.err())) w = stage::frame;
     return r.err();

@@ -38,8 +38,8 @@ struct photo_options {
   // Framing to an ID-photo spec (pipeline/id_spec.hpp: a built-in name or custom:...). On the
   // card routes it overrides the card's photoSpec and becomes it; "none" = a plain cut-out.
   std::optional<std::string> spec;
-  std::optional<int> dpi;             // with spec: 72..1200 (default: the spec's)
-  std::optional<int> max_kb;          // with spec: the file must fit this many KB (JPEG quality is chosen)
+  std::optional<int> dpi;     // with spec: 72..1200 (default: the spec's)
+  std::optional<int> max_kb;  // with spec: the file must fit this many KB (JPEG quality is chosen)
 };
 
 // A photo use case's answer: the card as it is now (when there is one) and, when the photo
@@ -138,8 +138,8 @@ class service {
 
   service() = default;
   // requested_spec: the spec the request named (recorded as the card's photoSpec), if any.
-  photo_outcome clean_and_record(const db::id_card& before, ticket place, std::string bytes, const pipeline::clean_options& co,
-                                 const std::optional<std::string>& requested_spec);
+  photo_outcome clean_and_record(const db::id_card& before, ticket place, std::string bytes,
+                                 const pipeline::clean_options& co, const std::optional<std::string>& requested_spec);
   // The photo use cases from the card lookup on: resolve the options with the card's
   // photoSpec, claim the card, reserve a place, get the bytes.
   photo_outcome photo_request(const std::string& card_id, const photo_options& o,

@@ -13,7 +13,8 @@ namespace {
 class cleaner_engine final : public clean_engine {
  public:
   explicit cleaner_engine(std::unique_ptr<pipeline::cleaner> c) : c_(std::move(c)) {}
-  base::result<pipeline::clean_result> clean(std::span<const uint8_t> bytes, const pipeline::clean_options& o) override {
+  base::result<pipeline::clean_result> clean(std::span<const uint8_t> bytes,
+                                             const pipeline::clean_options& o) override {
     return c_->clean(bytes, o);
   }
 
@@ -56,7 +57,8 @@ struct worker_pool::job {
 };
 
 base::result<std::unique_ptr<worker_pool>> worker_pool::create(const engine_factory& f, int n_workers, int queue_size) {
-  if (n_workers < 1 || queue_size < 0) return base::make_error(errc::invalid_argument, "worker pool: n_workers >= 1 and queue_size >= 0");
+  if (n_workers < 1 || queue_size < 0)
+    return base::make_error(errc::invalid_argument, "worker pool: n_workers >= 1 and queue_size >= 0");
   std::unique_ptr<worker_pool> p(new worker_pool());
   p->capacity_ = n_workers + queue_size;
   for (int i = 0; i < n_workers; ++i) {
@@ -92,7 +94,8 @@ base::result<ticket> worker_pool::reserve() {
   std::lock_guard<std::mutex> lock(mu_);
   if (stopping_) return base::make_error(errc::unavailable, "the server is stopping");
   if (admitted_ >= capacity_)
-    return base::make_error(errc::unavailable, "queue full: " + std::to_string(admitted_) + " jobs admitted, capacity " + std::to_string(capacity_));
+    return base::make_error(errc::unavailable, "queue full: " + std::to_string(admitted_) +
+                                                   " jobs admitted, capacity " + std::to_string(capacity_));
   ++admitted_;
   return ticket(this);
 }
@@ -118,8 +121,8 @@ pool_stats worker_pool::stats() const {
   return s;
 }
 
-base::result<pipeline::clean_result> worker_pool::run(ticket t, std::shared_ptr<const std::string> bytes, const pipeline::clean_options& o,
-                                                      int timeout_ms) {
+base::result<pipeline::clean_result> worker_pool::run(ticket t, std::shared_ptr<const std::string> bytes,
+                                                      const pipeline::clean_options& o, int timeout_ms) {
   if (!t.valid() || t.pool_ != this) return base::make_error(errc::internal, "run without a ticket of this pool");
   auto j = std::make_shared<job>();
   j->place = std::move(t);
@@ -164,7 +167,8 @@ void worker_pool::worker_main(clean_engine* engine) {
       const auto& b = *j->bytes;
       // An engine's exception is this job's error: on a worker thread it would end serve.
       r = base::catching("engine", [&] {
-        return engine->clean(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(b.data()), b.size()), j->options);
+        return engine->clean(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(b.data()), b.size()),
+                             j->options);
       });
       const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
       std::function<void(double, bool)> obs;

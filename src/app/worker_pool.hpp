@@ -23,7 +23,8 @@ class clean_engine {
  public:
   virtual ~clean_engine() = default;
   // The cleaner's errors (unsupported, too_large, corrupt, invalid_argument, internal).
-  virtual base::result<pipeline::clean_result> clean(std::span<const uint8_t> bytes, const pipeline::clean_options& o) = 0;
+  virtual base::result<pipeline::clean_result> clean(std::span<const uint8_t> bytes,
+                                                     const pipeline::clean_options& o) = 0;
 };
 // Makes one engine per worker; fails as pipeline::cleaner::create does.
 using engine_factory = std::function<base::result<std::unique_ptr<clean_engine>>()>;
@@ -51,9 +52,9 @@ class ticket {
 
 struct pool_stats {
   int n_workers = 0;
-  int capacity = 0;    // workers + queue
-  int admitted = 0;    // tickets held (waiting, running, or between admission and submit)
-  int queued = 0;      // submitted jobs not started yet
+  int capacity = 0;  // workers + queue
+  int admitted = 0;  // tickets held (waiting, running, or between admission and submit)
+  int queued = 0;    // submitted jobs not started yet
   int running = 0;
 };
 
@@ -72,8 +73,8 @@ class worker_pool {
   // wait included). timeout when it takes longer: the result is then discarded, and the
   // place is freed when the worker is done with it. The engine's error otherwise.
   // Reports the clean's duration (ms) to the observer (set_observer) when it ran.
-  base::result<pipeline::clean_result> run(ticket t, std::shared_ptr<const std::string> bytes, const pipeline::clean_options& o,
-                                           int timeout_ms);
+  base::result<pipeline::clean_result> run(ticket t, std::shared_ptr<const std::string> bytes,
+                                           const pipeline::clean_options& o, int timeout_ms);
 
   pool_stats stats() const;
   // Called with the duration of every clean that ran (ms), from the worker thread.

@@ -48,10 +48,10 @@ void expected(const std::string& key, const char* what, const std::string& v, bo
   errors->push_back(key + ": expected " + what + ", got " + shown(v, secret, true));
 }
 
-void out_of_range(const std::string& key, int64_t lo, int64_t hi, const std::string& v,
-                  bool secret, std::vector<std::string>* errors) {
-  errors->push_back(key + ": must be in " + std::to_string(lo) + ".." + std::to_string(hi) +
-                    ", got " + shown(v, secret, false));
+void out_of_range(const std::string& key, int64_t lo, int64_t hi, const std::string& v, bool secret,
+                  std::vector<std::string>* errors) {
+  errors->push_back(key + ": must be in " + std::to_string(lo) + ".." + std::to_string(hi) + ", got " +
+                    shown(v, secret, false));
 }
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -72,8 +72,7 @@ struct unit {
  * Returns false when the text is not of that form (sign, garbage, unknown unit); *overflow is
  * set when the digits or the product do not fit int64_t, which the callers report as out of
  * range (the value is well-formed, only too large). */
-bool parse_with_unit(std::string_view s, const unit* units, std::size_t n_units, int64_t* v,
-                     bool* overflow) {
+bool parse_with_unit(std::string_view s, const unit* units, std::size_t n_units, int64_t* v, bool* overflow) {
   *overflow = false;
   if (s.empty() || s[0] < '0' || s[0] > '9') return false;  // no sign, no leading blank
   int64_t digits = 0;
@@ -99,16 +98,17 @@ bool parse_with_unit(std::string_view s, const unit* units, std::size_t n_units,
 }
 
 constexpr unit k_byte_units[] = {{"", 1},
-                                 {"k", int64_t{1} << 10}, {"kib", int64_t{1} << 10},
-                                 {"m", int64_t{1} << 20}, {"mib", int64_t{1} << 20},
-                                 {"g", int64_t{1} << 30}, {"gib", int64_t{1} << 30}};
-constexpr unit k_duration_units[] = {
-    {"", 1}, {"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}};
+                                 {"k", int64_t{1} << 10},
+                                 {"kib", int64_t{1} << 10},
+                                 {"m", int64_t{1} << 20},
+                                 {"mib", int64_t{1} << 20},
+                                 {"g", int64_t{1} << 30},
+                                 {"gib", int64_t{1} << 30}};
+constexpr unit k_duration_units[] = {{"", 1}, {"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}};
 
 template <std::size_t N>
-void read_with_unit(const env_lookup& env, const std::string& key, const unit (&units)[N],
-                    const char* what, int64_t lo, int64_t hi, int64_t* out,
-                    std::vector<std::string>* errors, bool secret) {
+void read_with_unit(const env_lookup& env, const std::string& key, const unit (&units)[N], const char* what, int64_t lo,
+                    int64_t hi, int64_t* out, std::vector<std::string>* errors, bool secret) {
   const auto v = value_of(env, key);
   if (!v) return;
   int64_t n = 0;
@@ -120,48 +120,50 @@ void read_with_unit(const env_lookup& env, const std::string& key, const unit (&
 
 const char* kind_name(env_kind k) {
   switch (k) {
-    case env_kind::integer: return "integer";
-    case env_kind::bytes: return "bytes";
-    case env_kind::duration_ms: return "duration_ms";
-    case env_kind::string: return "string";
-    case env_kind::list: return "list";
-    case env_kind::secret: return "secret";
+    case env_kind::integer:
+      return "integer";
+    case env_kind::bytes:
+      return "bytes";
+    case env_kind::duration_ms:
+      return "duration_ms";
+    case env_kind::string:
+      return "string";
+    case env_kind::list:
+      return "list";
+    case env_kind::secret:
+      return "secret";
   }
   return "?";
 }
 
 void wrong_kind(const env_key& key, const char* field, std::vector<std::string>* errors) {
-  errors->push_back(std::string(key.name) + ": declared as " + kind_name(key.kind) +
-                    " but read into " + field + " (a bug in the module's env table)");
+  errors->push_back(std::string(key.name) + ": declared as " + kind_name(key.kind) + " but read into " + field +
+                    " (a bug in the module's env table)");
 }
 
 }  // namespace
 
-void read_env_int(const env_lookup& env, const std::string& key, int64_t lo, int64_t hi,
-                  int64_t* out, std::vector<std::string>* errors, bool secret) {
+void read_env_int(const env_lookup& env, const std::string& key, int64_t lo, int64_t hi, int64_t* out,
+                  std::vector<std::string>* errors, bool secret) {
   const auto v = value_of(env, key);
   if (!v) return;
   int64_t n = 0;
   const auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
-  if (ec != std::errc() || end != v->data() + v->size())
-    return expected(key, "an integer", *v, secret, errors);
+  if (ec != std::errc() || end != v->data() + v->size()) return expected(key, "an integer", *v, secret, errors);
   if (n < lo || n > hi) return out_of_range(key, lo, hi, *v, secret, errors);
   *out = n;
 }
 
-void read_env_bytes(const env_lookup& env, const std::string& key, int64_t lo, int64_t hi,
-                    int64_t* out, std::vector<std::string>* errors, bool secret) {
-  read_with_unit(env, key, k_byte_units,
-                 "a byte count (digits, optionally followed by K, KiB, M, MiB, G or GiB)", lo, hi,
-                 out, errors, secret);
+void read_env_bytes(const env_lookup& env, const std::string& key, int64_t lo, int64_t hi, int64_t* out,
+                    std::vector<std::string>* errors, bool secret) {
+  read_with_unit(env, key, k_byte_units, "a byte count (digits, optionally followed by K, KiB, M, MiB, G or GiB)", lo,
+                 hi, out, errors, secret);
 }
 
-void read_env_duration_ms(const env_lookup& env, const std::string& key, int64_t lo_ms,
-                          int64_t hi_ms, int64_t* out, std::vector<std::string>* errors,
-                          bool secret) {
-  read_with_unit(env, key, k_duration_units,
-                 "a duration (milliseconds, or digits followed by ms, s, m or h)", lo_ms, hi_ms,
-                 out, errors, secret);
+void read_env_duration_ms(const env_lookup& env, const std::string& key, int64_t lo_ms, int64_t hi_ms, int64_t* out,
+                          std::vector<std::string>* errors, bool secret) {
+  read_with_unit(env, key, k_duration_units, "a duration (milliseconds, or digits followed by ms, s, m or h)", lo_ms,
+                 hi_ms, out, errors, secret);
 }
 
 void read_env_string(const env_lookup& env, const std::string& key, std::string* out) {
@@ -182,21 +184,21 @@ void read_env_list(const env_lookup& env, const std::string& key, std::vector<st
   }
 }
 
-void read_env_key(const env_lookup& env, const env_key& key, int64_t* out,
-                  std::vector<std::string>* errors) {
+void read_env_key(const env_lookup& env, const env_key& key, int64_t* out, std::vector<std::string>* errors) {
   switch (key.kind) {
-    case env_kind::integer: return read_env_int(env, key.name, key.lo, key.hi, out, errors);
-    case env_kind::bytes: return read_env_bytes(env, key.name, key.lo, key.hi, out, errors);
+    case env_kind::integer:
+      return read_env_int(env, key.name, key.lo, key.hi, out, errors);
+    case env_kind::bytes:
+      return read_env_bytes(env, key.name, key.lo, key.hi, out, errors);
     case env_kind::duration_ms:
       return read_env_duration_ms(env, key.name, key.lo, key.hi, out, errors);
-    default: return wrong_kind(key, "a number", errors);
+    default:
+      return wrong_kind(key, "a number", errors);
   }
 }
 
-void read_env_key(const env_lookup& env, const env_key& key, std::string* out,
-                  std::vector<std::string>* errors) {
-  if (key.kind != env_kind::string && key.kind != env_kind::secret)
-    return wrong_kind(key, "a string", errors);
+void read_env_key(const env_lookup& env, const env_key& key, std::string* out, std::vector<std::string>* errors) {
+  if (key.kind != env_kind::string && key.kind != env_kind::secret) return wrong_kind(key, "a string", errors);
   read_env_string(env, key.name, out);
 }
 

@@ -21,12 +21,12 @@ std::optional<std::string> process_env(const std::string& key);
 // echoed: pass secret = true).
 
 // A decimal integer in [lo, hi].
-void read_env_int(const env_lookup& env, const std::string& key, int64_t lo, int64_t hi,
-                  int64_t* out, std::vector<std::string>* errors, bool secret = false);
+void read_env_int(const env_lookup& env, const std::string& key, int64_t lo, int64_t hi, int64_t* out,
+                  std::vector<std::string>* errors, bool secret = false);
 // Any integer type, narrowed after the range check (lo/hi must fit T).
 template <class T>
-void read_env_int_as(const env_lookup& env, const std::string& key, int64_t lo, int64_t hi,
-                     T* out, std::vector<std::string>* errors, bool secret = false) {
+void read_env_int_as(const env_lookup& env, const std::string& key, int64_t lo, int64_t hi, T* out,
+                     std::vector<std::string>* errors, bool secret = false) {
   int64_t v = static_cast<int64_t>(*out);
   read_env_int(env, key, lo, hi, &v, errors, secret);
   *out = static_cast<T>(v);
@@ -34,14 +34,13 @@ void read_env_int_as(const env_lookup& env, const std::string& key, int64_t lo, 
 
 // A byte count in [lo, hi]: plain digits, or digits with a unit K, KiB, M, MiB, G, GiB
 // (all powers of 1024; case-insensitive; "10MiB", "512k").
-void read_env_bytes(const env_lookup& env, const std::string& key, int64_t lo, int64_t hi,
-                    int64_t* out, std::vector<std::string>* errors, bool secret = false);
+void read_env_bytes(const env_lookup& env, const std::string& key, int64_t lo, int64_t hi, int64_t* out,
+                    std::vector<std::string>* errors, bool secret = false);
 
 // A duration in milliseconds in [lo_ms, hi_ms]: plain digits are milliseconds; or digits with
 // ms, s, m, h ("1500", "30s", "5m").
-void read_env_duration_ms(const env_lookup& env, const std::string& key, int64_t lo_ms,
-                          int64_t hi_ms, int64_t* out, std::vector<std::string>* errors,
-                          bool secret = false);
+void read_env_duration_ms(const env_lookup& env, const std::string& key, int64_t lo_ms, int64_t hi_ms, int64_t* out,
+                          std::vector<std::string>* errors, bool secret = false);
 
 // A string, taken as is (after trimming). No error is possible.
 void read_env_string(const env_lookup& env, const std::string& key, std::string* out);
@@ -65,16 +64,13 @@ struct env_key {
 // written once, in the table. integer, bytes, duration_ms: into an int64_t; string, secret: into
 // a string; list: into a vector. A kind that does not fit the field is reported as an error
 // naming the key (a programming mistake, caught by the module's tests).
-void read_env_key(const env_lookup& env, const env_key& key, int64_t* out,
-                  std::vector<std::string>* errors);
-void read_env_key(const env_lookup& env, const env_key& key, std::string* out,
-                  std::vector<std::string>* errors);
+void read_env_key(const env_lookup& env, const env_key& key, int64_t* out, std::vector<std::string>* errors);
+void read_env_key(const env_lookup& env, const env_key& key, std::string* out, std::vector<std::string>* errors);
 void read_env_key(const env_lookup& env, const env_key& key, std::vector<std::string>* out,
                   std::vector<std::string>* errors);
 // Any other integer field (int, std::size_t), narrowed after the range check.
 template <class T>
-void read_env_key_as(const env_lookup& env, const env_key& key, T* out,
-                     std::vector<std::string>* errors) {
+void read_env_key_as(const env_lookup& env, const env_key& key, T* out, std::vector<std::string>* errors) {
   int64_t v = static_cast<int64_t>(*out);
   read_env_key(env, key, &v, errors);
   *out = static_cast<T>(v);

@@ -16,16 +16,15 @@ result<std::vector<uint8_t>> read_file(const std::string& path, int64_t max_byte
   const auto size = fs::file_size(path, ec);
   if (ec) return make_error(errc::io, ec.message());
   if (static_cast<int64_t>(size) > max_bytes)
-    return make_error(errc::too_large, "file is " + std::to_string(size) +
-                                           " bytes, over the limit of " + std::to_string(max_bytes));
+    return make_error(errc::too_large,
+                      "file is " + std::to_string(size) + " bytes, over the limit of " + std::to_string(max_bytes));
   std::ifstream f(path, std::ios::binary);
   if (!f) return make_error(errc::io, "cannot open");
   std::vector<uint8_t> bytes(size);
   f.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size));
   if (static_cast<size_t>(f.gcount()) != size) return make_error(errc::io, "cannot read (file shrank?)");
   if (f.peek() != std::ifstream::traits_type::eof())
-    return make_error(errc::too_large, "file grew while being read, over the limit of " +
-                                           std::to_string(max_bytes));
+    return make_error(errc::too_large, "file grew while being read, over the limit of " + std::to_string(max_bytes));
   return bytes;
 }
 

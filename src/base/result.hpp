@@ -10,17 +10,17 @@
 namespace idphoto::base {
 
 enum class errc {
-  invalid_argument,   // the caller passed something malformed
-  unsupported,        // well-formed, but a feature we do not implement
-  not_found,          // a file, record or name that does not exist
-  io,                 // the OS refused a read or write
-  corrupt,            // data that does not parse (truncated, bad checksum)
-  too_large,          // over a configured limit
-  internal,           // a bug or a library failure on our side
-  forbidden,          // refused by policy (an address the fetcher may not reach, a bad token)
-  timeout,            // a deadline passed (fetch, request, job)
-  unavailable,        // a dependency is down or full (database, store, queue): retry later
-  conflict,           // the state changed under us (a record deleted while a job ran)
+  invalid_argument,  // the caller passed something malformed
+  unsupported,       // well-formed, but a feature we do not implement
+  not_found,         // a file, record or name that does not exist
+  io,                // the OS refused a read or write
+  corrupt,           // data that does not parse (truncated, bad checksum)
+  too_large,         // over a configured limit
+  internal,          // a bug or a library failure on our side
+  forbidden,         // refused by policy (an address the fetcher may not reach, a bad token)
+  timeout,           // a deadline passed (fetch, request, job)
+  unavailable,       // a dependency is down or full (database, store, queue): retry later
+  conflict,          // the state changed under us (a record deleted while a job ran)
 };
 
 const char* errc_name(errc c);
@@ -72,8 +72,8 @@ class [[nodiscard]] result<void> {
 }  // namespace idphoto::base
 
 // Propagate an error from an expression returning result<...>.
-#define IDPHOTO_TRY(expr)                               \
-  do {                                                  \
-    auto&& idphoto_try_r_ = (expr);                     \
+#define IDPHOTO_TRY(expr)                                  \
+  do {                                                     \
+    auto&& idphoto_try_r_ = (expr);                        \
     if (!idphoto_try_r_.ok()) return idphoto_try_r_.err(); \
   } while (0)

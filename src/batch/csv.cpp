@@ -8,8 +8,7 @@ namespace idphoto::batch {
 namespace {
 
 base::error at_line(int line, const std::string& what) {
-  return base::make_error(base::errc::invalid_argument,
-                          "line " + std::to_string(line) + ": " + what);
+  return base::make_error(base::errc::invalid_argument, "line " + std::to_string(line) + ": " + what);
 }
 
 /* The separator is the one of ',' and ';' that occurs more often outside quotes on the
@@ -54,8 +53,7 @@ int first_bad_utf8_line(std::string_view text) {
 base::result<csv_table> parse_csv(std::string_view text, int64_t max_records) {
   if (text.size() >= 3 && text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
   if (text.empty()) return base::make_error(base::errc::invalid_argument, "empty file");
-  if (const int bad = first_bad_utf8_line(text))
-    return at_line(bad, "not valid UTF-8 (save the file as UTF-8)");
+  if (const int bad = first_bad_utf8_line(text)) return at_line(bad, "not valid UTF-8 (save the file as UTF-8)");
   csv_table t;
   t.separator = detect_separator(text);
   enum class state { field_start, unquoted, quoted, quote_in_quoted } st = state::field_start;
@@ -72,9 +70,8 @@ base::result<csv_table> parse_csv(std::string_view text, int64_t max_records) {
     const bool blank = rec.fields.size() == 1 && rec.fields[0].empty();
     if (!blank) {
       if (static_cast<int64_t>(t.records.size()) >= max_records)
-        return base::make_error(base::errc::too_large,
-                                "more than " + std::to_string(max_records - 1) +
-                                    " data rows (line " + std::to_string(record_line) + ")");
+        return base::make_error(base::errc::too_large, "more than " + std::to_string(max_records - 1) +
+                                                           " data rows (line " + std::to_string(record_line) + ")");
       rec.line = record_line;
       t.records.push_back(std::move(rec));
     }
@@ -112,8 +109,9 @@ base::result<csv_table> parse_csv(std::string_view text, int64_t max_records) {
           IDPHOTO_TRY(end_record());
           st = state::field_start;
         } else if (c == '"') {
-          return at_line(line, "a quote inside an unquoted field (quote the whole field and "
-                               "double the quote: \"a \"\"b\"\" c\")");
+          return at_line(line,
+                         "a quote inside an unquoted field (quote the whole field and "
+                         "double the quote: \"a \"\"b\"\" c\")");
         } else {
           field += c;
         }
@@ -139,8 +137,7 @@ base::result<csv_table> parse_csv(std::string_view text, int64_t max_records) {
     }
     if (is_nl) ++line;
   }
-  if (st == state::quoted)
-    return at_line(quote_line, "a quoted field is not closed");
+  if (st == state::quoted) return at_line(quote_line, "a quoted field is not closed");
   if (record_started) IDPHOTO_TRY(end_record());
   if (t.records.empty()) return base::make_error(base::errc::invalid_argument, "no header row");
   return t;
@@ -151,8 +148,7 @@ std::string csv_line(const std::vector<std::string>& fields, char separator) {
   for (size_t i = 0; i < fields.size(); ++i) {
     if (i) out += separator;
     std::string f = fields[i];
-    if (!f.empty() && (f[0] == '=' || f[0] == '+' || f[0] == '-' || f[0] == '@' || f[0] == '\t' ||
-                       f[0] == '\r'))
+    if (!f.empty() && (f[0] == '=' || f[0] == '+' || f[0] == '-' || f[0] == '@' || f[0] == '\t' || f[0] == '\r'))
       f.insert(f.begin(), '\'');
     const bool quote = f.find_first_of(std::string("\"\r\n") + separator) != std::string::npos ||
                        (!f.empty() && (f.front() == ' ' || f.back() == ' '));

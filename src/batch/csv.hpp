@@ -11,7 +11,7 @@
 namespace idphoto::batch {
 
 struct csv_record {
-  int line = 0;                     // physical line the record starts on (from 1)
+  int line = 0;  // physical line the record starts on (from 1)
   std::vector<std::string> fields;
 };
 

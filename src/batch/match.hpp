@@ -12,8 +12,8 @@ namespace idphoto::batch {
 
 struct photo_match {
   std::vector<std::optional<size_t>> entry_of_row;  // per roster.rows[i]: an index into the entries
-  std::vector<db::batch_problem> problems;           // no_photo and duplicate_photo, by row
-  std::vector<size_t> unmatched;                     // photo entries no row took
+  std::vector<db::batch_problem> problems;          // no_photo and duplicate_photo, by row
+  std::vector<size_t> unmatched;                    // photo entries no row took
 };
 
 /* For each valid row: the entries named in its photo column (the path inside the archive,

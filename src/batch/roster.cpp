@@ -22,9 +22,9 @@ namespace {
 enum class column { full_name, id_number, organization, role, issued_at, expires_at, photo };
 
 struct column_name {
-  const char* key;   // normalised header text
+  const char* key;  // normalised header text
   column col;
-  const char* shown; // the name in messages (the API's)
+  const char* shown;  // the name in messages (the API's)
 };
 
 const column_name known_columns[] = {
@@ -58,8 +58,7 @@ std::string trim(const std::string& s) {
 // db's field names in a validation message become the roster's column names.
 std::string roster_words(std::string msg) {
   static const std::pair<const char*, const char*> names[] = {
-      {"full_name", "fullName"}, {"id_number", "idNumber"}, {"issued_at", "issuedAt"},
-      {"expires_at", "expiresAt"}};
+      {"full_name", "fullName"}, {"id_number", "idNumber"}, {"issued_at", "issuedAt"}, {"expires_at", "expiresAt"}};
   for (const auto& [from, to] : names)
     if (msg.rfind(from, 0) == 0) return to + msg.substr(std::string(from).size());
   return msg;
@@ -70,8 +69,7 @@ std::string shown(const std::string& s) { return db::storable_text(s, 60); }
 
 }  // namespace
 
-base::result<roster> parse_roster(std::string_view text, const batch_config& cfg,
-                                  const roster_options& o) {
+base::result<roster> parse_roster(std::string_view text, const batch_config& cfg, const roster_options& o) {
   if (static_cast<int64_t>(text.size()) > cfg.max_roster_bytes)
     return base::make_error(base::errc::too_large,
                             "roster: " + std::to_string(text.size()) + " bytes, over the limit of " +
@@ -106,8 +104,8 @@ base::result<roster> parse_roster(std::string_view text, const batch_config& cfg
   }
   if (!seen.count(static_cast<int>(column::full_name)))
     return base::make_error(base::errc::invalid_argument,
-                            "roster: no fullName column (the header row has: " + header_list +
-                                "; separator '" + std::string(1, out.separator) + "')");
+                            "roster: no fullName column (the header row has: " + header_list + "; separator '" +
+                                std::string(1, out.separator) + "')");
 
   std::map<std::pair<std::string, std::string>, int> first_row_of;  // (org, idNumber) -> row
   for (size_t r = 1; r < table->records.size(); ++r) {
@@ -115,41 +113,52 @@ base::result<roster> parse_roster(std::string_view text, const batch_config& cfg
     roster_row row;
     row.row = static_cast<int>(r);
     row.line = rec.line;
-    row.fields.full_name = row.fields.id_number = row.fields.organization = row.fields.role =
-        row.fields.issued_at = row.fields.expires_at = std::string();
+    row.fields.full_name = row.fields.id_number = row.fields.organization = row.fields.role = row.fields.issued_at =
+        row.fields.expires_at = std::string();
     const auto problem = [&](const std::string& msg) {
-      out.problems.push_back({row.row, db::storable_text(row.fields.id_number.value_or(""), 200),
-                              "invalid_row", msg});
+      out.problems.push_back({row.row, db::storable_text(row.fields.id_number.value_or(""), 200), "invalid_row", msg});
     };
     for (const auto& [i, col] : columns) {
       if (i >= rec.fields.size()) continue;
       std::string v = trim(rec.fields[i]);
       switch (col) {
-        case column::full_name: row.fields.full_name = v; break;
-        case column::id_number: row.fields.id_number = v; break;
-        case column::organization: row.fields.organization = v; break;
-        case column::role: row.fields.role = v; break;
-        case column::issued_at: row.fields.issued_at = v; break;
-        case column::expires_at: row.fields.expires_at = v; break;
-        case column::photo: row.photo = v; break;
+        case column::full_name:
+          row.fields.full_name = v;
+          break;
+        case column::id_number:
+          row.fields.id_number = v;
+          break;
+        case column::organization:
+          row.fields.organization = v;
+          break;
+        case column::role:
+          row.fields.role = v;
+          break;
+        case column::issued_at:
+          row.fields.issued_at = v;
+          break;
+        case column::expires_at:
+          row.fields.expires_at = v;
+          break;
+        case column::photo:
+          row.photo = v;
+          break;
       }
     }
     if (row.fields.organization->empty()) row.fields.organization = o.default_organization;
     if (rec.fields.size() != header.size()) {
-      problem("has " + std::to_string(rec.fields.size()) + " cells, the header has " +
-              std::to_string(header.size()) + " (line " + std::to_string(rec.line) + ")");
+      problem("has " + std::to_string(rec.fields.size()) + " cells, the header has " + std::to_string(header.size()) +
+              " (line " + std::to_string(rec.line) + ")");
     } else if (auto v = db::validate_fields(row.fields, true); !v) {
       problem(roster_words(v.err().detail));
     } else if (auto p = db::check_text("photo", row.photo, 1024); !p) {
       problem(p.err().detail);
     } else if (!row.fields.id_number->empty()) {
-      auto [it, fresh] =
-          first_row_of.emplace(std::make_pair(*row.fields.organization, *row.fields.id_number), row.row);
+      auto [it, fresh] = first_row_of.emplace(std::make_pair(*row.fields.organization, *row.fields.id_number), row.row);
       if (!fresh)
-        problem("idNumber " + shown(*row.fields.id_number) + " repeats row " +
-                std::to_string(it->second) + " of the same organization");
-      else
-        row.valid = true;
+        problem("idNumber " + shown(*row.fields.id_number) + " repeats row " + std::to_string(it->second) +
+                " of the same organization");
+      else row.valid = true;
     } else {
       row.valid = true;
     }

@@ -14,11 +14,11 @@
 namespace idphoto::batch {
 
 struct roster_row {
-  int row = 0;                 // data rows from 1, the header and blank lines not counted
-  int line = 0;                // the CSV line it starts on
-  db::id_card_fields fields;   // every column set ("" when the cell is empty)
-  std::string photo;           // the photo column: a file name in the photos, or ""
-  bool valid = false;          // false: an invalid_row problem says why; it gets no card
+  int row = 0;                // data rows from 1, the header and blank lines not counted
+  int line = 0;               // the CSV line it starts on
+  db::id_card_fields fields;  // every column set ("" when the cell is empty)
+  std::string photo;          // the photo column: a file name in the photos, or ""
+  bool valid = false;         // false: an invalid_row problem says why; it gets no card
 };
 
 struct roster {
@@ -41,7 +41,6 @@ struct roster_options {
  * Row errors are problems, not failures: a cell count that differs from the header's, a
  * field the card validation refuses (empty fullName, a date not YYYY-MM-DD, over 200 bytes,
  * control characters), an (organization, idNumber) already used by an earlier row. */
-base::result<roster> parse_roster(std::string_view text, const batch_config& cfg,
-                                  const roster_options& o = {});
+base::result<roster> parse_roster(std::string_view text, const batch_config& cfg, const roster_options& o = {});
 
 }  // namespace idphoto::batch

@@ -27,9 +27,7 @@ bool read_at(FILE* f, uint64_t offset, unsigned char* buf, size_t n) {
   return std::fread(buf, 1, n, f) == n;
 }
 
-base::error bad(const std::string& what) {
-  return base::make_error(base::errc::corrupt, "zip: " + what);
-}
+base::error bad(const std::string& what) { return base::make_error(base::errc::corrupt, "zip: " + what); }
 
 }  // namespace
 
@@ -48,7 +46,8 @@ base::result<std::vector<std::string>> zip_raw_names(const std::string& path, in
   const uint64_t size = static_cast<uint64_t>(end);
   const uint64_t tail_len = std::min<uint64_t>(size, 22 + 65535);
   std::vector<unsigned char> tail(tail_len);
-  if (!read_at(f.get(), size - tail_len, tail.data(), tail_len)) return base::make_error(base::errc::io, "zip: cannot read");
+  if (!read_at(f.get(), size - tail_len, tail.data(), tail_len))
+    return base::make_error(base::errc::io, "zip: cannot read");
   int64_t eocd = -1;
   for (int64_t i = static_cast<int64_t>(tail_len) - 22; i >= 0; --i)
     if (le(&tail[i], 4) == 0x06054b50 && i + 22 + le(&tail[i + 20], 2) <= tail_len) {
@@ -71,10 +70,8 @@ base::result<std::vector<std::string>> zip_raw_names(const std::string& path, in
     cd_offset = le(z64 + 48, 8);
   }
   if (count > static_cast<uint64_t>(max_entries))
-    return base::make_error(base::errc::too_large, "zip: " + std::to_string(count) +
-                                                       " entries, over the limit of " +
-                                                       std::to_string(max_entries) +
-                                                       " (IDPHOTO_MAX_ZIP_ENTRIES)");
+    return base::make_error(base::errc::too_large, "zip: " + std::to_string(count) + " entries, over the limit of " +
+                                                       std::to_string(max_entries) + " (IDPHOTO_MAX_ZIP_ENTRIES)");
   if (cd_offset > size || cd_size > size - cd_offset) return bad("central directory outside the file");
   std::vector<std::string> names;
   names.reserve(static_cast<size_t>(count));

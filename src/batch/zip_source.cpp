@@ -64,8 +64,7 @@ std::string zip_error_text(int code) {
 
 class zip_source final : public photo_source {
  public:
-  zip_source(zip_ptr z, std::vector<photo_entry> entries, std::vector<zip_uint64_t> index,
-             int64_t budget)
+  zip_source(zip_ptr z, std::vector<photo_entry> entries, std::vector<zip_uint64_t> index, int64_t budget)
       : z_(std::move(z)), entries_(std::move(entries)), index_(std::move(index)), budget_(budget) {}
 
   const std::vector<photo_entry>& entries() const override { return entries_; }
@@ -79,36 +78,29 @@ class zip_source final : public photo_source {
       return base::make_error(base::errc::invalid_argument, "zip: no entry " + std::to_string(i));
     const photo_entry& e = entries_[i];
     if (e.size_bytes > max_bytes)
-      return base::make_error(base::errc::too_large, "entry " + shown(e.name) + " is " +
-                                                         std::to_string(e.size_bytes) +
-                                                         " bytes, over the limit of " +
-                                                         std::to_string(max_bytes));
+      return base::make_error(base::errc::too_large, "entry " + shown(e.name) + " is " + std::to_string(e.size_bytes) +
+                                                         " bytes, over the limit of " + std::to_string(max_bytes));
     zip_file_ptr f(zip_fopen_index(z_.get(), index_[i], 0));
-    if (!f)
-      return base::make_error(base::errc::corrupt, "entry " + shown(e.name) + ": " +
-                                                       zip_strerror(z_.get()));
+    if (!f) return base::make_error(base::errc::corrupt, "entry " + shown(e.name) + ": " + zip_strerror(z_.get()));
     std::vector<uint8_t> out;
     out.reserve(static_cast<size_t>(std::max<int64_t>(0, std::min(e.size_bytes, max_bytes))));
     uint8_t buf[65536];
     for (;;) {
       const zip_int64_t n = zip_fread(f.get(), buf, sizeof buf);
       if (n < 0)
-        return base::make_error(base::errc::corrupt, "entry " + shown(e.name) + ": " +
-                                                         zip_file_strerror(f.get()));
+        return base::make_error(base::errc::corrupt, "entry " + shown(e.name) + ": " + zip_file_strerror(f.get()));
       if (n == 0) break;
       out.insert(out.end(), buf, buf + n);
       const int64_t got = static_cast<int64_t>(out.size());
       if (got > e.size_bytes)
-        return base::make_error(base::errc::corrupt, "entry " + shown(e.name) +
-                                                         " inflates to more than its header says");
+        return base::make_error(base::errc::corrupt,
+                                "entry " + shown(e.name) + " inflates to more than its header says");
       if (got > max_bytes)
-        return base::make_error(base::errc::too_large, "entry " + shown(e.name) +
-                                                           " is over the limit of " +
+        return base::make_error(base::errc::too_large, "entry " + shown(e.name) + " is over the limit of " +
                                                            std::to_string(max_bytes) + " bytes");
       if (inflated_ + got > budget_)
-        return base::make_error(base::errc::too_large,
-                                "zip: more than " + std::to_string(budget_) +
-                                    " bytes uncompressed (IDPHOTO_MAX_ZIP_UNCOMPRESSED_BYTES)");
+        return base::make_error(base::errc::too_large, "zip: more than " + std::to_string(budget_) +
+                                                           " bytes uncompressed (IDPHOTO_MAX_ZIP_UNCOMPRESSED_BYTES)");
     }
     if (static_cast<int64_t>(out.size()) != e.size_bytes)
       return base::make_error(base::errc::corrupt, "entry " + shown(e.name) + " is shorter than its header says");
@@ -133,8 +125,7 @@ base::result<std::unique_ptr<photo_source>> open_zip(const std::string& path, co
   const auto size = std::filesystem::file_size(path, ec);
   if (ec) return base::make_error(base::errc::io, "zip: " + ec.message());
   if (static_cast<int64_t>(size) > cfg.max_batch_bytes)
-    return base::make_error(base::errc::too_large, "zip: " + std::to_string(size) +
-                                                       " bytes, over the limit of " +
+    return base::make_error(base::errc::too_large, "zip: " + std::to_string(size) + " bytes, over the limit of " +
                                                        std::to_string(cfg.max_batch_bytes) +
                                                        " (IDPHOTO_MAX_BATCH_BYTES)");
   auto raw = zip_raw_names(path, cfg.max_zip_entries);
@@ -163,23 +154,22 @@ base::result<std::unique_ptr<photo_source>> open_zip(const std::string& path, co
     if ((st.valid & ZIP_STAT_ENCRYPTION_METHOD) && st.encryption_method != ZIP_EM_NONE)
       return base::make_error(base::errc::unsupported, "zip: entry " + shown(name) + " is encrypted");
     if ((st.valid & ZIP_STAT_COMP_METHOD) && !zip_compression_method_supported(st.comp_method, 0))
-      return base::make_error(base::errc::unsupported, "zip: entry " + shown(name) +
-                                                           " uses a compression method we do not read");
+      return base::make_error(base::errc::unsupported,
+                              "zip: entry " + shown(name) + " uses a compression method we do not read");
     if (!(st.valid & ZIP_STAT_SIZE) || !(st.valid & ZIP_STAT_COMP_SIZE))
       return base::make_error(base::errc::corrupt, "zip: entry " + shown(name) + " has no sizes");
     const auto usize = static_cast<int64_t>(std::min<zip_uint64_t>(st.size, INT64_MAX / 2));
     const auto csize = static_cast<int64_t>(std::min<zip_uint64_t>(st.comp_size, INT64_MAX / 2));
     if (usize >= ratio_exempt_below_bytes && usize / std::max<int64_t>(csize, 1) >= cfg.max_zip_ratio)
       return base::make_error(base::errc::too_large,
-                              "zip: entry " + shown(name) + " inflates " + std::to_string(usize) +
-                                  " bytes from " + std::to_string(csize) +
-                                  ", a compression ratio over " + std::to_string(cfg.max_zip_ratio) +
-                                  " (a zip bomb? IDPHOTO_MAX_ZIP_RATIO)");
+                              "zip: entry " + shown(name) + " inflates " + std::to_string(usize) + " bytes from " +
+                                  std::to_string(csize) + ", a compression ratio over " +
+                                  std::to_string(cfg.max_zip_ratio) + " (a zip bomb? IDPHOTO_MAX_ZIP_RATIO)");
     declared += usize;
     if (declared > cfg.max_unzipped_bytes)
-      return base::make_error(base::errc::too_large,
-                              "zip: entries declare more than " + std::to_string(cfg.max_unzipped_bytes) +
-                                  " bytes uncompressed (IDPHOTO_MAX_ZIP_UNCOMPRESSED_BYTES)");
+      return base::make_error(base::errc::too_large, "zip: entries declare more than " +
+                                                         std::to_string(cfg.max_unzipped_bytes) +
+                                                         " bytes uncompressed (IDPHOTO_MAX_ZIP_UNCOMPRESSED_BYTES)");
     if (is_left_out(name)) continue;
     items.push_back({{name, usize}, static_cast<zip_uint64_t>(i)});
   }

@@ -26,7 +26,8 @@ base::result<cairo_surface_ptr> photo_surface(const placed_photo& p) {
   // cairo keeps the pointer until the surface dies; the copy is freed by the destroy callback.
   auto* jpeg = new std::vector<uint8_t>(p.jpeg);
   const cairo_status_t st = cairo_surface_set_mime_data(
-      s.get(), CAIRO_MIME_TYPE_JPEG, jpeg->data(), jpeg->size(), [](void* d) { delete static_cast<std::vector<uint8_t>*>(d); }, jpeg);
+      s.get(), CAIRO_MIME_TYPE_JPEG, jpeg->data(), jpeg->size(),
+      [](void* d) { delete static_cast<std::vector<uint8_t>*>(d); }, jpeg);
   if (st != CAIRO_STATUS_SUCCESS) {
     delete jpeg;
     return base::make_error(base::errc::internal, "cairo: cannot attach the JPEG");
@@ -34,7 +35,8 @@ base::result<cairo_surface_ptr> photo_surface(const placed_photo& p) {
   return s;
 }
 
-void draw_photo(cairo_t* cr, cairo_surface_t* photo, int width_px, int height_px, double x, double y, double w, double h) {
+void draw_photo(cairo_t* cr, cairo_surface_t* photo, int width_px, int height_px, double x, double y, double w,
+                double h) {
   cairo_save(cr);
   cairo_translate(cr, x, y);
   cairo_scale(cr, w / width_px, h / height_px);

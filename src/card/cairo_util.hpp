@@ -32,7 +32,8 @@ cairo_status_t append_bytes(void* closure, const unsigned char* data, unsigned i
 base::result<cairo_surface_ptr> photo_surface(const placed_photo& p);
 
 // Draws the photo's pixels filling the box (x, y, w, h) in the current user units.
-void draw_photo(cairo_t* cr, cairo_surface_t* photo, int width_px, int height_px, double x, double y, double w, double h);
+void draw_photo(cairo_t* cr, cairo_surface_t* photo, int width_px, int height_px, double x, double y, double w,
+                double h);
 
 // Crop marks at the four corners of the box (x, y, w, h): each edge continued outwards,
 // `gap` off the corner and `len` long, 0.3 pt black lines.

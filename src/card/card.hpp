@@ -12,22 +12,22 @@
 
 namespace idphoto::card {
 
-inline constexpr double card_width_mm = 85.60;   // ISO/IEC 7810 ID-1 (CR80)
+inline constexpr double card_width_mm = 85.60;  // ISO/IEC 7810 ID-1 (CR80)
 inline constexpr double card_height_mm = 53.98;
-inline constexpr size_t max_text_bytes = 200;    // per text field, as the database's limit
-inline constexpr int min_photo_dpi = 300;        // photos with fewer pixels are upsampled to this
-inline constexpr int max_photo_dpi = 600;        // photos with more pixels are downsampled to this
-inline constexpr int cards_per_a4_page = 8;      // 2 columns x 4 rows
+inline constexpr size_t max_text_bytes = 200;  // per text field, as the database's limit
+inline constexpr int min_photo_dpi = 300;      // photos with fewer pixels are upsampled to this
+inline constexpr int max_photo_dpi = 600;      // photos with more pixels are downsampled to this
+inline constexpr int cards_per_a4_page = 8;    // 2 columns x 4 rows
 
 // One card's front. Text is UTF-8; an empty optional field leaves its row out.
 struct card_input {
-  std::string card_id;       // required; printed small and encoded in the QR code
-  std::string full_name;     // required
+  std::string card_id;    // required; printed small and encoded in the QR code
+  std::string full_name;  // required
   std::string id_number, organization, role;
   std::string issued_at, expires_at;  // printed as given (the API stores YYYY-MM-DD)
-  std::string photo_bytes;   // required: encoded JPEG / PNG / WebP / HEIF / TIFF
-  bool photo_is_clean = true;  // false: the raw photo; the card is marked "PHOTO NOT CLEANED"
-  std::string verify_url;    // "" = the QR code holds card_id; else it holds verify_url + card_id
+  std::string photo_bytes;            // required: encoded JPEG / PNG / WebP / HEIF / TIFF
+  bool photo_is_clean = true;         // false: the raw photo; the card is marked "PHOTO NOT CLEANED"
+  std::string verify_url;             // "" = the QR code holds card_id; else it holds verify_url + card_id
 };
 
 enum class sheet_kind { card, a4 };  // card: one page per card, page = card size; a4: sheets

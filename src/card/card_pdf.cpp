@@ -171,12 +171,14 @@ base::result<void> draw_card(cairo_t* cr, const card_input& c, const detail::pla
   // Photo, scaled so its pixels fill the box exactly (>= 300 pixels per inch by construction).
   auto surf = detail::photo_surface(photo);
   if (!surf) return surf.err();
-  detail::draw_photo(cr, surf->get(), photo.width, photo.height, mm(photo_x_mm), mm(photo_y_mm), mm(photo_w_mm), mm(photo_h_mm));
+  detail::draw_photo(cr, surf->get(), photo.width, photo.height, mm(photo_x_mm), mm(photo_y_mm), mm(photo_w_mm),
+                     mm(photo_h_mm));
 
   if (!c.photo_is_clean) {
     set_rgb(cr, 0xc62828);
     cairo_set_line_width(cr, mm(0.5));
-    cairo_rectangle(cr, mm(photo_x_mm) + mm(0.25), mm(photo_y_mm) + mm(0.25), mm(photo_w_mm) - mm(0.5), mm(photo_h_mm) - mm(0.5));
+    cairo_rectangle(cr, mm(photo_x_mm) + mm(0.25), mm(photo_y_mm) + mm(0.25), mm(photo_w_mm) - mm(0.5),
+                    mm(photo_h_mm) - mm(0.5));
     cairo_stroke(cr);
     cairo_rectangle(cr, mm(photo_x_mm), mm(photo_y_mm + photo_h_mm - 4.2), mm(photo_w_mm), mm(4.2));
     cairo_fill(cr);
@@ -209,7 +211,8 @@ base::result<void> draw_card(cairo_t* cr, const card_input& c, const detail::pla
   const double half_w = (narrow_w - mm(1)) / 2;
   if (!c.issued_at.empty()) draw_label_value(cr, "ISSUED", c.issued_at, mm(text_x_mm), y, half_w);
   if (!c.expires_at.empty())
-    draw_label_value(cr, "EXPIRES", c.expires_at, mm(text_x_mm) + (c.issued_at.empty() ? 0 : half_w + mm(1)), y, half_w);
+    draw_label_value(cr, "EXPIRES", c.expires_at, mm(text_x_mm) + (c.issued_at.empty() ? 0 : half_w + mm(1)), y,
+                     half_w);
 
   // QR code: dark modules as filled squares (vector, sharp at any print resolution).
   auto qr = detail::make_qr(c.verify_url.empty() ? c.card_id : c.verify_url + c.card_id);
@@ -219,7 +222,8 @@ base::result<void> draw_card(cairo_t* cr, const card_input& c, const detail::pla
   cairo_set_source_rgb(cr, 0, 0, 0);
   for (int r = 0; r < qr->size; ++r)
     for (int k = 0; k < qr->size; ++k)
-      if (qr->dark[static_cast<size_t>(r) * qr->size + k]) cairo_rectangle(cr, qx + k * module, qy + r * module, module, module);
+      if (qr->dark[static_cast<size_t>(r) * qr->size + k])
+        cairo_rectangle(cr, qx + k * module, qy + r * module, module, module);
   cairo_fill(cr);
 
   cairo_restore(cr);
@@ -275,7 +279,8 @@ base::result<std::vector<uint8_t>> render_pdf(std::span<const card_input> cards,
         if (i > 0 && slot == 0) cairo_show_page(cr.get());
         x = (page_w - block_w) / 2 + static_cast<double>(slot % a4_cols) * (mm(card_width_mm) + mm(gutter_mm));
         y = (page_h - block_h) / 2 + static_cast<double>(slot / a4_cols) * (mm(card_height_mm) + mm(gutter_mm));
-        detail::draw_crop_marks(cr.get(), x, y, mm(card_width_mm), mm(card_height_mm), mm(mark_gap_mm), mm(mark_len_mm));
+        detail::draw_crop_marks(cr.get(), x, y, mm(card_width_mm), mm(card_height_mm), mm(mark_gap_mm),
+                                mm(mark_len_mm));
       } else if (i > 0) {
         cairo_show_page(cr.get());
       }

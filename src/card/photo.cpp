@@ -25,7 +25,8 @@ base::result<placed_photo> prepare_photo(std::string_view bytes, double box_w_mm
   image::decode_options dopts;
   dopts.max_width = 2000;
   dopts.max_height = 2000;
-  auto decoded = image::decode(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()), dopts);
+  auto decoded =
+      image::decode(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()), dopts);
   if (!decoded) return base::make_error(decoded.err().code, "photo: " + decoded.err().detail);
   auto upright = image::orient(*decoded);
   if (!upright) return upright.err();

@@ -21,8 +21,8 @@ base::result<qr_matrix> make_qr(std::string_view text) {
   if (text.empty()) return base::make_error(base::errc::invalid_argument, "qr: empty text");
   const std::string s(text);  // NUL-terminated for libqrencode
   errno = 0;
-  qrcode_ptr q(QRcode_encodeData(static_cast<int>(s.size()), reinterpret_cast<const unsigned char*>(s.data()), 0,
-                                 QR_ECLEVEL_M));
+  qrcode_ptr q(
+      QRcode_encodeData(static_cast<int>(s.size()), reinterpret_cast<const unsigned char*>(s.data()), 0, QR_ECLEVEL_M));
   if (!q) {
     if (errno == ERANGE) return base::make_error(base::errc::too_large, "qr: text too long for a QR code");
     return base::make_error(base::errc::internal, "qr: libqrencode failed");

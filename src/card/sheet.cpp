@@ -27,9 +27,12 @@ base::result<paper> paper_from(std::string_view s) {
 
 paper_size paper_mm(paper p) {
   switch (p) {
-    case paper::in4x6: return {101.6, 152.4};
-    case paper::a6: return {105, 148};
-    default: return {210, 297};
+    case paper::in4x6:
+      return {101.6, 152.4};
+    case paper::a6:
+      return {105, 148};
+    default:
+      return {210, 297};
   }
 }
 
@@ -43,8 +46,10 @@ base::result<sheet_layout> layout_sheet(const sheet_options& o) {
   sheet_layout best;
   for (const bool land : {false, true}) {
     const double pw = land ? p.height_mm : p.width_mm, ph = land ? p.width_mm : p.height_mm;
-    const int cols = static_cast<int>(std::floor((pw - 2 * sheet_margin_mm + sheet_gap_mm) / (o.photo_width_mm + sheet_gap_mm)));
-    const int rows = static_cast<int>(std::floor((ph - 2 * sheet_margin_mm + sheet_gap_mm) / (o.photo_height_mm + sheet_gap_mm)));
+    const int cols =
+        static_cast<int>(std::floor((pw - 2 * sheet_margin_mm + sheet_gap_mm) / (o.photo_width_mm + sheet_gap_mm)));
+    const int rows =
+        static_cast<int>(std::floor((ph - 2 * sheet_margin_mm + sheet_gap_mm) / (o.photo_height_mm + sheet_gap_mm)));
     if (cols < 1 || rows < 1 || cols * rows <= best.cols * best.rows) continue;
     best = {cols, rows, land, pw, ph, 0, 0};
     best.x0_mm = (pw - (cols * o.photo_width_mm + (cols - 1) * sheet_gap_mm)) / 2;
@@ -74,12 +79,16 @@ base::result<detail::placed_photo> load_photo(const std::string& bytes, const sh
   const int w = flat.width(), h = flat.height();
   const double want = o.photo_width_mm / o.photo_height_mm, got = static_cast<double>(w) / h;
   if (std::fabs(got / want - 1) > 0.01)
-    return make_error(errc::invalid_argument, which + ": " + std::to_string(w) + "x" + std::to_string(h) +
-                                                  " px does not have the spec's aspect ratio (frame it to the spec first: idphoto clean --spec)");
+    return make_error(
+        errc::invalid_argument,
+        which + ": " + std::to_string(w) + "x" + std::to_string(h) +
+            " px does not have the spec's aspect ratio (frame it to the spec first: idphoto clean --spec)");
   const int need_w = static_cast<int>(std::lround(o.photo_width_mm / 25.4 * o.min_dpi));
   if (w < need_w - 1)
-    return make_error(errc::invalid_argument, which + ": " + std::to_string(w) + " px wide is under " + std::to_string(static_cast<int>(o.min_dpi)) +
-                                                  " dpi at " + std::to_string(o.photo_width_mm) + " mm (needs " + std::to_string(need_w) + ")");
+    return make_error(errc::invalid_argument, which + ": " + std::to_string(w) + " px wide is under " +
+                                                  std::to_string(static_cast<int>(o.min_dpi)) + " dpi at " +
+                                                  std::to_string(o.photo_width_mm) + " mm (needs " +
+                                                  std::to_string(need_w) + ")");
   auto px = image::to_rgb8(flat);
   IDPHOTO_TRY(px);
   auto jpeg = image::encode(flat, image::encode_options{image::format::jpeg, 95});
@@ -96,7 +105,8 @@ base::result<detail::placed_photo> load_photo(const std::string& bytes, const sh
 
 base::result<std::vector<uint8_t>> render_photo_sheet(std::span<const std::string> photos, const sheet_options& o) {
   if (photos.empty()) return make_error(errc::invalid_argument, "sheet: no photos");
-  if (photos.size() > static_cast<size_t>(max_sheet_copies)) return make_error(errc::invalid_argument, "sheet: too many photos");
+  if (photos.size() > static_cast<size_t>(max_sheet_copies))
+    return make_error(errc::invalid_argument, "sheet: too many photos");
   if (o.copies < 0 || o.copies > max_sheet_copies)
     return make_error(errc::invalid_argument, "sheet: copies must be 0..." + std::to_string(max_sheet_copies));
   if (!(o.min_dpi >= 72 && o.min_dpi <= 1200)) return make_error(errc::invalid_argument, "sheet: dpi must be 72..1200");
@@ -111,15 +121,18 @@ base::result<std::vector<uint8_t>> render_photo_sheet(std::span<const std::strin
   const int per_page = lay->cols * lay->rows;
   const int copies = o.copies > 0 ? o.copies : std::max(1, per_page / static_cast<int>(photos.size()));
   if (static_cast<long>(copies) * static_cast<long>(photos.size()) > max_sheet_copies)
-    return make_error(errc::invalid_argument, "sheet: more than " + std::to_string(max_sheet_copies) + " photos in all");
+    return make_error(errc::invalid_argument,
+                      "sheet: more than " + std::to_string(max_sheet_copies) + " photos in all");
   std::vector<size_t> order;  // photo index per slot, photo by photo
   for (size_t i = 0; i < photos.size(); ++i)
     for (int k = 0; k < copies; ++k) order.push_back(i);
 
   std::vector<uint8_t> out;
   {
-    detail::cairo_surface_ptr surface(cairo_pdf_surface_create_for_stream(detail::append_bytes, &out, mm(lay->page_w_mm), mm(lay->page_h_mm)));
-    if (cairo_surface_status(surface.get()) != CAIRO_STATUS_SUCCESS) return make_error(errc::internal, "cairo: cannot create the PDF surface");
+    detail::cairo_surface_ptr surface(
+        cairo_pdf_surface_create_for_stream(detail::append_bytes, &out, mm(lay->page_w_mm), mm(lay->page_h_mm)));
+    if (cairo_surface_status(surface.get()) != CAIRO_STATUS_SUCCESS)
+      return make_error(errc::internal, "cairo: cannot create the PDF surface");
     cairo_pdf_surface_set_metadata(surface.get(), CAIRO_PDF_METADATA_TITLE, "ID photos");
     cairo_pdf_surface_set_metadata(surface.get(), CAIRO_PDF_METADATA_CREATOR, "idphoto");
     detail::cairo_ptr cr(cairo_create(surface.get()));
@@ -135,7 +148,8 @@ base::result<std::vector<uint8_t>> render_photo_sheet(std::span<const std::strin
       const double x = lay->x0_mm + (on_page % lay->cols) * (o.photo_width_mm + sheet_gap_mm);
       const double y = lay->y0_mm + (on_page / lay->cols) * (o.photo_height_mm + sheet_gap_mm);
       const auto& p = loaded[order[slot]];
-      detail::draw_photo(cr.get(), surfaces[order[slot]].get(), p.width, p.height, mm(x), mm(y), mm(o.photo_width_mm), mm(o.photo_height_mm));
+      detail::draw_photo(cr.get(), surfaces[order[slot]].get(), p.width, p.height, mm(x), mm(y), mm(o.photo_width_mm),
+                         mm(o.photo_height_mm));
       detail::draw_crop_marks(cr.get(), mm(x), mm(y), mm(o.photo_width_mm), mm(o.photo_height_mm), mm(0.5), mm(1.5));
     }
     cairo_show_page(cr.get());
@@ -143,7 +157,8 @@ base::result<std::vector<uint8_t>> render_photo_sheet(std::span<const std::strin
     surfaces.clear();
     cairo_surface_finish(surface.get());
     if (cairo_surface_status(surface.get()) != CAIRO_STATUS_SUCCESS)
-      return make_error(errc::internal, std::string("cairo: ") + cairo_status_to_string(cairo_surface_status(surface.get())));
+      return make_error(errc::internal,
+                        std::string("cairo: ") + cairo_status_to_string(cairo_surface_status(surface.get())));
   }
   return out;
 }

@@ -25,7 +25,7 @@ inline constexpr int max_sheet_copies = 500;
 
 struct sheet_options {
   double photo_width_mm = 35, photo_height_mm = 45;  // the spec's printed size
-  double min_dpi = 300;                              // a photo must have at least this many pixels per inch at that size
+  double min_dpi = 300;  // a photo must have at least this many pixels per inch at that size
   paper page = paper::a4;
   int copies = 0;  // of each photo; 0 = fill one page (shared between the photos)
 };

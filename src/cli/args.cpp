@@ -21,8 +21,8 @@ base::result<long long> args::get_int(const std::string& k, long long def, long 
   char* end = nullptr;
   long long v = std::strtoll(it->second.c_str(), &end, 10);
   if (it->second.empty() || *end != '\0' || errno != 0 || v < lo || v > hi)
-    return make_error(errc::invalid_argument, k + " must be an integer from " + std::to_string(lo) + " to " + std::to_string(hi) +
-                                                  ", got '" + it->second + "'");
+    return make_error(errc::invalid_argument, k + " must be an integer from " + std::to_string(lo) + " to " +
+                                                  std::to_string(hi) + ", got '" + it->second + "'");
   return v;
 }
 

@@ -15,10 +15,9 @@
 namespace idphoto::cli {
 
 const std::set<std::string>& clean_value_options() {
-  static const std::set<std::string> opts = {"--bg", "--max-size", "--format", "--quality",
-                                             "--model", "--norm", "--model-size", "--fit",
-                                             "--retry-size", "--refine", "--threads", "--models-dir",
-                                             "--spec", "--dpi", "--max-kb"};
+  static const std::set<std::string> opts = {"--bg",      "--max-size",   "--format", "--quality",    "--model",
+                                             "--norm",    "--model-size", "--fit",    "--retry-size", "--refine",
+                                             "--threads", "--models-dir", "--spec",   "--dpi",        "--max-kb"};
   return opts;
 }
 
@@ -49,9 +48,12 @@ const char* const clean_options_help =
 
 const char* ext_of(image::format f) {
   switch (f) {
-    case image::format::jpeg: return "jpg";
-    case image::format::webp: return "webp";
-    default: return "png";
+    case image::format::jpeg:
+      return "jpg";
+    case image::format::webp:
+      return "webp";
+    default:
+      return "png";
   }
 }
 
@@ -128,7 +130,8 @@ base::result<void> parse_spec_options(const args& a, pipeline::clean_options& co
   auto spec = pipeline::resolve_spec(a.get("--spec"), a.has("--dpi") ? static_cast<double>(*dpi) : 0.0);
   if (!spec.ok()) return bad("--spec: " + spec.err().detail);
   const pipeline::spec_output_faults f = pipeline::set_spec_output(a.has("--bg"), a.has("--format"), &co);
-  if (f.background_none) return bad("--spec needs a background colour (" + spec->name + " allows " + allowed_colours(*spec) + ")");
+  if (f.background_none)
+    return bad("--spec needs a background colour (" + spec->name + " allows " + allowed_colours(*spec) + ")");
   if (f.webp) return bad("--spec writes png or jpg (WebP has no dpi field)");
   if (a.has("--max-kb")) {
     auto kb = a.get_int("--max-kb", 0, 1, 100000);
@@ -175,7 +178,8 @@ std::string take_vips_warnings() {
 
 std::string with_decode_reason(const base::error& err) {
   std::string out = err.detail;
-  if (const std::string w = take_vips_warnings(); err.code == base::errc::corrupt && !w.empty() && out.find(w) == std::string::npos)
+  if (const std::string w = take_vips_warnings();
+      err.code == base::errc::corrupt && !w.empty() && out.find(w) == std::string::npos)
     out += " (" + w + ")";
   return out;
 }

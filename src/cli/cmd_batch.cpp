@@ -55,9 +55,9 @@ int input_error(const std::string& what, const std::string& detail) {
 
 // What happened to one roster row, for export.csv and the summary.
 struct row_result {
-  std::string photo;    // the entry used
-  std::string output;   // the file written in the out dir
-  std::string status;   // done, failed, skipped
+  std::string photo;   // the entry used
+  std::string output;  // the file written in the out dir
+  std::string status;  // done, failed, skipped
   std::vector<std::string> codes, messages;
   void add(const std::string& code, const std::string& message) {
     if (!code.empty()) codes.push_back(code);
@@ -72,7 +72,9 @@ struct row_result {
 std::string output_stem(const batch::roster_row& row, std::set<std::string>& taken) {
   std::string s = row.fields.id_number.value_or("");
   for (char& c : s)
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_')) c = '_';
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
+          c == '_'))
+      c = '_';
   if (!s.empty() && s[0] == '.') s[0] = '_';
   if (s.size() > 100) s.resize(100);
   if (s.empty()) s = "row-" + std::to_string(row.row);
@@ -136,7 +138,8 @@ int cmd_batch(const std::vector<std::string>& argv) {
   const batch::photo_match match = batch::match_photos(*roster, entries);
 
   for (const auto& c : roster->ignored_columns)
-    std::fprintf(stderr, "idphoto: warning: %s: column \"%s\" is not one we know; ignored\n", roster_path.c_str(), c.c_str());
+    std::fprintf(stderr, "idphoto: warning: %s: column \"%s\" is not one we know; ignored\n", roster_path.c_str(),
+                 c.c_str());
   if (!match.unmatched.empty()) {
     std::string names;
     for (size_t k = 0; k < match.unmatched.size() && k < 5; ++k)
@@ -151,8 +154,7 @@ int cmd_batch(const std::vector<std::string>& argv) {
   wo.protected_paths.push_back(roster_path);
   if (is_dir)
     for (const auto& e : entries) wo.protected_paths.push_back(fs::path(photos_path) / e.name);
-  else
-    wo.protected_paths.push_back(photos_path);
+  else wo.protected_paths.push_back(photos_path);
 
   // Each row's result, filled from the roster and matching, then by cleaning.
   std::vector<row_result> results(roster->rows.size());
@@ -194,11 +196,14 @@ int cmd_batch(const std::vector<std::string>& argv) {
     if (!bytes) {
       res.add("unreadable_photo", bytes.err().detail);
     } else {
-      auto r = base::catching("clean", [&] { return cleaner->clean(*bytes, setup->co); });  // one photo's throw fails its row
+      auto r = base::catching("clean",
+                              [&] { return cleaner->clean(*bytes, setup->co); });  // one photo's throw fails its row
       if (!r) {
         const std::string why = with_decode_reason(r.err());
         const bool no_face = pipeline::is_no_face(r.err());  // framing to a spec needs a face
-        res.add(no_face ? "no_face" : is_client_fault(r.err().code) ? "unreadable_photo" : "",
+        res.add(no_face                         ? "no_face"
+                : is_client_fault(r.err().code) ? "unreadable_photo"
+                                                : "",
                 is_client_fault(r.err().code) ? why : "internal error: " + why);
       } else {
         const std::string name = output_stem(row, taken) + "." + ext;
@@ -216,7 +221,8 @@ int cmd_batch(const std::vector<std::string>& argv) {
             for (const auto& rule : r->framed->compliance.rules)
               if (!rule.pass) broken.push_back(rule.rule);
             const bool fail = r->framed->compliance.overall == pipeline::verdict::fail;
-            res.add(fail ? "compliance_fail" : "compliance_warn", std::string(fail ? "fails " : "warns on ") + joined(broken, ", "));
+            res.add(fail ? "compliance_fail" : "compliance_warn",
+                    std::string(fail ? "fails " : "warns on ") + joined(broken, ", "));
           }
         }
       }
@@ -242,13 +248,15 @@ int cmd_batch(const std::vector<std::string>& argv) {
     n_skipped += res.status == "skipped";
     n_doubtful += std::count(res.codes.begin(), res.codes.end(), "compliance_fail") > 0;
     const auto cell = [](const std::optional<std::string>& v) { return db::storable_text(v.value_or(""), 400); };
-    csv += batch::csv_line({std::to_string(roster->rows[k].row), cell(f.full_name), cell(f.id_number), cell(f.organization),
-                            cell(f.role), cell(f.issued_at), cell(f.expires_at), db::storable_text(res.photo, 400),
-                            res.output, res.status, joined(res.codes, " "),
+    csv += batch::csv_line({std::to_string(roster->rows[k].row), cell(f.full_name), cell(f.id_number),
+                            cell(f.organization), cell(f.role), cell(f.issued_at), cell(f.expires_at),
+                            db::storable_text(res.photo, 400), res.output, res.status, joined(res.codes, " "),
                             db::storable_text(joined(res.messages, " / "), 2000)});
   }
   const auto export_path = out_dir / "export.csv";
-  if (auto w = image::write_file_atomic(export_path, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(csv.data()), csv.size()), wo); !w)
+  if (auto w = image::write_file_atomic(
+          export_path, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(csv.data()), csv.size()), wo);
+      !w)
     return input_error(export_path.string(), w.err().detail);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
   std::fprintf(stderr,

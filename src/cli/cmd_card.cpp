@@ -90,7 +90,8 @@ int cmd_card(const std::vector<std::string>& argv) {
   std::ifstream f(photo_path, std::ios::binary | std::ios::ate);
   if (!f) return fail("cannot read " + photo_path);
   const std::streamoff size = f.tellg();
-  if (size < 0 || size > image::image_limits{}.max_bytes) return fail(photo_path + ": larger than the image byte limit");
+  if (size < 0 || size > image::image_limits{}.max_bytes)
+    return fail(photo_path + ": larger than the image byte limit");
   f.seekg(0);
   in.photo_bytes.resize(static_cast<size_t>(size));
   if (size > 0 && !f.read(in.photo_bytes.data(), size)) return fail("cannot read " + photo_path);

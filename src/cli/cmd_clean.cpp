@@ -65,8 +65,8 @@ std::string framed_json(const pipeline::clean_result& res) {
   char dpi[32];
   std::snprintf(dpi, sizeof dpi, "%.2f", f.dpi);
   return ",\"spec\":" + json_str(res.spec_name) + ",\"dpi\":" + dpi + ",\"bytes\":" + std::to_string(res.bytes.size()) +
-         ",\"jpeg_quality\":" + (f.file.quality ? std::to_string(f.file.quality) : "null") + ",\"face\":" + pipeline::face_json(f.face) +
-         ",\"compliance\":" + pipeline::compliance_json(f.compliance);
+         ",\"jpeg_quality\":" + (f.file.quality ? std::to_string(f.file.quality) : "null") +
+         ",\"face\":" + pipeline::face_json(f.face) + ",\"compliance\":" + pipeline::compliance_json(f.compliance);
 }
 
 }  // namespace
@@ -110,7 +110,9 @@ int cmd_clean(const std::vector<std::string>& argv) {
   for (auto& j : jobs) {
     if (j.in != "-") inputs.emplace_back(j.in);
     if (a->has("-o")) j.out = a->get("-o");
-    else if (a->has("--out-dir")) j.out = (fs::path(a->get("--out-dir")) / (j.in == "-" ? "stdin" : fs::path(j.in).stem().string())).string() + "." + ext;
+    else if (a->has("--out-dir"))
+      j.out = (fs::path(a->get("--out-dir")) / (j.in == "-" ? "stdin" : fs::path(j.in).stem().string())).string() +
+              "." + ext;
     else if (j.in == "-") j.out = "-";
     else {
       fs::path p(j.in);
@@ -150,7 +152,8 @@ int cmd_clean(const std::vector<std::string>& argv) {
       } else {
         res = std::move(*r);
         if (j.out == "-") {
-          if (std::fwrite(res.bytes.data(), 1, res.bytes.size(), stdout) != res.bytes.size() || std::fflush(stdout) != 0)
+          if (std::fwrite(res.bytes.data(), 1, res.bytes.size(), stdout) != res.bytes.size() ||
+              std::fflush(stdout) != 0)
             err = "cannot write to stdout";
         } else {
           image::write_options wo;
@@ -180,7 +183,8 @@ int cmd_clean(const std::vector<std::string>& argv) {
         char cov[32];
         std::snprintf(cov, sizeof cov, "%.4f", res.coverage);
         char steps[160];
-        std::snprintf(steps, sizeof steps, ",\"steps_ms\":{\"decode\":%.1f,\"infer\":%.1f,\"refine\":%.1f,\"encode\":%.1f}",
+        std::snprintf(steps, sizeof steps,
+                      ",\"steps_ms\":{\"decode\":%.1f,\"infer\":%.1f,\"refine\":%.1f,\"encode\":%.1f}",
                       res.timing.decode_ms, res.timing.infer_ms, res.timing.refine_ms, res.timing.encode_ms);
         line += steps;
         line += ",\"model_size\":" + std::to_string(res.model_size_px);
@@ -193,7 +197,8 @@ int cmd_clean(const std::vector<std::string>& argv) {
       }
       char msb[32];
       std::snprintf(msb, sizeof msb, "%.1f", ms);
-      line += ",\"ms\":" + std::string(msb) + ",\"rss_bytes\":" + std::to_string(base::current_rss_bytes()) + ",\"error\":" + (err.empty() ? "null" : json_str(err)) + "}\n";
+      line += ",\"ms\":" + std::string(msb) + ",\"rss_bytes\":" + std::to_string(base::current_rss_bytes()) +
+              ",\"error\":" + (err.empty() ? "null" : json_str(err)) + "}\n";
       // With -o -, stdout carries the image; JSON goes to stderr then.
       std::fputs(line.c_str(), j.out == "-" ? stderr : stdout);
       std::fflush(j.out == "-" ? stderr : stdout);
@@ -202,8 +207,8 @@ int cmd_clean(const std::vector<std::string>& argv) {
   bar.clear();
   if (jobs.size() > 1) {
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
-    std::fprintf(stderr, "idphoto: cleaned %zu of %zu photos in %.1f s (%zu failed, %zu without a face)\n", jobs.size() - failed,
-                 jobs.size(), secs, failed, no_person);
+    std::fprintf(stderr, "idphoto: cleaned %zu of %zu photos in %.1f s (%zu failed, %zu without a face)\n",
+                 jobs.size() - failed, jobs.size(), secs, failed, no_person);
   }
   return failed ? 1 : 0;
 }

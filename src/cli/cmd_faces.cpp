@@ -189,7 +189,8 @@ int cmd_faces(const std::vector<std::string>& argv) {
             if (all_points) {
               s += ",\"mesh\":[";
               for (size_t i = 0; i < m->pts.size(); ++i)
-                s += std::string(i ? "," : "") + "[" + num(m->pts[i].x) + "," + num(m->pts[i].y) + "," + num(m->z[i]) + "]";
+                s += std::string(i ? "," : "") + "[" + num(m->pts[i].x) + "," + num(m->pts[i].y) + "," + num(m->z[i]) +
+                     "]";
               s += "]";
             }
           }
@@ -198,19 +199,21 @@ int cmd_faces(const std::vector<std::string>& argv) {
       }
     }
     faces += "]";
-    std::printf("{\"photo\":%s,\"width\":%d,\"height\":%d,\"detector\":\"%s\",\"n_faces\":%d,\"faces\":%s,"
-                "\"decode_ms\":%.2f,\"detect_ms\":%.2f,\"landmarks_ms\":%.2f,\"detect_cpu_ms\":%.2f,"
-                "\"landmarks_cpu_ms\":%.2f}\n",
-                json_str(path).c_str(), px.width, px.height, detector.c_str(), n_faces, faces.c_str(), d->ms, detect_ms,
-                mesh_ms, detect_cpu_ms, mesh_cpu_ms);
+    std::printf(
+        "{\"photo\":%s,\"width\":%d,\"height\":%d,\"detector\":\"%s\",\"n_faces\":%d,\"faces\":%s,"
+        "\"decode_ms\":%.2f,\"detect_ms\":%.2f,\"landmarks_ms\":%.2f,\"detect_cpu_ms\":%.2f,"
+        "\"landmarks_cpu_ms\":%.2f}\n",
+        json_str(path).c_str(), px.width, px.height, detector.c_str(), n_faces, faces.c_str(), d->ms, detect_ms,
+        mesh_ms, detect_cpu_ms, mesh_cpu_ms);
     std::fflush(stdout);
   }
-  std::printf("{\"summary\":true,\"detector\":\"%s\",\"threads\":%lld,\"photos\":%zu,\"failed\":%d,\"load_ms\":%.1f,"
-              "\"rss_before_models_bytes\":%lld,\"rss_after_models_bytes\":%lld,\"rss_end_bytes\":%lld,"
-              "\"peak_rss_bytes\":%lld}\n",
-              detector.c_str(), *threads, a->positional.size(), failed, load_ms, static_cast<long long>(rss_before),
-              static_cast<long long>(rss_after_load), static_cast<long long>(base::current_rss_bytes()),
-              static_cast<long long>(base::peak_rss_bytes()));
+  std::printf(
+      "{\"summary\":true,\"detector\":\"%s\",\"threads\":%lld,\"photos\":%zu,\"failed\":%d,\"load_ms\":%.1f,"
+      "\"rss_before_models_bytes\":%lld,\"rss_after_models_bytes\":%lld,\"rss_end_bytes\":%lld,"
+      "\"peak_rss_bytes\":%lld}\n",
+      detector.c_str(), *threads, a->positional.size(), failed, load_ms, static_cast<long long>(rss_before),
+      static_cast<long long>(rss_after_load), static_cast<long long>(base::current_rss_bytes()),
+      static_cast<long long>(base::peak_rss_bytes()));
   return failed ? 1 : 0;
 }
 

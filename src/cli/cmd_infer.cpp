@@ -46,8 +46,10 @@ std::string json_shape(const infer::shape_t& s) {
 }  // namespace
 
 int cmd_infer(const std::vector<std::string>& argv) {
-  auto a = parse_args(argv, {"--model", "--input", "--shape", "--output", "--output-name", "--backend", "--threads", "--weights", "--repeat"},
-                      {"--no-retarget", "--help"});
+  auto a = parse_args(
+      argv,
+      {"--model", "--input", "--shape", "--output", "--output-name", "--backend", "--threads", "--weights", "--repeat"},
+      {"--no-retarget", "--help"});
   if (!a.ok()) return fail(a.err().detail + "\n" + help);
   if (a->has("--help")) {
     std::fputs(help, stdout);
@@ -56,7 +58,8 @@ int cmd_infer(const std::vector<std::string>& argv) {
   for (const char* k : {"--model", "--input", "--shape", "--output"})
     if (!a->has(k)) return fail(std::string(k) + " is required\n" + help);
   infer::shape_t shape;
-  if (!parse_shape(a->get("--shape"), shape)) return fail("--shape must be comma-separated positive integers, got '" + a->get("--shape") + "'");
+  if (!parse_shape(a->get("--shape"), shape))
+    return fail("--shape must be comma-separated positive integers, got '" + a->get("--shape") + "'");
   auto threads = a->get_int("--threads", 0, 0, 1024);
   if (!threads.ok()) return fail(threads.err().detail);
   auto repeat = a->get_int("--repeat", 1, 1, 1000);
@@ -85,8 +88,8 @@ int cmd_infer(const std::vector<std::string>& argv) {
     if (!f) return fail("cannot open input '" + a->get("--input") + "'");
     const auto size = static_cast<size_t>(f.tellg());
     if (size != x.bytes.size())
-      return fail("input '" + a->get("--input") + "' has " + std::to_string(size) + " bytes; shape " + json_shape(shape) + " needs " +
-                  std::to_string(x.bytes.size()));
+      return fail("input '" + a->get("--input") + "' has " + std::to_string(size) + " bytes; shape " +
+                  json_shape(shape) + " needs " + std::to_string(x.bytes.size()));
     f.seekg(0);
     f.read(reinterpret_cast<char*>(x.bytes.data()), static_cast<std::streamsize>(size));
   }
@@ -114,16 +117,20 @@ int cmd_infer(const std::vector<std::string>& argv) {
   std::sort(sorted.begin(), sorted.end());
   const double median = sorted[sorted.size() / 2];
   const auto& st = (*s)->last_stats();
-  std::printf("{\"model\":\"%s\",\"shape\":%s,\"output\":\"%s\",\"output_shape\":%s,\"backend\":\"%s\",\"weights\":\"%s\",\"threads\":%d,"
-              "\"plan_ms\":%.1f,\"run_ms\":[",
-              a->get("--model").c_str(), json_shape(shape).c_str(), outs[0].name.c_str(), json_shape(y.shape).c_str(), backend.c_str(),
-              weights.c_str(), o.n_threads, plan_ms);
+  std::printf(
+      "{\"model\":\"%s\",\"shape\":%s,\"output\":\"%s\",\"output_shape\":%s,\"backend\":\"%s\",\"weights\":\"%s\","
+      "\"threads\":%d,"
+      "\"plan_ms\":%.1f,\"run_ms\":[",
+      a->get("--model").c_str(), json_shape(shape).c_str(), outs[0].name.c_str(), json_shape(y.shape).c_str(),
+      backend.c_str(), weights.c_str(), o.n_threads, plan_ms);
   for (size_t i = 0; i < run_ms.size(); ++i) std::printf("%s%.1f", i ? "," : "", run_ms[i]);
-  std::printf("],\"median_ms\":%.1f,\"arena_bytes\":%lld,\"resident_weight_bytes\":%lld,\"scratch_bytes\":%lld,\"model_weight_bytes\":%lld,"
-              "\"steps\":%d,\"peak_rss_bytes\":%lld}\n",
-              median, static_cast<long long>(st.arena_bytes), static_cast<long long>(st.resident_weight_bytes),
-              static_cast<long long>(st.scratch_bytes), static_cast<long long>((*m)->initializer_bytes), st.n_steps,
-              static_cast<long long>(base::peak_rss_bytes()));
+  std::printf(
+      "],\"median_ms\":%.1f,\"arena_bytes\":%lld,\"resident_weight_bytes\":%lld,\"scratch_bytes\":%lld,\"model_weight_"
+      "bytes\":%lld,"
+      "\"steps\":%d,\"peak_rss_bytes\":%lld}\n",
+      median, static_cast<long long>(st.arena_bytes), static_cast<long long>(st.resident_weight_bytes),
+      static_cast<long long>(st.scratch_bytes), static_cast<long long>((*m)->initializer_bytes), st.n_steps,
+      static_cast<long long>(base::peak_rss_bytes()));
   return 0;
 }
 

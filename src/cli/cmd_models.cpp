@@ -69,7 +69,8 @@ int cmd_models(const std::vector<std::string>& argv) {
       state = got == m.sha256 ? "sha256 ok" : "sha256 MISMATCH (" + got + ")";
       if (got != m.sha256) ++bad;
     }
-    std::printf("%-20s %-28s %dpx  %s\n    %s\n", m.name.c_str(), m.file.c_str(), m.native_size_px, state.c_str(), m.note.c_str());
+    std::printf("%-20s %-28s %dpx  %s\n    %s\n", m.name.c_str(), m.file.c_str(), m.native_size_px, state.c_str(),
+                m.note.c_str());
   }
   return bad ? 1 : 0;
 }

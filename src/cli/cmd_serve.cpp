@@ -53,7 +53,8 @@ base::result<std::string> dev_secret(const std::string& data_dir) {
     if (s.size() >= 32) return s;
   }
   unsigned char raw[32];
-  if (RAND_bytes(raw, sizeof raw) != 1) return base::make_error(base::errc::internal, "no random bytes for the dev secret");
+  if (RAND_bytes(raw, sizeof raw) != 1)
+    return base::make_error(base::errc::internal, "no random bytes for the dev secret");
   static const char* hex = "0123456789abcdef";
   std::string s;
   for (unsigned char b : raw) {
@@ -66,7 +67,8 @@ base::result<std::string> dev_secret(const std::string& data_dir) {
   const std::string line = s + "\n";
   const bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) && ::fsync(fd) == 0;
   ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), p.c_str()) != 0) return base::make_error(base::errc::io, "cannot write " + p.string());
+  if (!ok || ::rename(tmp.c_str(), p.c_str()) != 0)
+    return base::make_error(base::errc::io, "cannot write " + p.string());
   return s;
 }
 
@@ -78,7 +80,8 @@ base::result<int> free_port() {
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   socklen_t len = sizeof a;
-  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 && ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0;
+  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+                  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0;
   ::close(fd);
   if (!ok) return base::make_error(base::errc::io, "cannot find a free port");
   return static_cast<int>(ntohs(a.sin_port));
@@ -122,7 +125,8 @@ int cmd_serve(const std::vector<std::string>& argv) {
   auto problems = cfg.problems();
   parsed.errors.insert(parsed.errors.end(), problems.begin(), problems.end());
   if (!parsed.errors.empty()) {
-    std::fprintf(stderr, "idphoto: %zu configuration error%s:\n", parsed.errors.size(), parsed.errors.size() == 1 ? "" : "s");
+    std::fprintf(stderr, "idphoto: %zu configuration error%s:\n", parsed.errors.size(),
+                 parsed.errors.size() == 1 ? "" : "s");
     for (const auto& e : parsed.errors) std::fprintf(stderr, "  %s\n", e.c_str());
     return 2;
   }
@@ -144,8 +148,8 @@ int cmd_serve(const std::vector<std::string>& argv) {
     cfg.port = *p;
   }
 
-  std::fprintf(stderr, "idphoto: loading %s (%d worker%s) from %s\n", cfg.pipeline.model.c_str(), cfg.n_workers, cfg.n_workers == 1 ? "" : "s",
-               cfg.pipeline.models_dir.c_str());
+  std::fprintf(stderr, "idphoto: loading %s (%d worker%s) from %s\n", cfg.pipeline.model.c_str(), cfg.n_workers,
+               cfg.n_workers == 1 ? "" : "s", cfg.pipeline.models_dir.c_str());
   auto svc = app::service::create(cfg);
   if (!svc.ok()) {
     std::fprintf(stderr, "idphoto: error: cannot start: %s\n", svc.err().to_string().c_str());
@@ -156,12 +160,16 @@ int cmd_serve(const std::vector<std::string>& argv) {
     std::fprintf(stderr, "idphoto: error: startup recovery failed: %s\n", rec.err().to_string().c_str());
     return 1;
   }
-  std::fprintf(stderr, "idphoto: database %s, store %s; %d interrupted job%s marked failed, %d temp file%s and %d orphan%s removed\n",
-               cfg.effective_database_url().rfind("postgres", 0) == 0 ? "postgresql" : cfg.effective_database_url().c_str(),
-               cfg.cloudinary ? "cloudinary" : cfg.effective_store_dir().c_str(), rec->interrupted, rec->interrupted == 1 ? "" : "s",
-               rec->temp_removed, rec->temp_removed == 1 ? "" : "s", rec->orphans_removed, rec->orphans_removed == 1 ? "" : "s");
+  std::fprintf(
+      stderr,
+      "idphoto: database %s, store %s; %d interrupted job%s marked failed, %d temp file%s and %d orphan%s removed\n",
+      cfg.effective_database_url().rfind("postgres", 0) == 0 ? "postgresql" : cfg.effective_database_url().c_str(),
+      cfg.cloudinary ? "cloudinary" : cfg.effective_store_dir().c_str(), rec->interrupted,
+      rec->interrupted == 1 ? "" : "s", rec->temp_removed, rec->temp_removed == 1 ? "" : "s", rec->orphans_removed,
+      rec->orphans_removed == 1 ? "" : "s");
   std::fprintf(stderr, "idphoto: memory estimate %lld MiB of IDPHOTO_MEMORY_LIMIT_BYTES %lld MiB\n",
-               static_cast<long long>(cfg.memory_estimate_bytes() >> 20), static_cast<long long>(cfg.memory_limit_bytes >> 20));
+               static_cast<long long>(cfg.memory_estimate_bytes() >> 20),
+               static_cast<long long>(cfg.memory_limit_bytes >> 20));
 
   server::http_server srv(**svc);
   auto port = srv.bind();
@@ -173,18 +181,21 @@ int cmd_serve(const std::vector<std::string>& argv) {
   std::fprintf(stderr, "idphoto: listening on http://%s:%d\n", host.c_str(), *port);
   if (dev) {
     if (dev_secret_used)
-      std::fprintf(stderr, "idphoto: DEV MODE (not for production): JWT_SECRET is unset, using the random secret kept in %s/dev-jwt-secret\n",
+      std::fprintf(stderr,
+                   "idphoto: DEV MODE (not for production): JWT_SECRET is unset, using the random secret kept in "
+                   "%s/dev-jwt-secret\n",
                    cfg.data_dir.c_str());
-    else
-      std::fprintf(stderr, "idphoto: DEV MODE (not for production): JWT_SECRET from the environment\n");
-    const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    else std::fprintf(stderr, "idphoto: DEV MODE (not for production): JWT_SECRET from the environment\n");
+    const int64_t now =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
     server::jwt_claims c;
     c.sub = "dev";
     c.iat = now;
     c.exp = now + 12 * 3600;
     if (auto t = server::jwt_sign_hs256(c, cfg.jwt_secret); t.ok()) {
       std::fprintf(stderr, "idphoto: dev token (12 h):\n%s\n", t->c_str());
-      std::fprintf(stderr, "idphoto: try: curl -H 'Authorization: Bearer %s' http://%s:%d/api/id-cards\n", t->c_str(), host.c_str(), *port);
+      std::fprintf(stderr, "idphoto: try: curl -H 'Authorization: Bearer %s' http://%s:%d/api/id-cards\n", t->c_str(),
+                   host.c_str(), *port);
     }
   }
   std::fflush(stderr);

@@ -42,8 +42,8 @@ int cmd_sheet(const std::vector<std::string>& argv) {
     const auto& cat = pipeline::builtin_catalogue();
     if (!cat.ok()) return fail(cat.err().to_string());
     for (const auto& s : cat->specs)
-      std::printf("%-14s %6.2f x %6.2f mm  %4d x %4d px at %.0f dpi  %s\n", s.name.c_str(), s.width_mm, s.height_mm, s.width_px, s.height_px, s.dpi,
-                  s.title.c_str());
+      std::printf("%-14s %6.2f x %6.2f mm  %4d x %4d px at %.0f dpi  %s\n", s.name.c_str(), s.width_mm, s.height_mm,
+                  s.width_px, s.height_px, s.dpi, s.title.c_str());
     return 0;
   }
   const std::string out = a->has("-o") ? a->get("-o") : a->get("--output");
@@ -82,7 +82,8 @@ int cmd_sheet(const std::vector<std::string>& argv) {
   for (const auto& p : a->positional) wo.protected_paths.push_back(p);
   if (auto w = image::write_file_atomic(out, *pdf, wo); !w.ok()) return fail(w.err().to_string());
   auto lay = card::layout_sheet(o);
-  std::printf("%s: %s, %d per page, %zu bytes\n", out.c_str(), spec->name.c_str(), lay.ok() ? lay->cols * lay->rows : 0, pdf->size());
+  std::printf("%s: %s, %d per page, %zu bytes\n", out.c_str(), spec->name.c_str(), lay.ok() ? lay->cols * lay->rows : 0,
+              pdf->size());
   return 0;
 }
 

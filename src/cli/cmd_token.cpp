@@ -23,11 +23,24 @@ long long parse_ttl_s(const std::string& s) {
   long long mult = 1;
   std::string digits = s;
   switch (s.back()) {
-    case 's': mult = 1; digits.pop_back(); break;
-    case 'm': mult = 60; digits.pop_back(); break;
-    case 'h': mult = 3600; digits.pop_back(); break;
-    case 'd': mult = 86400; digits.pop_back(); break;
-    default: break;
+    case 's':
+      mult = 1;
+      digits.pop_back();
+      break;
+    case 'm':
+      mult = 60;
+      digits.pop_back();
+      break;
+    case 'h':
+      mult = 3600;
+      digits.pop_back();
+      break;
+    case 'd':
+      mult = 86400;
+      digits.pop_back();
+      break;
+    default:
+      break;
   }
   if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos) return -1;
   const long long n = std::stoll(digits);
@@ -63,7 +76,8 @@ int cmd_token(const std::vector<std::string>& argv) {
     std::fprintf(stderr, "idphoto: error: JWT_SECRET must be set to the server's secret (at least 32 bytes)\n");
     return 2;
   }
-  const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  const int64_t now =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   server::jwt_claims c;
   c.sub = sub;
   c.iat = now;

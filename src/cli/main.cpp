@@ -18,24 +18,25 @@ int cmd_card(const std::vector<std::string>& argv);
 int cmd_sheet(const std::vector<std::string>& argv);
 int cmd_batch(const std::vector<std::string>& argv);
 int cmd_faces(const std::vector<std::string>& argv);
-}
+}  // namespace idphoto::cli
 
 namespace {
 void usage(FILE* f) {
-  std::fprintf(f,
-               "usage: idphoto <command> [options]\n"
-               "commands:\n"
-               "  clean    photos in, ID-ready images out (see idphoto clean --help)\n"
-               "  batch    a roster CSV and a folder or ZIP of photos in, one cleaned photo per row\n"
-               "           and export.csv out (see idphoto batch --help)\n"
-               "  models   list the known models and check their files\n"
-               "  infer    run an ONNX model on a raw float32 tensor (see idphoto infer --help)\n"
-               "  serve    the HTTP service: upload or URL, clean, store, record (see idphoto serve --help)\n"
-               "  token    mint a bearer token with JWT_SECRET (see idphoto token --help)\n"
-               "  card     an ID card as a PDF from a name and a photo (see idphoto card --help)\n"
-               "  sheet    framed ID photos at their printed size on 4x6in/A4/A6 with crop marks (see idphoto sheet --help)\n"
-               "  faces    faces and landmarks in photos as JSON (see idphoto faces --help)\n"
-               "  --version\n");
+  std::fprintf(
+      f,
+      "usage: idphoto <command> [options]\n"
+      "commands:\n"
+      "  clean    photos in, ID-ready images out (see idphoto clean --help)\n"
+      "  batch    a roster CSV and a folder or ZIP of photos in, one cleaned photo per row\n"
+      "           and export.csv out (see idphoto batch --help)\n"
+      "  models   list the known models and check their files\n"
+      "  infer    run an ONNX model on a raw float32 tensor (see idphoto infer --help)\n"
+      "  serve    the HTTP service: upload or URL, clean, store, record (see idphoto serve --help)\n"
+      "  token    mint a bearer token with JWT_SECRET (see idphoto token --help)\n"
+      "  card     an ID card as a PDF from a name and a photo (see idphoto card --help)\n"
+      "  sheet    framed ID photos at their printed size on 4x6in/A4/A6 with crop marks (see idphoto sheet --help)\n"
+      "  faces    faces and landmarks in photos as JSON (see idphoto faces --help)\n"
+      "  --version\n");
 }
 }  // namespace
 

@@ -22,40 +22,40 @@ namespace idphoto::db {
  * Every transition out of running names the lease owner and changes nothing when the job is
  * no longer running under that owner, so a worker whose lease was taken over cannot commit. */
 enum class job_status { queued, running, done, failed, dead };
-const char* job_status_name(job_status s);                       // "queued", "running", …
+const char* job_status_name(job_status s);                        // "queued", "running", …
 std::optional<job_status> job_status_from(const std::string& s);  // nullopt when unknown
 
 // Interactive requests are claimed before any batch job, oldest first within a priority.
 enum class job_priority : int { interactive = 0, batch = 1 };
 
 struct job {
-  std::string id;            // 32 lowercase hex chars
-  std::string kind;          // what to run, the app's name for it: [a-z0-9_]{1,40}
-  std::string card_id;       // the card whose photo this job makes, or ""
-  std::string batch_id;      // the batch it belongs to, or ""
-  int batch_row = 0;         // its roster row (from 1), 0 outside a batch
+  std::string id;        // 32 lowercase hex chars
+  std::string kind;      // what to run, the app's name for it: [a-z0-9_]{1,40}
+  std::string card_id;   // the card whose photo this job makes, or ""
+  std::string batch_id;  // the batch it belongs to, or ""
+  int batch_row = 0;     // its roster row (from 1), 0 outside a batch
   job_priority priority = job_priority::interactive;
   job_status status = job_status::queued;
-  int attempts = 0;          // claims so far (a claim counts even when its worker died)
+  int attempts = 0;  // claims so far (a claim counts even when its worker died)
   int max_attempts = 3;
-  std::string last_error;    // the last failure's text (for the log and GET /api/jobs)
-  std::string lease_owner;   // "" unless running
+  std::string last_error;        // the last failure's text (for the log and GET /api/jobs)
+  std::string lease_owner;       // "" unless running
   int64_t lease_expires_ms = 0;  // Unix ms; 0 unless running
   int64_t run_after_ms = 0;      // Unix ms before which it is not claimed (retry backoff)
-  std::string payload;       // the job's input, opaque here
-  std::string output;        // its output when done, opaque here
-  std::string problem_code;  // a batch problem this job reports for its row, or ""
+  std::string payload;           // the job's input, opaque here
+  std::string output;            // its output when done, opaque here
+  std::string problem_code;      // a batch problem this job reports for its row, or ""
   std::string problem_message;
   std::string subject, endpoint, idempotency_key, request_fingerprint;  // "" when not given
-  std::string created_at, started_at, finished_at, updated_at;  // RFC 3339 ms; "" until it happens
+  std::string created_at, started_at, finished_at, updated_at;          // RFC 3339 ms; "" until it happens
 };
 
 struct new_job {
   std::string kind;
-  std::string card_id;            // "" = no card
-  std::string payload;            // ≤ 64 KiB of UTF-8 without NUL
+  std::string card_id;  // "" = no card
+  std::string payload;  // ≤ 64 KiB of UTF-8 without NUL
   job_priority priority = job_priority::interactive;
-  int max_attempts = 3;           // 1..100
+  int max_attempts = 3;  // 1..100
   // Idempotency: the key (1..200 visible ASCII chars, "" = none) is unique per subject and
   // endpoint; the fingerprint (≤ 200 bytes) identifies the request it came with.
   std::string subject, endpoint, idempotency_key, request_fingerprint;
@@ -71,8 +71,8 @@ struct enqueued {
 
 // How a running job ends; applied only while the caller still holds the job's lease.
 struct job_end {
-  std::string output;           // complete: the job's output
-  std::string error;            // fail / retry: why (stored in last_error)
+  std::string output;  // complete: the job's output
+  std::string error;   // fail / retry: why (stored in last_error)
   // A problem for the batch's list (codes of batch_problem); "" = none. For retry, only when
   // the job dies.
   std::string problem_code, problem_message;
@@ -108,10 +108,10 @@ const char* batch_status_name(batch_status s);
 
 struct batch {
   std::string id;
-  std::string subject;       // who created it (token subject)
-  std::string organization;  // the organization given for the whole batch, or ""
+  std::string subject;                          // who created it (token subject)
+  std::string organization;                     // the organization given for the whole batch, or ""
   batch_status status = batch_status::running;  // done once no job is queued or running
-  int total = 0;             // roster rows that became cards
+  int total = 0;                                // roster rows that became cards
   std::string idempotency_key, request_fingerprint;
   std::string created_at, finished_at;
 };
@@ -119,8 +119,8 @@ struct batch {
 // One valid roster row. The card is found by (organization, id_number) when id_number is set
 // and updated with these fields, else created.
 struct batch_row {
-  int row = 0;                 // from 1
-  id_card_fields fields;       // full_name required; unset = "" (the roster is the truth)
+  int row = 0;            // from 1
+  id_card_fields fields;  // full_name required; unset = "" (the roster is the truth)
   // The row's photo, already in the blob store: its card gets these photo columns (raw photo,
   // photoStatus processing) and a job of job_kind with this payload. nullopt = no photo, no job.
   struct photo {
@@ -169,8 +169,7 @@ class job_repository {
   virtual base::result<std::optional<job>> claim_next(const std::string& owner, int64_t lease_ms) = 0;
   // That job, claimed as claim_next would (for a broker that delivers ids); nullopt when it is
   // not claimable now (running elsewhere, finished, backing off, unknown id).
-  virtual base::result<std::optional<job>> claim(const std::string& id, const std::string& owner,
-                                                 int64_t lease_ms) = 0;
+  virtual base::result<std::optional<job>> claim(const std::string& id, const std::string& owner, int64_t lease_ms) = 0;
   // Extends the lease to now + lease_ms. conflict when the job is not running under owner.
   virtual base::result<void> heartbeat(const std::string& id, const std::string& owner, int64_t lease_ms) = 0;
 
@@ -211,8 +210,7 @@ class job_repository {
   virtual base::result<job_counts> counts_by_batch(const std::string& batch_id) = 0;
   // The batch's jobs in roster order (batch_row, then id); limit 1..1000; cursor "" or a
   // next_cursor. invalid_argument for a bad limit or cursor.
-  virtual base::result<job_page> list_by_batch(const std::string& batch_id, int limit,
-                                               const std::string& cursor) = 0;
+  virtual base::result<job_page> list_by_batch(const std::string& batch_id, int limit, const std::string& cursor) = 0;
 
   virtual int64_t now_ms() const = 0;  // the clock leases are measured with
 };
@@ -230,8 +228,7 @@ struct repositories {
   std::unique_ptr<repository> cards;
   std::unique_ptr<job_repository> jobs;
 };
-base::result<repositories> open_repositories(const std::string& database_url,
-                                             open_report* report = nullptr,
+base::result<repositories> open_repositories(const std::string& database_url, open_report* report = nullptr,
                                              clock_fn clock = system_now_ms);
 
 }  // namespace idphoto::db

@@ -14,8 +14,7 @@ namespace {
 
 // The card of a roster row: found by (organization, idNumber) and rewritten from the row,
 // or created. Its id.
-base::result<std::string> upsert_card(sql_connection& c, const id_card_fields& f,
-                                      const std::string& now) {
+base::result<std::string> upsert_card(sql_connection& c, const id_card_fields& f, const std::string& now) {
   const auto text = [](const std::optional<std::string>& v) { return v.value_or(""); };
   const std::string org = text(f.organization), number = text(f.id_number);
   if (!number.empty()) {
@@ -23,8 +22,7 @@ base::result<std::string> upsert_card(sql_connection& c, const id_card_fields& f
         "UPDATE id_cards SET full_name = $3, role = $4, issued_at = $5, expires_at = $6, "
         "updated_at = $7 WHERE id = (SELECT id FROM id_cards WHERE organization = $1 AND "
         "id_number = $2 ORDER BY created_at, id LIMIT 1) RETURNING id",
-        {org, number, text(f.full_name), text(f.role), text(f.issued_at), text(f.expires_at),
-         now});
+        {org, number, text(f.full_name), text(f.role), text(f.issued_at), text(f.expires_at), now});
     if (!found) return found.err();
     if (!found->empty() && found->front()[0]) return *found->front()[0];
   }
@@ -35,21 +33,18 @@ base::result<std::string> upsert_card(sql_connection& c, const id_card_fields& f
       "INSERT INTO id_cards (id, full_name, id_number, organization, role, issued_at, "
       "expires_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) "
       "RETURNING id",
-      {*id, text(f.full_name), number, org, text(f.role), text(f.issued_at), text(f.expires_at),
-       created});
+      {*id, text(f.full_name), number, org, text(f.role), text(f.issued_at), text(f.expires_at), created});
   if (!ins) return ins.err();
   return *id;
 }
 
 base::result<void> validate_batch(const new_batch& nb) {
-  IDPHOTO_TRY(check_idempotency(nb.subject, "batches", nb.idempotency_key,
-                                nb.request_fingerprint));
+  IDPHOTO_TRY(check_idempotency(nb.subject, "batches", nb.idempotency_key, nb.request_fingerprint));
   IDPHOTO_TRY(check_text("organization", nb.organization, max_field_bytes));
   IDPHOTO_TRY(check_kind(nb.job_kind));
   if (nb.max_attempts < 1 || nb.max_attempts > 100)
     return base::make_error(base::errc::invalid_argument, "max_attempts: want 1..100");
-  if (nb.rows.size() > max_batch_rows)
-    return base::make_error(base::errc::too_large, "rows: more than 100000");
+  if (nb.rows.size() > max_batch_rows) return base::make_error(base::errc::too_large, "rows: more than 100000");
   for (const auto& r : nb.rows) {
     const std::string at = "row " + std::to_string(r.row) + ": ";
     auto v = validate_fields(r.fields, true);
@@ -63,8 +58,7 @@ base::result<void> validate_batch(const new_batch& nb) {
   }
   for (const auto& p : nb.problems)
     if (!is_batch_problem_code(p.code))
-      return base::make_error(base::errc::invalid_argument,
-                              "problems: unknown code " + storable_text(p.code, 40));
+      return base::make_error(base::errc::invalid_argument, "problems: unknown code " + storable_text(p.code, 40));
   return {};
 }
 
@@ -84,11 +78,13 @@ base::result<batch_created> sql_job_repository::create_batch(const new_batch& nb
     auto id = new_card_id();
     if (!id) return id.err();
     const std::string now = now_timestamp();
-    auto ins = c.query("INSERT INTO batches (id, subject, organization, total, "
-                       "idempotency_key, request_fingerprint, created_at) VALUES ($1, $2, $3, "
-                       "$4, $5, $6, $7) RETURNING " + batch_columns,
-                       {*id, nb.subject, nb.organization, std::to_string(nb.rows.size()),
-                        nb.idempotency_key, nb.request_fingerprint, now});
+    auto ins = c.query(
+        "INSERT INTO batches (id, subject, organization, total, "
+        "idempotency_key, request_fingerprint, created_at) VALUES ($1, $2, $3, "
+        "$4, $5, $6, $7) RETURNING " +
+            batch_columns,
+        {*id, nb.subject, nb.organization, std::to_string(nb.rows.size()), nb.idempotency_key, nb.request_fingerprint,
+         now});
     if (!ins) return ins.err();
     if (ins->empty()) return corrupt("batches: insert returned nothing");
     auto b = batch_from_row(ins->front());
@@ -97,9 +93,8 @@ base::result<batch_created> sql_job_repository::create_batch(const new_batch& nb
     std::vector<batch_problem> problems = nb.problems;
     for (const auto& row : nb.rows) {
       auto card_id = upsert_card(c, row.fields, now);
-      if (!card_id) return base::make_error(card_id.err().code, "row " +
-                                                                    std::to_string(row.row) +
-                                                                    ": " + card_id.err().detail);
+      if (!card_id)
+        return base::make_error(card_id.err().code, "row " + std::to_string(row.row) + ": " + card_id.err().detail);
       batch_item item{row.row, *card_id, ""};
       if (row.with_photo) {
         auto busy = check_card_free(c, *card_id);
@@ -111,9 +106,8 @@ base::result<batch_created> sql_job_repository::create_batch(const new_batch& nb
         } else {
           auto w = c.query(set_photo_sql, photo_update_params(*card_id, row.with_photo->card, now));
           if (!w) return w.err();
-          auto j = insert_job(c, "", nb.job_kind, *card_id, out.b.id, row.row,
-                              job_priority::batch, nb.max_attempts, row.with_photo->payload,
-                              "", "", "", "", now_timestamp());
+          auto j = insert_job(c, "", nb.job_kind, *card_id, out.b.id, row.row, job_priority::batch, nb.max_attempts,
+                              row.with_photo->payload, "", "", "", "", now_timestamp());
           if (!j) return j.err();
           item.job_id = j->id;
         }
@@ -122,11 +116,11 @@ base::result<batch_created> sql_job_repository::create_batch(const new_batch& nb
     }
     for (size_t i = 0; i < problems.size(); ++i) {
       const auto& p = problems[i];
-      auto w = c.query("INSERT INTO batch_problems (batch_id, seq, batch_row, id_number, code, "
-                       "message) VALUES ($1, $2, $3, $4, $5, $6)",
-                       {out.b.id, std::to_string(i + 1), std::to_string(p.row),
-                        storable_text(p.id_number, max_field_bytes), p.code,
-                        storable_text(p.message, max_message_bytes)});
+      auto w = c.query(
+          "INSERT INTO batch_problems (batch_id, seq, batch_row, id_number, code, "
+          "message) VALUES ($1, $2, $3, $4, $5, $6)",
+          {out.b.id, std::to_string(i + 1), std::to_string(p.row), storable_text(p.id_number, max_field_bytes), p.code,
+           storable_text(p.message, max_message_bytes)});
       if (!w) return w.err();
     }
     IDPHOTO_TRY(close_batch_if_idle(c, out.b.id, now));
@@ -142,8 +136,7 @@ base::result<batch_created> sql_job_repository::create_batch(const new_batch& nb
 
 base::result<batch> sql_job_repository::get_batch(const std::string& id) {
   const auto missing = [&] {
-    return base::make_error(base::errc::not_found,
-                            "batch " + (is_valid_id(id) ? id : std::string("(malformed id)")));
+    return base::make_error(base::errc::not_found, "batch " + (is_valid_id(id) ? id : std::string("(malformed id)")));
   };
   if (!is_valid_id(id)) return missing();
   auto rows = with_connection(*pool_, true, [&](sql_connection& c) {
@@ -194,22 +187,30 @@ base::result<job_counts> sql_job_repository::counts_by_batch(const std::string& 
   job_counts counts;
   if (!is_valid_id(batch_id)) return counts;
   auto rows = with_connection(*pool_, true, [&](sql_connection& c) {
-    return c.query("SELECT status, COUNT(*) FROM jobs WHERE batch_id = $1 GROUP BY status",
-                   {batch_id});
+    return c.query("SELECT status, COUNT(*) FROM jobs WHERE batch_id = $1 GROUP BY status", {batch_id});
   });
   if (!rows) return rows.err();
   for (const auto& r : *rows) {
     int n = 0;
-    if (r.size() != 2 || !r[0] || !r[1] || !parse_int(*r[1], n))
-      return corrupt("jobs: count does not parse");
+    if (r.size() != 2 || !r[0] || !r[1] || !parse_int(*r[1], n)) return corrupt("jobs: count does not parse");
     auto st = job_status_from(*r[0]);
     if (!st) return corrupt("jobs: unknown status " + *r[0]);
     switch (*st) {
-      case job_status::queued: counts.queued = n; break;
-      case job_status::running: counts.running = n; break;
-      case job_status::done: counts.done = n; break;
-      case job_status::failed: counts.failed = n; break;
-      case job_status::dead: counts.dead = n; break;
+      case job_status::queued:
+        counts.queued = n;
+        break;
+      case job_status::running:
+        counts.running = n;
+        break;
+      case job_status::done:
+        counts.done = n;
+        break;
+      case job_status::failed:
+        counts.failed = n;
+        break;
+      case job_status::dead:
+        counts.dead = n;
+        break;
     }
   }
   return counts;
@@ -221,8 +222,7 @@ base::result<job_counts> sql_job_repository::counts_by_batch(const std::string& 
 base::result<job_page> sql_job_repository::list_by_batch(const std::string& batch_id, int limit,
                                                          const std::string& cursor) {
   if (limit < 1 || limit > 1000)
-    return base::make_error(base::errc::invalid_argument,
-                            "limit: must be 1..1000 (got " + std::to_string(limit) + ")");
+    return base::make_error(base::errc::invalid_argument, "limit: must be 1..1000 (got " + std::to_string(limit) + ")");
   std::vector<sql_param> params = {batch_id, std::to_string(limit + 1)};
   std::string sql = "SELECT " + job_columns + " FROM jobs WHERE batch_id = $1 ";
   if (!cursor.empty()) {
@@ -249,9 +249,7 @@ base::result<job_page> sql_job_repository::list_by_batch(const std::string& batc
   return out;
 }
 
-
-base::result<void> close_batch_if_idle(sql_connection& c, const std::string& batch_id,
-                                       const std::string& ts) {
+base::result<void> close_batch_if_idle(sql_connection& c, const std::string& batch_id, const std::string& ts) {
   auto w = c.query(
       "UPDATE batches SET status = 'done', finished_at = $2 WHERE id = $1 AND "
       "status = 'running' AND NOT EXISTS (SELECT 1 FROM jobs WHERE batch_id = $1 AND "
@@ -269,8 +267,7 @@ base::result<void> sql_job_repository::lock_organizations(sql_connection& c, con
   if (pool_->dialect() != sql_dialect::postgresql) return {};
   std::set<std::string> orgs;
   for (const auto& r : nb.rows)
-    if (r.fields.id_number && !r.fields.id_number->empty())
-      orgs.insert(r.fields.organization.value_or(""));
+    if (r.fields.id_number && !r.fields.id_number->empty()) orgs.insert(r.fields.organization.value_or(""));
   for (const auto& o : orgs) {
     auto l = c.query("SELECT pg_advisory_xact_lock(7345, hashtext($1))", {o});
     if (!l) return l.err();

@@ -15,8 +15,7 @@
 
 namespace idphoto::db::detail {
 
-inline constexpr const char* mismatch_detail =
-    "idempotency_key: already used with a different request";
+inline constexpr const char* mismatch_detail = "idempotency_key: already used with a different request";
 inline constexpr size_t max_payload_bytes = 64 * 1024;
 inline constexpr size_t max_error_bytes = 4096;
 inline constexpr size_t max_message_bytes = 400;
@@ -51,15 +50,14 @@ base::result<std::optional<job>> optional_job(const base::result<std::vector<sql
  * enqueue (a job) and create_batch (a batch). */
 template <class T, class FromRow>
 base::result<std::optional<T>> prior_request(sql_connection& c, const std::string& sql,
-                                             const std::vector<sql_param>& params,
-                                             const std::string& fingerprint, FromRow from_row) {
+                                             const std::vector<sql_param>& params, const std::string& fingerprint,
+                                             FromRow from_row) {
   auto prior = c.query(sql, params);
   if (!prior) return prior.err();
   if (prior->empty()) return std::optional<T>();
   base::result<T> found = from_row(prior->front());
   if (!found) return found.err();
-  if (found->request_fingerprint != fingerprint)
-    return base::make_error(base::errc::conflict, mismatch_detail);
+  if (found->request_fingerprint != fingerprint) return base::make_error(base::errc::conflict, mismatch_detail);
   return std::optional<T>(std::move(*found));
 }
 
@@ -72,23 +70,21 @@ base::error not_owned(const std::string& id, const std::string& owner);
 base::result<void> check_kind(const std::string& kind);
 base::result<void> check_owner_lease(const std::string& owner, int64_t lease_ms);
 // The idempotency scope fields shared by jobs and batches.
-base::result<void> check_idempotency(const std::string& subject, const std::string& endpoint,
-                                     const std::string& key, const std::string& fingerprint);
+base::result<void> check_idempotency(const std::string& subject, const std::string& endpoint, const std::string& key,
+                                     const std::string& fingerprint);
 base::result<void> check_payload(const char* field, const std::string& p);
 base::result<void> check_end(const job_end& e);
 
 // conflict naming the card's queued or running job, when it has one.
 base::result<void> check_card_free(sql_connection& c, const std::string& card_id);
 // Inserts a queued job (id "" = a new one); conflict when a unique index refuses it.
-base::result<job> insert_job(sql_connection& c, std::string id, const std::string& kind,
-                             const std::string& card_id, const std::optional<std::string>& batch_id,
-                             int batch_row, job_priority prio, int max_attempts,
-                             const std::string& payload, const std::string& subject,
-                             const std::string& endpoint, const std::string& key,
-                             const std::string& fingerprint, const std::string& now);
+base::result<job> insert_job(sql_connection& c, std::string id, const std::string& kind, const std::string& card_id,
+                             const std::optional<std::string>& batch_id, int batch_row, job_priority prio,
+                             int max_attempts, const std::string& payload, const std::string& subject,
+                             const std::string& endpoint, const std::string& key, const std::string& fingerprint,
+                             const std::string& now);
 // The batch becomes done when none of its jobs is queued or running.
-base::result<void> close_batch_if_idle(sql_connection& c, const std::string& batch_id,
-                                       const std::string& ts);
+base::result<void> close_batch_if_idle(sql_connection& c, const std::string& batch_id, const std::string& ts);
 
 // The job repository written once against the SQL layer, for SQLite and PostgreSQL.
 class sql_job_repository final : public job_repository {
@@ -106,12 +102,9 @@ class sql_job_repository final : public job_repository {
 
   // job_repository_lease.cpp
   base::result<std::optional<job>> claim_next(const std::string& owner, int64_t lease_ms) override;
-  base::result<std::optional<job>> claim(const std::string& id, const std::string& owner,
-                                         int64_t lease_ms) override;
-  base::result<void> heartbeat(const std::string& id, const std::string& owner,
-                               int64_t lease_ms) override;
-  base::result<job> complete(const std::string& id, const std::string& owner,
-                             const job_end& e) override;
+  base::result<std::optional<job>> claim(const std::string& id, const std::string& owner, int64_t lease_ms) override;
+  base::result<void> heartbeat(const std::string& id, const std::string& owner, int64_t lease_ms) override;
+  base::result<job> complete(const std::string& id, const std::string& owner, const job_end& e) override;
   base::result<job> fail(const std::string& id, const std::string& owner, const job_end& e) override;
   base::result<job> retry(const std::string& id, const std::string& owner, const job_end& e,
                           int64_t backoff_ms) override;
@@ -122,8 +115,7 @@ class sql_job_repository final : public job_repository {
   base::result<batch> get_batch(const std::string& id) override;
   base::result<std::vector<batch_problem>> batch_problems(const std::string& batch_id) override;
   base::result<job_counts> counts_by_batch(const std::string& batch_id) override;
-  base::result<job_page> list_by_batch(const std::string& batch_id, int limit,
-                                       const std::string& cursor) override;
+  base::result<job_page> list_by_batch(const std::string& batch_id, int limit, const std::string& cursor) override;
 
  private:
   // job_repository_lease.cpp: the end of a running job (complete, fail, retry).

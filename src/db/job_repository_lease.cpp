@@ -24,8 +24,7 @@ base::result<std::optional<job>> sql_job_repository::claim_next(const std::strin
       std::string(pg ? " FOR UPDATE SKIP LOCKED" : "") + ") RETURNING " + job_columns;
   const int64_t now = clock_();
   auto rows = in_transaction(*pool_, [&](sql_connection& c) {
-    return c.query(sql, {owner, std::to_string(now + lease_ms), now_timestamp(),
-                         std::to_string(now)});
+    return c.query(sql, {owner, std::to_string(now + lease_ms), now_timestamp(), std::to_string(now)});
   });
   return optional_job(rows);
 }
@@ -40,14 +39,14 @@ base::result<std::optional<job>> sql_job_repository::claim(const std::string& id
         "UPDATE jobs SET status = 'running', lease_owner = $1, lease_expires_ms = $2, "
         "attempts = attempts + 1, started_at = CASE WHEN started_at = '' THEN $3 ELSE "
         "started_at END, updated_at = $3 WHERE id = $5 AND status = 'queued' AND "
-        "run_after_ms <= $4 RETURNING " + job_columns,
+        "run_after_ms <= $4 RETURNING " +
+            job_columns,
         {owner, std::to_string(now + lease_ms), now_timestamp(), std::to_string(now), id});
   });
   return optional_job(rows);
 }
 
-base::result<void> sql_job_repository::heartbeat(const std::string& id, const std::string& owner,
-                                                 int64_t lease_ms) {
+base::result<void> sql_job_repository::heartbeat(const std::string& id, const std::string& owner, int64_t lease_ms) {
   IDPHOTO_TRY(check_owner_lease(owner, lease_ms));
   if (!is_valid_id(id)) return not_owned("(malformed id)", owner);
   auto rows = with_connection(*pool_, false, [&](sql_connection& c) {
@@ -61,24 +60,20 @@ base::result<void> sql_job_repository::heartbeat(const std::string& id, const st
   return {};
 }
 
-base::result<job> sql_job_repository::complete(const std::string& id, const std::string& owner,
-                                               const job_end& e) {
+base::result<job> sql_job_repository::complete(const std::string& id, const std::string& owner, const job_end& e) {
   return finish(id, owner, e, "'done'", "output = $4, ", e.output, 0, false);
 }
 
-base::result<job> sql_job_repository::fail(const std::string& id, const std::string& owner,
-                                           const job_end& e) {
-  return finish(id, owner, e, "'failed'", "last_error = $4, ",
-                storable_text(e.error, max_error_bytes), 0, false);
+base::result<job> sql_job_repository::fail(const std::string& id, const std::string& owner, const job_end& e) {
+  return finish(id, owner, e, "'failed'", "last_error = $4, ", storable_text(e.error, max_error_bytes), 0, false);
 }
 
 base::result<job> sql_job_repository::retry(const std::string& id, const std::string& owner, const job_end& e,
                                             int64_t backoff_ms) {
   if (backoff_ms < 0 || backoff_ms > max_lease_ms)
     return base::make_error(base::errc::invalid_argument, "backoff_ms: want 0..86400000");
-  return finish(id, owner, e,
-                "CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'queued' END",
-                "last_error = $4, ", storable_text(e.error, max_error_bytes), backoff_ms, true);
+  return finish(id, owner, e, "CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'queued' END", "last_error = $4, ",
+                storable_text(e.error, max_error_bytes), backoff_ms, true);
 }
 
 /* One UPDATE moves every expired lease; the jobs that died are then applied to their cards
@@ -94,9 +89,9 @@ base::result<std::vector<job>> sql_job_repository::requeue_expired(const std::st
         "UPDATE jobs SET status = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'queued' "
         "END, finished_at = CASE WHEN attempts >= max_attempts THEN $2 ELSE '' END, "
         "last_error = $1, lease_owner = '', lease_expires_ms = 0, updated_at = $2 "
-        "WHERE status = 'running' AND lease_expires_ms < $3 RETURNING " + job_columns,
-        {std::string("lease expired: its worker stopped or lost the database"), ts,
-         std::to_string(now)});
+        "WHERE status = 'running' AND lease_expires_ms < $3 RETURNING " +
+            job_columns,
+        {std::string("lease expired: its worker stopped or lost the database"), ts, std::to_string(now)});
     if (!rows) return rows.err();
     std::vector<job> moved;
     std::set<std::string> batches;
@@ -126,7 +121,7 @@ base::result<std::vector<job>> sql_job_repository::requeue_expired(const std::st
  * closed if nothing of it is left queued or running. */
 base::result<job> sql_job_repository::finish(const std::string& id, const std::string& owner, const job_end& e,
                                              const std::string& status_expr, const std::string& text_column,
-                         const std::string& text_value, int64_t backoff_ms, bool is_retry) {
+                                             const std::string& text_value, int64_t backoff_ms, bool is_retry) {
   if (!is_valid_id(id)) return not_owned("(malformed id)", owner);
   IDPHOTO_TRY(check_end(e));
   const int64_t now = clock_();
@@ -137,15 +132,22 @@ base::result<job> sql_job_repository::finish(const std::string& id, const std::s
     const std::string ends = "(" + status_expr + ") <> 'queued'";
     const std::string write_problem = "(CAST($6 AS INTEGER) = 1 OR " + ends + ")";
     auto rows = c.query(
-        "UPDATE jobs SET " + text_column + "status = " + status_expr + ", "
-        "problem_code = CASE WHEN " + write_problem + " THEN $7 ELSE problem_code END, "
-        "problem_message = CASE WHEN " + write_problem + " THEN $8 ELSE problem_message END, "
-        "finished_at = CASE WHEN " + ends + " THEN $3 ELSE '' END, "
-        "run_after_ms = $5, lease_owner = '', lease_expires_ms = 0, updated_at = $3 "
-        "WHERE id = $1 AND lease_owner = $2 AND status = 'running' RETURNING " + job_columns,
-        {id, owner, ts, text_value, std::to_string(is_retry ? now + backoff_ms : 0),
-         std::string(is_retry ? "0" : "1"), e.problem_code,
-         storable_text(e.problem_message, max_message_bytes)});
+        "UPDATE jobs SET " + text_column + "status = " + status_expr +
+            ", "
+            "problem_code = CASE WHEN " +
+            write_problem +
+            " THEN $7 ELSE problem_code END, "
+            "problem_message = CASE WHEN " +
+            write_problem +
+            " THEN $8 ELSE problem_message END, "
+            "finished_at = CASE WHEN " +
+            ends +
+            " THEN $3 ELSE '' END, "
+            "run_after_ms = $5, lease_owner = '', lease_expires_ms = 0, updated_at = $3 "
+            "WHERE id = $1 AND lease_owner = $2 AND status = 'running' RETURNING " +
+            job_columns,
+        {id, owner, ts, text_value, std::to_string(is_retry ? now + backoff_ms : 0), std::string(is_retry ? "0" : "1"),
+         e.problem_code, storable_text(e.problem_message, max_message_bytes)});
     if (!rows) return rows.err();
     if (rows->empty()) return not_owned(id, owner);
     auto j = job_from_row(rows->front());

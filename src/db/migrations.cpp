@@ -10,7 +10,8 @@ namespace idphoto::db {
 
 const std::vector<migration>& all_migrations() {
   static const std::vector<migration> list = {
-      {1, "id_cards",
+      {1,
+       "id_cards",
        R"(CREATE TABLE id_cards (
   id {text} PRIMARY KEY,
   full_name {text} NOT NULL,
@@ -30,13 +31,21 @@ const std::vector<migration>& all_migrations() {
   created_at {text} NOT NULL,
   updated_at {text} NOT NULL
 );)",
-       "", "", {}, false},
-      {2, "id_cards list and recovery indexes",
+       "",
+       "",
+       {},
+       false},
+      {2,
+       "id_cards list and recovery indexes",
        R"(CREATE INDEX id_cards_created_at_id ON id_cards (created_at DESC, id DESC);
 CREATE INDEX id_cards_processing ON id_cards (status) WHERE status = 'processing';)",
-       "", "", {}, false},
+       "",
+       "",
+       {},
+       false},
       // 3..9 are left to the HTTP hardening work that runs alongside; jobs start at 10.
-      {10, "jobs, batches and batch_problems (numbered from 10 to leave 3-9 to the hardening work)",
+      {10,
+       "jobs, batches and batch_problems (numbered from 10 to leave 3-9 to the hardening work)",
        R"(CREATE TABLE batches (
   id {text} PRIMARY KEY,
   subject {text} NOT NULL,
@@ -96,15 +105,27 @@ CREATE UNIQUE INDEX jobs_one_active_per_card ON jobs (card_id)
   WHERE card_id <> '' AND status IN ('queued', 'running');
 CREATE UNIQUE INDEX jobs_idempotency ON jobs (subject, endpoint, idempotency_key)
   WHERE idempotency_key <> '';)",
-       "", "", {}, false},
+       "",
+       "",
+       {},
+       false},
       {11, "idNumber unique per organization (index deferred while duplicates exist)", "", "", "",
        ensure_id_number_index, true},
-      {12, "the spec a card's photo is framed to, and the framing report",
+      {12,
+       "the spec a card's photo is framed to, and the framing report",
        R"(ALTER TABLE id_cards ADD COLUMN photo_spec {text} NOT NULL DEFAULT 'card';
 ALTER TABLE id_cards ADD COLUMN photo_report {text} NOT NULL DEFAULT '';)",
-       "", "", {}, false},
-      {13, "when the last failed photo attempt was (photo_error_at)",
-       R"(ALTER TABLE id_cards ADD COLUMN photo_error_at {text} NOT NULL DEFAULT '';)", "", "", {}, false},
+       "",
+       "",
+       {},
+       false},
+      {13,
+       "when the last failed photo attempt was (photo_error_at)",
+       R"(ALTER TABLE id_cards ADD COLUMN photo_error_at {text} NOT NULL DEFAULT '';)",
+       "",
+       "",
+       {},
+       false},
   };
   return list;
 }
@@ -131,10 +152,9 @@ std::string log_safe(const std::string& s) {
  * counting duplicates and then creating it, leaves no window for a duplicate to slip in. */
 base::result<void> ensure_id_number_index(sql_connection& c, sql_dialect d, open_report& report) {
   const std::string exists_sql =
-      d == sql_dialect::sqlite
-          ? "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'id_cards_org_id_number'"
-          : "SELECT 1 FROM pg_indexes WHERE indexname = 'id_cards_org_id_number' "
-            "AND schemaname = current_schema()";
+      d == sql_dialect::sqlite ? "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'id_cards_org_id_number'"
+                               : "SELECT 1 FROM pg_indexes WHERE indexname = 'id_cards_org_id_number' "
+                                 "AND schemaname = current_schema()";
   auto exists = c.query(exists_sql, {});
   if (!exists) return exists.err();
   if (!exists->empty()) return {};
@@ -163,8 +183,8 @@ base::result<void> ensure_id_number_index(sql_connection& c, sql_dialect d, open
       w += " ...";
       break;
     }
-    w += " [organization \"" + log_safe(*r[0]) + "\", idNumber \"" + log_safe(*r[1]) + "\": " +
-         *r[2] + " cards, e.g. " + *r[3] + " and " + *r[4] + "]";
+    w += " [organization \"" + log_safe(*r[0]) + "\", idNumber \"" + log_safe(*r[1]) + "\": " + *r[2] +
+         " cards, e.g. " + *r[3] + " and " + *r[4] + "]";
   }
   report.warnings.push_back(std::move(w));
   return {};
@@ -186,16 +206,15 @@ std::string migration_sql(const migration& m, sql_dialect d) {
 namespace {
 
 base::result<open_report> apply_locked(sql_connection& c, sql_dialect d) {
-  IDPHOTO_TRY(c.exec_script(
-      "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
-      "applied_at TEXT NOT NULL)"));
+  IDPHOTO_TRY(
+      c.exec_script("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+                    "applied_at TEXT NOT NULL)"));
   auto rows = c.query("SELECT version FROM schema_migrations", {});
   if (!rows) return rows.err();
   std::set<int> applied;
   for (const auto& r : *rows) {
     int v = 0;
-    if (r.size() != 1 || !r[0] ||
-        std::from_chars(r[0]->data(), r[0]->data() + r[0]->size(), v).ec != std::errc())
+    if (r.size() != 1 || !r[0] || std::from_chars(r[0]->data(), r[0]->data() + r[0]->size(), v).ec != std::errc())
       return base::make_error(base::errc::corrupt, "schema_migrations: a version is not a number");
     applied.insert(v);
   }
@@ -205,15 +224,15 @@ base::result<open_report> apply_locked(sql_connection& c, sql_dialect d) {
       if (m.run && m.rerun_each_open) {
         auto again = m.run(c, d, report);
         if (!again)
-          return base::make_error(again.err().code, "migration " + std::to_string(m.version) +
-                                                        " (" + m.name + "): " + again.err().detail);
+          return base::make_error(
+              again.err().code, "migration " + std::to_string(m.version) + " (" + m.name + "): " + again.err().detail);
       }
       continue;
     }
     auto done = m.run ? m.run(c, d, report) : c.exec_script(migration_sql(m, d));
     if (!done)
-      return base::make_error(done.err().code, "migration " + std::to_string(m.version) + " (" +
-                                                   m.name + "): " + done.err().detail);
+      return base::make_error(done.err().code,
+                              "migration " + std::to_string(m.version) + " (" + m.name + "): " + done.err().detail);
     auto rec = c.query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
                        {std::to_string(m.version), now_timestamp()});
     if (!rec) return rec.err();

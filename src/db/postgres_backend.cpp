@@ -16,7 +16,6 @@ namespace idphoto::db {
 
 namespace {
 
-
 void ignore_notice(void*, const char*) {}
 
 // The first line of libpq's message, without the trailing newline.
@@ -50,8 +49,7 @@ base::result<pg_conn_ptr> connect(const std::string& url) {
   pg_conn_ptr conn(PQconnectdbParams(keys, values, 1));
   if (!conn) return base::make_error(base::errc::unavailable, "postgresql: out of memory");
   if (PQstatus(conn.get()) != CONNECTION_OK)
-    return base::make_error(base::errc::unavailable,
-                            "postgresql: connect: " + first_line(PQerrorMessage(conn.get())));
+    return base::make_error(base::errc::unavailable, "postgresql: connect: " + first_line(PQerrorMessage(conn.get())));
   PQsetNoticeProcessor(conn.get(), ignore_notice, nullptr);
   return conn;
 }
@@ -60,13 +58,12 @@ class pg_connection final : public sql_connection {
  public:
   explicit pg_connection(pg_conn_ptr c) : conn_(std::move(c)) {}
 
-  base::result<std::vector<sql_row>> query(const std::string& sql,
-                                           const std::vector<sql_param>& params) override {
+  base::result<std::vector<sql_row>> query(const std::string& sql, const std::vector<sql_param>& params) override {
     std::vector<const char*> values;
     values.reserve(params.size());
     for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
-    pg_result_ptr res(PQexecParams(conn_.get(), sql.c_str(), static_cast<int>(params.size()),
-                                   nullptr, values.data(), nullptr, nullptr, 0));
+    pg_result_ptr res(PQexecParams(conn_.get(), sql.c_str(), static_cast<int>(params.size()), nullptr, values.data(),
+                                   nullptr, nullptr, 0));
     IDPHOTO_TRY(check(res.get()));
     std::vector<sql_row> rows;
     const int n_rows = PQntuples(res.get()), n_cols = PQnfields(res.get());
@@ -90,9 +87,7 @@ class pg_connection final : public sql_connection {
 
   bool broken() const override { return PQstatus(conn_.get()) != CONNECTION_OK; }
   // false when the session is lost or was left inside a transaction.
-  bool reusable() const {
-    return !broken() && PQtransactionStatus(conn_.get()) == PQTRANS_IDLE;
-  }
+  bool reusable() const { return !broken() && PQtransactionStatus(conn_.get()) == PQTRANS_IDLE; }
 
  private:
   base::result<void> check(PGresult* res) {
@@ -103,8 +98,7 @@ class pg_connection final : public sql_connection {
                               "postgresql: connection lost: " + first_line(PQerrorMessage(conn_.get())));
     const char* state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
     const std::string msg = first_line(res ? PQresultErrorMessage(res) : PQerrorMessage(conn_.get()));
-    return base::make_error(code_of_sqlstate(state),
-                            std::string("postgresql: ") + (state ? state : "?") + ": " + msg);
+    return base::make_error(code_of_sqlstate(state), std::string("postgresql: ") + (state ? state : "?") + ": " + msg);
   }
 
   pg_conn_ptr conn_;
@@ -171,8 +165,7 @@ class pg_pool final : public sql_pool {
 
 }  // namespace
 
-base::result<std::unique_ptr<sql_pool>> open_postgres_pool(const std::string& url,
-                                                           int max_connections) {
+base::result<std::unique_ptr<sql_pool>> open_postgres_pool(const std::string& url, int max_connections) {
   auto conn = connect(url);
   if (!conn) return conn.err();
   return std::unique_ptr<sql_pool>(

@@ -44,14 +44,13 @@ bool has_control_chars(std::string_view s) {
 
 base::result<void> check_text(const char* field, std::string_view value, size_t max_bytes) {
   if (value.size() > max_bytes)
-    return base::make_error(base::errc::invalid_argument,
-                            std::string(field) + ": longer than " + std::to_string(max_bytes) +
-                                " bytes (" + std::to_string(value.size()) + ")");
+    return base::make_error(base::errc::invalid_argument, std::string(field) + ": longer than " +
+                                                              std::to_string(max_bytes) + " bytes (" +
+                                                              std::to_string(value.size()) + ")");
   if (!is_valid_utf8(value))
     return base::make_error(base::errc::invalid_argument, std::string(field) + ": not valid UTF-8");
   if (has_control_chars(value))
-    return base::make_error(base::errc::invalid_argument,
-                            std::string(field) + ": contains control characters");
+    return base::make_error(base::errc::invalid_argument, std::string(field) + ": contains control characters");
   return {};
 }
 
@@ -81,8 +80,7 @@ namespace {
 base::result<void> check_date(const char* field, const std::optional<std::string>& v) {
   if (!v || v->empty()) return {};
   if (!is_valid_date(*v))
-    return base::make_error(base::errc::invalid_argument,
-                            std::string(field) + ": not a date (want YYYY-MM-DD)");
+    return base::make_error(base::errc::invalid_argument, std::string(field) + ": not a date (want YYYY-MM-DD)");
   return {};
 }
 
@@ -154,18 +152,14 @@ bool is_valid_id(std::string_view s) {
 
 bool is_valid_timestamp(std::string_view s) {
   // 2026-11-29T11:43:10.123Z
-  if (s.size() != 24 || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s[19] != '.' ||
-      s[23] != 'Z')
-    return false;
+  if (s.size() != 24 || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s[19] != '.' || s[23] != 'Z') return false;
   if (!is_valid_date(s.substr(0, 10))) return false;
-  const int h = digits(s, 11, 2), mi = digits(s, 14, 2), sec = digits(s, 17, 2),
-            ms = digits(s, 20, 3);
+  const int h = digits(s, 11, 2), mi = digits(s, 14, 2), sec = digits(s, 17, 2), ms = digits(s, 20, 3);
   return h >= 0 && h < 24 && mi >= 0 && mi < 60 && sec >= 0 && sec < 60 && ms >= 0;
 }
 
 base::result<void> validate_fields(const id_card_fields& f, bool on_create) {
-  if (on_create && !f.full_name)
-    return base::make_error(base::errc::invalid_argument, "full_name: required");
+  if (on_create && !f.full_name) return base::make_error(base::errc::invalid_argument, "full_name: required");
   if (f.full_name) {
     if (f.full_name->find_first_not_of(" \t") == std::string::npos)
       return base::make_error(base::errc::invalid_argument, "full_name: required (empty)");
@@ -173,7 +167,7 @@ base::result<void> validate_fields(const id_card_fields& f, bool on_create) {
   }
   const std::pair<const char*, const std::optional<std::string>*> texts[] = {
       {"id_number", &f.id_number}, {"organization", &f.organization}, {"role", &f.role},
-      {"issued_at", &f.issued_at}, {"expires_at", &f.expires_at}, {"photo_spec", &f.photo_spec}};
+      {"issued_at", &f.issued_at}, {"expires_at", &f.expires_at},     {"photo_spec", &f.photo_spec}};
   for (const auto& [name, value] : texts)
     if (*value) IDPHOTO_TRY(check_text(name, **value, max_field_bytes));
   IDPHOTO_TRY(check_date("issued_at", f.issued_at));
@@ -186,8 +180,7 @@ base::result<void> validate_photo_update(const photo_update& u) {
       {"raw_photo_url", &u.raw_photo_url},     {"raw_photo_key", &u.raw_photo_key},
       {"clean_photo_url", &u.clean_photo_url}, {"clean_photo_key", &u.clean_photo_key},
       {"photo_error", &u.photo_error},         {"photo_warning", &u.photo_warning}};
-  for (const auto& [name, value] : texts)
-    IDPHOTO_TRY(check_text(name, *value, max_photo_field_bytes));
+  for (const auto& [name, value] : texts) IDPHOTO_TRY(check_text(name, *value, max_photo_field_bytes));
   IDPHOTO_TRY(check_text("photo_report", u.photo_report, max_photo_report_bytes));
   if (u.photo_spec) IDPHOTO_TRY(check_text("photo_spec", *u.photo_spec, max_field_bytes));
   return {};
@@ -196,13 +189,16 @@ base::result<void> validate_photo_update(const photo_update& u) {
 std::string photo_update_sql(const std::string& returning) {
   return "UPDATE id_cards SET raw_photo_url = $2, raw_photo_key = $3, clean_photo_url = $4, "
          "clean_photo_key = $5, status = $6, photo_error = $7, photo_warning = $8, updated_at = $9, "
-         "photo_report = $10, photo_spec = COALESCE($11, photo_spec), photo_error_at = $12 WHERE id = $1 RETURNING " + returning;
+         "photo_report = $10, photo_spec = COALESCE($11, photo_spec), photo_error_at = $12 WHERE id = $1 RETURNING " +
+         returning;
 }
 
-std::vector<std::optional<std::string>> photo_update_params(const std::string& card_id, const photo_update& u, const std::string& now) {
-  return {card_id, u.raw_photo_url, u.raw_photo_key, u.clean_photo_url, u.clean_photo_key,
-          std::string(photo_status_name(u.status)), u.photo_error, u.photo_warning, now,
-          u.photo_report, u.photo_spec, u.photo_error.empty() ? std::string() : now};
+std::vector<std::optional<std::string>> photo_update_params(const std::string& card_id, const photo_update& u,
+                                                            const std::string& now) {
+  return {card_id,           u.raw_photo_url,   u.raw_photo_key,
+          u.clean_photo_url, u.clean_photo_key, std::string(photo_status_name(u.status)),
+          u.photo_error,     u.photo_warning,   now,
+          u.photo_report,    u.photo_spec,      u.photo_error.empty() ? std::string() : now};
 }
 
 base::result<std::string> new_card_id() {
@@ -212,8 +208,7 @@ base::result<std::string> new_card_id() {
     const ssize_t r = getrandom(bytes + got, sizeof bytes - got, 0);
     if (r < 0) {
       if (errno == EINTR) continue;
-      return base::make_error(base::errc::internal,
-                              std::string("getrandom: ") + std::strerror(errno));
+      return base::make_error(base::errc::internal, std::string("getrandom: ") + std::strerror(errno));
     }
     got += static_cast<size_t>(r);
   }
@@ -234,9 +229,9 @@ base::result<std::string> new_card_id() {
  * processes ties remain possible; the id then orders them, still a total order. */
 std::string now_timestamp() {
   static std::atomic<int64_t> last_ms{0};
-  const int64_t wall_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                              std::chrono::system_clock::now().time_since_epoch())
-                              .count();
+  const int64_t wall_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
   int64_t prev = last_ms.load();
   int64_t next = 0;
   do {
@@ -246,9 +241,8 @@ std::string now_timestamp() {
   std::tm tm{};
   gmtime_r(&secs, &tm);
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(next % 1000));
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(next % 1000));
   return buf;
 }
 
@@ -257,8 +251,7 @@ std::string encode_cursor(const std::string& created_at, const std::string& id) 
   std::string out;
   size_t i = 0;
   for (; i + 3 <= in.size(); i += 3) {
-    const uint32_t v = (uint32_t(uint8_t(in[i])) << 16) | (uint32_t(uint8_t(in[i + 1])) << 8) |
-                       uint8_t(in[i + 2]);
+    const uint32_t v = (uint32_t(uint8_t(in[i])) << 16) | (uint32_t(uint8_t(in[i + 1])) << 8) | uint8_t(in[i + 2]);
     out += b64url[(v >> 18) & 63];
     out += b64url[(v >> 12) & 63];
     out += b64url[(v >> 6) & 63];

@@ -10,8 +10,8 @@
 
 namespace idphoto::db {
 
-inline constexpr size_t max_field_bytes = 200;       // every client-set text field
-inline constexpr size_t max_photo_field_bytes = 4096;  // photo URLs, keys, error text
+inline constexpr size_t max_field_bytes = 200;           // every client-set text field
+inline constexpr size_t max_photo_field_bytes = 4096;    // photo URLs, keys, error text
 inline constexpr size_t max_photo_report_bytes = 16384;  // the framing report (JSON)
 
 // true when s is well-formed UTF-8 (no overlongs, surrogates or code points > U+10FFFF).
@@ -42,7 +42,8 @@ base::result<void> validate_photo_update(const photo_update& u);
 // job's transaction): "UPDATE id_cards SET ... WHERE id = $1 RETURNING <returning>", and its
 // parameters in order.
 std::string photo_update_sql(const std::string& returning);
-std::vector<std::optional<std::string>> photo_update_params(const std::string& card_id, const photo_update& u, const std::string& now);
+std::vector<std::optional<std::string>> photo_update_params(const std::string& card_id, const photo_update& u,
+                                                            const std::string& now);
 
 // 32 lowercase hex chars from 128 bits of getrandom(); internal when the OS refuses.
 base::result<std::string> new_card_id();

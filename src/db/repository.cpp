@@ -14,17 +14,20 @@ namespace idphoto::db {
 
 const char* photo_status_name(photo_status s) {
   switch (s) {
-    case photo_status::none: return "none";
-    case photo_status::processing: return "processing";
-    case photo_status::clean: return "clean";
-    case photo_status::failed: return "failed";
+    case photo_status::none:
+      return "none";
+    case photo_status::processing:
+      return "processing";
+    case photo_status::clean:
+      return "clean";
+    case photo_status::failed:
+      return "failed";
   }
   return "none";
 }
 
 std::optional<photo_status> photo_status_from(const std::string& s) {
-  for (photo_status v : {photo_status::none, photo_status::processing, photo_status::clean,
-                         photo_status::failed})
+  for (photo_status v : {photo_status::none, photo_status::processing, photo_status::clean, photo_status::failed})
     if (s == photo_status_name(v)) return v;
   return std::nullopt;
 }
@@ -41,8 +44,7 @@ constexpr size_t n_card_columns = 19;
 
 // The card in a row selected with card_columns; corrupt when the row does not fit.
 base::result<id_card> card_from_row(const sql_row& r) {
-  if (r.size() != n_card_columns)
-    return base::make_error(base::errc::corrupt, "id_cards: unexpected column count");
+  if (r.size() != n_card_columns) return base::make_error(base::errc::corrupt, "id_cards: unexpected column count");
   for (const auto& v : r)
     if (!v) return base::make_error(base::errc::corrupt, "id_cards: NULL column");
   id_card c;
@@ -72,8 +74,7 @@ base::result<id_card> card_from_row(const sql_row& r) {
 
 base::error card_not_found(const std::string& id) {
   // The id is echoed only when it is well-formed (it can be anything a client sent).
-  return base::make_error(base::errc::not_found,
-                          "id_card " + (is_valid_id(id) ? id : std::string("(malformed id)")));
+  return base::make_error(base::errc::not_found, "id_card " + (is_valid_id(id) ? id : std::string("(malformed id)")));
 }
 
 class sql_repository final : public repository {
@@ -87,12 +88,13 @@ class sql_repository final : public repository {
     const std::string now = now_timestamp();
     const auto text = [](const std::optional<std::string>& v) { return v.value_or(""); };
     return unique_id_number(one_card(false,
-                    "INSERT INTO id_cards (id, full_name, id_number, organization, role, "
-                    "issued_at, expires_at, created_at, updated_at, photo_spec) "
-                    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9) RETURNING " + card_columns,
-                    {*id, *f.full_name, text(f.id_number), text(f.organization), text(f.role),
-                     text(f.issued_at), text(f.expires_at), now, f.photo_spec.value_or("card")},
-                    *id));
+                                     "INSERT INTO id_cards (id, full_name, id_number, organization, role, "
+                                     "issued_at, expires_at, created_at, updated_at, photo_spec) "
+                                     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9) RETURNING " +
+                                         card_columns,
+                                     {*id, *f.full_name, text(f.id_number), text(f.organization), text(f.role),
+                                      text(f.issued_at), text(f.expires_at), now, f.photo_spec.value_or("card")},
+                                     *id));
   }
 
   base::result<id_card> get(const std::string& id) override {
@@ -141,22 +143,22 @@ class sql_repository final : public repository {
     IDPHOTO_TRY(validate_fields(f, false));
     // NULL leaves a column as it is.
     return unique_id_number(one_card(false,
-                    "UPDATE id_cards SET full_name = COALESCE($2, full_name), "
-                    "id_number = COALESCE($3, id_number), "
-                    "organization = COALESCE($4, organization), role = COALESCE($5, role), "
-                    "issued_at = COALESCE($6, issued_at), expires_at = COALESCE($7, expires_at), "
-                    "photo_spec = COALESCE($9, photo_spec), "
-                    "updated_at = $8 WHERE id = $1 RETURNING " + card_columns,
-                    {id, f.full_name, f.id_number, f.organization, f.role, f.issued_at,
-                     f.expires_at, now_timestamp(), f.photo_spec},
-                    id));
+                                     "UPDATE id_cards SET full_name = COALESCE($2, full_name), "
+                                     "id_number = COALESCE($3, id_number), "
+                                     "organization = COALESCE($4, organization), role = COALESCE($5, role), "
+                                     "issued_at = COALESCE($6, issued_at), expires_at = COALESCE($7, expires_at), "
+                                     "photo_spec = COALESCE($9, photo_spec), "
+                                     "updated_at = $8 WHERE id = $1 RETURNING " +
+                                         card_columns,
+                                     {id, f.full_name, f.id_number, f.organization, f.role, f.issued_at, f.expires_at,
+                                      now_timestamp(), f.photo_spec},
+                                     id));
   }
 
   base::result<void> remove(const std::string& id) override {
     if (!is_valid_id(id)) return card_not_found(id);
-    auto rows = run(false, [&](sql_connection& c) {
-      return c.query("DELETE FROM id_cards WHERE id = $1 RETURNING id", {id});
-    });
+    auto rows =
+        run(false, [&](sql_connection& c) { return c.query("DELETE FROM id_cards WHERE id = $1 RETURNING id", {id}); });
     if (!rows) return rows.err();
     if (rows->empty()) return card_not_found(id);
     return {};
@@ -183,8 +185,7 @@ class sql_repository final : public repository {
       return c.query(
           "UPDATE id_cards SET status = 'failed', photo_error = $1, updated_at = $2, photo_error_at = $2 "
           "WHERE status = 'processing' RETURNING id",
-          {std::string("interrupted: the server stopped while cleaning; upload again"),
-           now_timestamp()});
+          {std::string("interrupted: the server stopped while cleaning; upload again"), now_timestamp()});
     });
     if (!rows) return rows.err();
     return static_cast<int>(rows->size());
@@ -219,13 +220,12 @@ class sql_repository final : public repository {
   // (migration 11): say so instead of passing on the database's wording.
   static base::result<id_card> unique_id_number(base::result<id_card> r) {
     if (!r.ok() && r.err().code == base::errc::conflict)
-      return base::make_error(base::errc::conflict,
-                              "id_number: already used by another card of this organization");
+      return base::make_error(base::errc::conflict, "id_number: already used by another card of this organization");
     return r;
   }
 
-  base::result<id_card> one_card(bool read_only, const std::string& sql,
-                                 const std::vector<sql_param>& params, const std::string& id) {
+  base::result<id_card> one_card(bool read_only, const std::string& sql, const std::vector<sql_param>& params,
+                                 const std::string& id) {
     auto rows = run(read_only, [&](sql_connection& c) { return c.query(sql, params); });
     if (!rows) return rows.err();
     if (rows->empty()) return card_not_found(id);
@@ -252,18 +252,16 @@ base::result<std::string> sqlite_path_of(const std::string& url) {
       bool scheme = sep > 0;
       for (size_t i = 0; i < sep; ++i) {
         const char c = url[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '+' || c == '-' || c == '.'))
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '+' || c == '-' ||
+              c == '.'))
           scheme = false;
       }
       if (scheme)
-        return base::make_error(base::errc::invalid_argument,
-                                "database_url: unknown scheme " + url.substr(0, sep) +
-                                    " (want sqlite:PATH, a path, or postgres://)");
+        return base::make_error(base::errc::invalid_argument, "database_url: unknown scheme " + url.substr(0, sep) +
+                                                                  " (want sqlite:PATH, a path, or postgres://)");
     }
   }
-  if (path.empty())
-    return base::make_error(base::errc::invalid_argument, "database_url: empty SQLite path");
+  if (path.empty()) return base::make_error(base::errc::invalid_argument, "database_url: empty SQLite path");
   if (path.find('\0') != std::string::npos)
     return base::make_error(base::errc::invalid_argument, "database_url: NUL in path");
   return path;
@@ -271,8 +269,7 @@ base::result<std::string> sqlite_path_of(const std::string& url) {
 
 }  // namespace
 
-base::result<std::shared_ptr<sql_pool>> open_migrated_pool(const std::string& database_url,
-                                                           open_report* report) {
+base::result<std::shared_ptr<sql_pool>> open_migrated_pool(const std::string& database_url, open_report* report) {
   std::shared_ptr<sql_pool> pool;
   if (starts_with(database_url, "postgres://") || starts_with(database_url, "postgresql://")) {
     auto p = open_postgres_pool(database_url, postgres_pool_size);
@@ -286,8 +283,7 @@ base::result<std::shared_ptr<sql_pool>> open_migrated_pool(const std::string& da
       std::error_code ec;
       if (!parent.empty()) std::filesystem::create_directories(parent, ec);
       if (ec)
-        return base::make_error(base::errc::io,
-                                "database: cannot create " + parent.string() + ": " + ec.message());
+        return base::make_error(base::errc::io, "database: cannot create " + parent.string() + ": " + ec.message());
     }
     auto p = open_sqlite_pool(*path);
     if (!p) return p.err();
@@ -307,8 +303,7 @@ std::unique_ptr<repository> make_sql_repository(std::shared_ptr<sql_pool> pool) 
   return std::make_unique<sql_repository>(std::move(pool));
 }
 
-base::result<std::unique_ptr<repository>> open_repository(const std::string& database_url,
-                                                          open_report* report) {
+base::result<std::unique_ptr<repository>> open_repository(const std::string& database_url, open_report* report) {
   auto pool = open_migrated_pool(database_url, report);
   if (!pool) return pool.err();
   return make_sql_repository(std::move(*pool));

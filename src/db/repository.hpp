@@ -12,13 +12,13 @@
 namespace idphoto::db {
 
 enum class photo_status { none, processing, clean, failed };
-const char* photo_status_name(photo_status s);                 // "none", "processing", …
+const char* photo_status_name(photo_status s);                        // "none", "processing", …
 std::optional<photo_status> photo_status_from(const std::string& s);  // nullopt when unknown
 
 struct id_card {
-  std::string id;               // 32 lowercase hex chars (128 random bits), set by create
-  std::string full_name;        // required, 1..200 UTF-8 bytes
-  std::string id_number;        // the rest: optional, "" when unset, ≤ 200 bytes each
+  std::string id;         // 32 lowercase hex chars (128 random bits), set by create
+  std::string full_name;  // required, 1..200 UTF-8 bytes
+  std::string id_number;  // the rest: optional, "" when unset, ≤ 200 bytes each
   std::string organization;
   std::string role;
   std::string issued_at;        // "YYYY-MM-DD" or ""
@@ -28,13 +28,13 @@ struct id_card {
   std::string clean_photo_url;  // public URL of the cleaned photo, or ""
   std::string clean_photo_key;  // the blob store's key of that photo (internal), or ""
   photo_status status = photo_status::none;
-  std::string photo_error;      // why the last photo attempt failed (public text), "" otherwise; with
-                                // status clean, the previous photo was kept
-  std::string photo_error_at;   // when that attempt failed (as created_at), "" when photo_error is ""
-  std::string photo_warning;    // a doubtful result: "no_person", "mask_empty", "mask_full", or ""
+  std::string photo_error;          // why the last photo attempt failed (public text), "" otherwise; with
+                                    // status clean, the previous photo was kept
+  std::string photo_error_at;       // when that attempt failed (as created_at), "" when photo_error is ""
+  std::string photo_warning;        // a doubtful result: "no_person", "mask_empty", "mask_full", or ""
   std::string photo_spec = "card";  // the ID-photo spec the clean photo is framed to ("none" = a plain cut-out)
-  std::string photo_report;     // with a framed clean photo: {"spec","dpi","face","compliance"} JSON, else ""
-  std::string created_at;       // UTC, RFC 3339 with milliseconds: "2026-11-29T11:43:10.123Z"
+  std::string photo_report;         // with a framed clean photo: {"spec","dpi","face","compliance"} JSON, else ""
+  std::string created_at;           // UTC, RFC 3339 with milliseconds: "2026-11-29T11:43:10.123Z"
   std::string updated_at;
 };
 
@@ -100,7 +100,6 @@ struct open_report {
   std::vector<std::string> warnings;
 };
 // As above, and fills *report (when not null).
-base::result<std::unique_ptr<repository>> open_repository(const std::string& database_url,
-                                                          open_report* report);
+base::result<std::unique_ptr<repository>> open_repository(const std::string& database_url, open_report* report);
 
 }  // namespace idphoto::db

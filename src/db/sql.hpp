@@ -24,8 +24,7 @@ class sql_connection {
   virtual ~sql_connection() = default;
   // Runs one statement written with $1..$n placeholders, every parameter bound as text.
   // unavailable when the server is gone, conflict on a constraint, internal otherwise.
-  virtual base::result<std::vector<sql_row>> query(const std::string& sql,
-                                                   const std::vector<sql_param>& params) = 0;
+  virtual base::result<std::vector<sql_row>> query(const std::string& sql, const std::vector<sql_param>& params) = 0;
   // Runs constant SQL (one or more statements, no parameters): migrations, BEGIN, COMMIT.
   virtual base::result<void> exec_script(const std::string& sql) = 0;
   // true when the session is lost and must not be reused.
@@ -47,8 +46,7 @@ class sql_pool {
  * (a server restart) is retried once on a fresh connection; a write is not, since whether
  * it committed before the loss is unknown, and the caller gets unavailable. */
 template <class F>
-auto with_connection(sql_pool& pool, bool read_only, F&& fn)
-    -> decltype(fn(std::declval<sql_connection&>())) {
+auto with_connection(sql_pool& pool, bool read_only, F&& fn) -> decltype(fn(std::declval<sql_connection&>())) {
   for (int attempt = 0;; ++attempt) {
     auto lease = pool.acquire();
     if (!lease) return lease.err();
@@ -88,15 +86,13 @@ base::result<std::unique_ptr<sql_pool>> open_sqlite_pool(const std::string& path
 
 // PostgreSQL at a libpq URL/conninfo; opens one connection now (unavailable when that fails)
 // and up to max_connections on demand.
-base::result<std::unique_ptr<sql_pool>> open_postgres_pool(const std::string& url,
-                                                           int max_connections);
+base::result<std::unique_ptr<sql_pool>> open_postgres_pool(const std::string& url, int max_connections);
 
 struct open_report;
 class repository;
 // The pool named by a DATABASE_URL (see open_repository) with the pending migrations applied;
 // fills *report when not null. The errors of open_repository.
-base::result<std::shared_ptr<sql_pool>> open_migrated_pool(const std::string& database_url,
-                                                           open_report* report);
+base::result<std::shared_ptr<sql_pool>> open_migrated_pool(const std::string& database_url, open_report* report);
 // The id-card repository over an open, migrated pool (the pool may be shared).
 std::unique_ptr<repository> make_sql_repository(std::shared_ptr<sql_pool> pool);
 

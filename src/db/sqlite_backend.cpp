@@ -23,17 +23,28 @@ base::error sqlite_error(sqlite3* db, int rc, const std::string& what) {
   base::errc code = base::errc::internal;
   switch (rc & 0xff) {
     case SQLITE_BUSY:
-    case SQLITE_LOCKED: code = base::errc::unavailable; break;
-    case SQLITE_CONSTRAINT: code = base::errc::conflict; break;
+    case SQLITE_LOCKED:
+      code = base::errc::unavailable;
+      break;
+    case SQLITE_CONSTRAINT:
+      code = base::errc::conflict;
+      break;
     case SQLITE_IOERR:
     case SQLITE_FULL:
     case SQLITE_CANTOPEN:
     case SQLITE_READONLY:
-    case SQLITE_PERM: code = base::errc::io; break;
+    case SQLITE_PERM:
+      code = base::errc::io;
+      break;
     case SQLITE_CORRUPT:
-    case SQLITE_NOTADB: code = base::errc::corrupt; break;
-    case SQLITE_TOOBIG: code = base::errc::too_large; break;
-    default: break;
+    case SQLITE_NOTADB:
+      code = base::errc::corrupt;
+      break;
+    case SQLITE_TOOBIG:
+      code = base::errc::too_large;
+      break;
+    default:
+      break;
   }
   const char* msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
   return base::make_error(code, "sqlite: " + what + ": " + (msg ? msg : sqlite3_errstr(rc)));
@@ -51,18 +62,16 @@ class sqlite_connection final : public sql_connection {
  public:
   explicit sqlite_connection(sqlite3_ptr db) : db_(std::move(db)) {}
 
-  base::result<std::vector<sql_row>> query(const std::string& sql,
-                                           const std::vector<sql_param>& params) override {
+  base::result<std::vector<sql_row>> query(const std::string& sql, const std::vector<sql_param>& params) override {
     sqlite3_stmt* raw = nullptr;
     const std::string text = to_sqlite_placeholders(sql);
-    int rc = sqlite3_prepare_v2(db_.get(), text.c_str(), static_cast<int>(text.size()), &raw,
-                                nullptr);
+    int rc = sqlite3_prepare_v2(db_.get(), text.c_str(), static_cast<int>(text.size()), &raw, nullptr);
     sqlite3_stmt_ptr stmt(raw);
     if (rc != SQLITE_OK) return sqlite_error(db_.get(), rc, "prepare");
     for (size_t i = 0; i < params.size(); ++i) {
       const int index = static_cast<int>(i) + 1;
-      rc = params[i] ? sqlite3_bind_text64(stmt.get(), index, params[i]->data(),
-                                           params[i]->size(), SQLITE_TRANSIENT, SQLITE_UTF8)
+      rc = params[i] ? sqlite3_bind_text64(stmt.get(), index, params[i]->data(), params[i]->size(), SQLITE_TRANSIENT,
+                                           SQLITE_UTF8)
                      : sqlite3_bind_null(stmt.get(), index);
       if (rc != SQLITE_OK) return sqlite_error(db_.get(), rc, "bind");
     }
@@ -130,8 +139,7 @@ base::result<std::unique_ptr<sql_pool>> open_sqlite_pool(const std::string& path
   // journal_mode=WAL answers "memory" for ":memory:", which is fine.
   auto wal = conn->query("PRAGMA journal_mode=WAL", {});
   if (!wal) return wal.err();
-  if (wal->empty() || !(*wal)[0][0] ||
-      ((*(*wal)[0][0]) != "wal" && (*(*wal)[0][0]) != "memory"))
+  if (wal->empty() || !(*wal)[0][0] || ((*(*wal)[0][0]) != "wal" && (*(*wal)[0][0]) != "memory"))
     return base::make_error(base::errc::io, "sqlite: cannot enable WAL on " + path);
   IDPHOTO_TRY(conn->exec_script("PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;"));
   // A quick read proves the file is a database (NOTADB shows up here, not at open).

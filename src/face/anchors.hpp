@@ -12,8 +12,8 @@ struct anchor {
 struct anchor_options {
   int input_width = 128, input_height = 128;   // model input, px
   std::vector<int> strides = {8, 16, 16, 16};  // one per SSD layer, px
-  int anchors_per_layer = 2;  // aspect ratios (MediaPipe: just 1.0) + the interpolated scale
-  float offset = 0.5f;        // where in its cell an anchor sits (0.5 = the centre)
+  int anchors_per_layer = 2;                   // aspect ratios (MediaPipe: just 1.0) + the interpolated scale
+  float offset = 0.5f;                         // where in its cell an anchor sits (0.5 = the centre)
 };
 
 // The short-range front model's 896 anchors with the defaults. Order: layers in turn

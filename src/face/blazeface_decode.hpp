@@ -9,9 +9,9 @@
 namespace idphoto::face {
 
 struct decode_options {
-  float scale = 128;         // offsets are in model-input px: divided by this (x, y, w, h scales)
-  float min_score = 0.5f;    // after the sigmoid
-  float logit_clip = 100;    // logits clipped to [-clip, clip] before the sigmoid
+  float scale = 128;       // offsets are in model-input px: divided by this (x, y, w, h scales)
+  float min_score = 0.5f;  // after the sigmoid
+  float logit_clip = 100;  // logits clipped to [-clip, clip] before the sigmoid
 };
 
 // logits: one per anchor; raw: 16 per anchor (x, y, w, h of the box centre and size, then

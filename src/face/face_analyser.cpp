@@ -36,9 +36,9 @@ const char* const k_mesh_presence = "conv2d_31";
 base::result<void> check_view(const rgb_view& v) {
   if (!v.px || v.width <= 0 || v.height <= 0)
     return make_error(errc::invalid_argument, "empty photo view (" + std::to_string(v.width) + "x" +
-                                                  std::to_string(v.height) + ", pixels " + (v.px ? "set" : "null") + ")");
-  if (v.width > k_max_side_px || v.height > k_max_side_px ||
-      static_cast<int64_t>(v.width) * v.height > k_max_pixels)
+                                                  std::to_string(v.height) + ", pixels " + (v.px ? "set" : "null") +
+                                                  ")");
+  if (v.width > k_max_side_px || v.height > k_max_side_px || static_cast<int64_t>(v.width) * v.height > k_max_pixels)
     return make_error(errc::invalid_argument, "photo view " + std::to_string(v.width) + "x" + std::to_string(v.height) +
                                                   " is over the limits (" + std::to_string(k_max_side_px) +
                                                   " px a side, " + std::to_string(k_max_pixels) + " px)");
@@ -52,8 +52,8 @@ bool file_exists(const std::string& p) {
 
 // Loads one model and plans it once for its fixed input (so a model that loads but does
 // not run here fails at create, not on the first photo); checks the outputs' sizes.
-base::result<std::unique_ptr<infer::session>> open_model(const std::string& dir, const char* file,
-                                                         const char* input, infer::shape_t shape,
+base::result<std::unique_ptr<infer::session>> open_model(const std::string& dir, const char* file, const char* input,
+                                                         infer::shape_t shape,
                                                          std::vector<std::pair<std::string, int64_t>> outputs,
                                                          int n_threads) {
   const std::string path = dir + "/" + file;
@@ -69,8 +69,9 @@ base::result<std::unique_ptr<infer::session>> open_model(const std::string& dir,
   auto s = infer::session::create(*m, o);
   if (!s.ok()) return make_error(s.err().code, "face model " + path + ": " + s.err().detail);
   auto r = (*s)->run({{input, infer::tensor::zeros(infer::dtype::f32, shape)}});
-  if (!r.ok()) return make_error(r.err().code == errc::invalid_argument ? errc::unsupported : r.err().code,
-                                 "face model " + path + " does not run: " + r.err().detail);
+  if (!r.ok())
+    return make_error(r.err().code == errc::invalid_argument ? errc::unsupported : r.err().code,
+                      "face model " + path + " does not run: " + r.err().detail);
   for (size_t k = 0; k < outputs.size(); ++k)
     if ((*r)[k].t.size() != outputs[k].second)
       return make_error(errc::unsupported, "face model " + path + ": output '" + outputs[k].first + "' has " +
@@ -110,8 +111,10 @@ base::result<std::unique_ptr<face_analyser>> face_analyser::create(const face_co
   p->cfg = cfg;
   const int64_t n_anchors = static_cast<int64_t>(p->anchors.size());  // 896 = 512 + 384
   auto det = open_model(cfg.models_dir, k_detect_file, k_detect_input, {1, k_detect_side, k_detect_side, 3},
-                        {{k_detect_scores[0], 512}, {k_detect_scores[1], n_anchors - 512},
-                         {k_detect_boxes[0], 512 * 16}, {k_detect_boxes[1], (n_anchors - 512) * 16}},
+                        {{k_detect_scores[0], 512},
+                         {k_detect_scores[1], n_anchors - 512},
+                         {k_detect_boxes[0], 512 * 16},
+                         {k_detect_boxes[1], (n_anchors - 512) * 16}},
                         cfg.n_threads);
   if (!det.ok()) return det.err();
   auto mesh = open_model(cfg.models_dir, k_mesh_file, k_mesh_input, {1, k_mesh_side, k_mesh_side, 3},
@@ -153,9 +156,8 @@ base::result<std::vector<detection>> face_analyser::detect(const rgb_view& photo
   decode_options o;
   o.scale = static_cast<float>(k_detect_side);
   o.min_score = impl_->cfg.min_score;
-  std::vector<detection> faces =
-      weighted_nms(decode_candidates(logits.data(), raw.data(), impl_->anchors, o), impl_->cfg.nms_iou,
-                   impl_->cfg.max_faces);
+  std::vector<detection> faces = weighted_nms(decode_candidates(logits.data(), raw.data(), impl_->anchors, o),
+                                              impl_->cfg.nms_iou, impl_->cfg.max_faces);
   for (detection& d : faces) {
     const point a = box.to_photo({d.x0, d.y0}), b = box.to_photo({d.x1, d.y1});
     d.x0 = a.x;

@@ -52,21 +52,21 @@ struct v4_range {
 /* IPv4 ranges that are never a public web server (IANA special-purpose registry, RFC 6890
  * and successors). Anything outside them is treated as public. */
 constexpr v4_range k_refused_v4[] = {
-    {{0, 0, 0, 0}, 8},         // "this network", incl. 0.0.0.0 (reaches the local host)
-    {{10, 0, 0, 0}, 8},        // private
-    {{100, 64, 0, 0}, 10},     // carrier-grade NAT
-    {{127, 0, 0, 0}, 8},       // loopback
-    {{169, 254, 0, 0}, 16},    // link-local, incl. cloud metadata 169.254.169.254
-    {{172, 16, 0, 0}, 12},     // private
-    {{192, 0, 0, 0}, 24},      // IETF protocol assignments
-    {{192, 0, 2, 0}, 24},      // TEST-NET-1
-    {{192, 88, 99, 0}, 24},    // 6to4 relay anycast
-    {{192, 168, 0, 0}, 16},    // private
-    {{198, 18, 0, 0}, 15},     // benchmarking
-    {{198, 51, 100, 0}, 24},   // TEST-NET-2
-    {{203, 0, 113, 0}, 24},    // TEST-NET-3
-    {{224, 0, 0, 0}, 4},       // multicast
-    {{240, 0, 0, 0}, 4},       // reserved, incl. broadcast 255.255.255.255
+    {{0, 0, 0, 0}, 8},        // "this network", incl. 0.0.0.0 (reaches the local host)
+    {{10, 0, 0, 0}, 8},       // private
+    {{100, 64, 0, 0}, 10},    // carrier-grade NAT
+    {{127, 0, 0, 0}, 8},      // loopback
+    {{169, 254, 0, 0}, 16},   // link-local, incl. cloud metadata 169.254.169.254
+    {{172, 16, 0, 0}, 12},    // private
+    {{192, 0, 0, 0}, 24},     // IETF protocol assignments
+    {{192, 0, 2, 0}, 24},     // TEST-NET-1
+    {{192, 88, 99, 0}, 24},   // 6to4 relay anycast
+    {{192, 168, 0, 0}, 16},   // private
+    {{198, 18, 0, 0}, 15},    // benchmarking
+    {{198, 51, 100, 0}, 24},  // TEST-NET-2
+    {{203, 0, 113, 0}, 24},   // TEST-NET-3
+    {{224, 0, 0, 0}, 4},      // multicast
+    {{240, 0, 0, 0}, 4},      // reserved, incl. broadcast 255.255.255.255
 };
 
 bool v4_public(const std::uint8_t* a) {
@@ -108,8 +108,7 @@ bool v6_public(const std::uint8_t* b) {
 }  // namespace
 
 std::optional<ip_address> parse_ip(std::string_view text) {
-  if (text.size() >= 2 && text.front() == '[' && text.back() == ']')
-    text = text.substr(1, text.size() - 2);
+  if (text.size() >= 2 && text.front() == '[' && text.back() == ']') text = text.substr(1, text.size() - 2);
   if (text.empty() || text.size() > INET6_ADDRSTRLEN) return std::nullopt;
   std::string s(text);
   std::uint8_t buf[16];
@@ -169,9 +168,7 @@ bool cidr_contains(const cidr& range, const ip_address& ip) {
   return prefix_equal(range.net.bytes.data(), ip.bytes.data(), range.prefix_bits);
 }
 
-bool is_public(const ip_address& ip) {
-  return ip.v6 ? v6_public(ip.bytes.data()) : v4_public(ip.bytes.data());
-}
+bool is_public(const ip_address& ip) { return ip.v6 ? v6_public(ip.bytes.data()) : v4_public(ip.bytes.data()); }
 
 std::string address_to_string(const sockaddr* addr) {
   char text[INET6_ADDRSTRLEN] = {};

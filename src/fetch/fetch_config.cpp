@@ -16,8 +16,8 @@ const base::env_key k_max_bytes{"IDPHOTO_FETCH_MAX_BYTES", env_kind::bytes, 1, i
                                 "largest photo fetched, checked while streaming"};
 const base::env_key k_timeout{"IDPHOTO_FETCH_TIMEOUT_MS", env_kind::duration_ms, 100, 600'000,
                               "whole fetch deadline, redirects included"};
-const base::env_key k_connect_timeout{"IDPHOTO_FETCH_CONNECT_TIMEOUT_MS", env_kind::duration_ms, 100,
-                                      600'000, "deadline of each TCP (and TLS) connection"};
+const base::env_key k_connect_timeout{"IDPHOTO_FETCH_CONNECT_TIMEOUT_MS", env_kind::duration_ms, 100, 600'000,
+                                      "deadline of each TCP (and TLS) connection"};
 const base::env_key k_max_redirects{"IDPHOTO_FETCH_MAX_REDIRECTS", env_kind::integer, 0, 20,
                                     "redirects followed, each target re-checked"};
 const base::env_key k_allow{"IDPHOTO_FETCH_ALLOW", env_kind::list, 0, 0,
@@ -26,8 +26,7 @@ const base::env_key k_allow{"IDPHOTO_FETCH_ALLOW", env_kind::list, 0, 0,
 }  // namespace
 
 const std::vector<base::env_key>& env_keys() {
-  static const std::vector<base::env_key> keys = {k_max_bytes, k_timeout, k_connect_timeout,
-                                                  k_max_redirects, k_allow};
+  static const std::vector<base::env_key> keys = {k_max_bytes, k_timeout, k_connect_timeout, k_max_redirects, k_allow};
   return keys;
 }
 

@@ -58,8 +58,8 @@ bool authority_spelled_plainly(std::string_view text) {
   std::size_t i = 0;
   bool has_scheme = false;
   if (!text.empty() && std::isalpha(static_cast<unsigned char>(text[0]))) {
-    while (i < text.size() && (std::isalnum(static_cast<unsigned char>(text[i])) || text[i] == '+' ||
-                               text[i] == '-' || text[i] == '.'))
+    while (i < text.size() &&
+           (std::isalnum(static_cast<unsigned char>(text[i])) || text[i] == '+' || text[i] == '-' || text[i] == '.'))
       ++i;
     has_scheme = i < text.size() && text[i] == ':';
   }
@@ -77,8 +77,7 @@ base::result<checked_url> check_url(const std::string& text, CURLU* base_url = n
   if (text.empty()) return make_error(errc::invalid_argument, "empty URL");
   if (text.size() > k_max_url_bytes)
     return make_error(errc::invalid_argument,
-                      "URL of " + std::to_string(text.size()) + " bytes (max " +
-                          std::to_string(k_max_url_bytes) + ")");
+                      "URL of " + std::to_string(text.size()) + " bytes (max " + std::to_string(k_max_url_bytes) + ")");
   for (unsigned char ch : text)
     if (ch <= 0x20 || ch == 0x7f || ch == '\\')
       return make_error(errc::invalid_argument, "URL contains a space, control character or backslash");
@@ -92,8 +91,7 @@ base::result<checked_url> check_url(const std::string& text, CURLU* base_url = n
     return make_error(errc::invalid_argument, std::string("malformed URL: ") + curl_url_strerror(rc));
   auto scheme = url_part(u.get(), CURLUPART_SCHEME);
   if (!scheme || (*scheme != "http" && *scheme != "https"))
-    return make_error(errc::invalid_argument,
-                      "scheme '" + scheme.value_or("") + "' is not allowed (http, https only)");
+    return make_error(errc::invalid_argument, "scheme '" + scheme.value_or("") + "' is not allowed (http, https only)");
   if (url_part(u.get(), CURLUPART_USER) || url_part(u.get(), CURLUPART_PASSWORD) ||
       url_part(u.get(), CURLUPART_OPTIONS))
     return make_error(errc::invalid_argument, "credentials in URL are not allowed");
@@ -101,8 +99,7 @@ base::result<checked_url> check_url(const std::string& text, CURLU* base_url = n
   if (!host || host->empty()) return make_error(errc::invalid_argument, "URL has no host");
   auto full = url_part(u.get(), CURLUPART_URL);
   if (!full) return make_error(errc::invalid_argument, "URL cannot be normalised");
-  if (full->size() > k_max_url_bytes)
-    return make_error(errc::invalid_argument, "URL too long after resolution");
+  if (full->size() > k_max_url_bytes) return make_error(errc::invalid_argument, "URL too long after resolution");
   return checked_url{std::move(u), std::move(*full)};
 }
 
@@ -114,9 +111,9 @@ struct transfer_state {
   // its first byte stops the transfer (sink.skipped).
   net::capped_body sink;
   std::string location;
-  std::vector<std::string> refused;    // addresses the policy refused (no socket was made)
+  std::vector<std::string> refused;  // addresses the policy refused (no socket was made)
   std::vector<std::string> hook_refused;
-  std::string prereq_refused;          // connected peer refused by the second check
+  std::string prereq_refused;  // connected peer refused by the second check
   std::string socket_error;
 
   void reset_for_hop() {
@@ -145,8 +142,7 @@ std::string join(const std::vector<std::string>& v) {
 curl_socket_t open_socket(void* clientp, curlsocktype purpose, curl_sockaddr* address) {
   auto* st = static_cast<transfer_state*>(clientp);
   const sockaddr* sa = &address->addr;
-  if (purpose != CURLSOCKTYPE_IPCXN ||
-      (address->family == AF_INET && address->addrlen < sizeof(sockaddr_in)) ||
+  if (purpose != CURLSOCKTYPE_IPCXN || (address->family == AF_INET && address->addrlen < sizeof(sockaddr_in)) ||
       (address->family == AF_INET6 && address->addrlen < sizeof(sockaddr_in6)) ||
       (address->family != AF_INET && address->family != AF_INET6)) {
     st->refused.push_back("<non-IP socket>");
@@ -176,8 +172,7 @@ curl_socket_t open_socket(void* clientp, curlsocktype purpose, curl_sockaddr* ad
 /* Belt and braces: after a connection is up (new or reused) and before the request is sent,
  * libcurl reports the peer's address; re-apply the policy to it. With open_socket in place this
  * never fires; it would catch a path that connects without asking open_socket. */
-int before_request(void* clientp, char* primary_ip, char* /*local_ip*/, int primary_port,
-                   int /*local_port*/) {
+int before_request(void* clientp, char* primary_ip, char* /*local_ip*/, int primary_port, int /*local_port*/) {
   auto* st = static_cast<transfer_state*>(clientp);
   sockaddr_in6 in6{};
   sockaddr_in in{};
@@ -236,14 +231,12 @@ bool set(CURL* h, CURLoption opt, T value) {
  * fail the magic check, so there is no decompression bomb); the size cap also as
  * CURLOPT_MAXFILESIZE so a large Content-Length fails early, and in the body sink while
  * streaming (net::capped_body). */
-base::result<void> set_common_options(CURL* h, transfer_state& st, const fetch_config& c,
-                                      char* error_buffer, curl_slist* headers) {
-  bool ok = set(h, CURLOPT_NETRC, static_cast<long>(CURL_NETRC_IGNORED)) &&
-            set(h, CURLOPT_HTTP_CONTENT_DECODING, 0L) && set(h, CURLOPT_HTTPGET, 1L) &&
-            set(h, CURLOPT_SSL_VERIFYPEER, 1L) && set(h, CURLOPT_SSL_VERIFYHOST, 2L) &&
+base::result<void> set_common_options(CURL* h, transfer_state& st, const fetch_config& c, char* error_buffer,
+                                      curl_slist* headers) {
+  bool ok = set(h, CURLOPT_NETRC, static_cast<long>(CURL_NETRC_IGNORED)) && set(h, CURLOPT_HTTP_CONTENT_DECODING, 0L) &&
+            set(h, CURLOPT_HTTPGET, 1L) && set(h, CURLOPT_SSL_VERIFYPEER, 1L) && set(h, CURLOPT_SSL_VERIFYHOST, 2L) &&
             set(h, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(c.max_bytes)) &&
-            set(h, CURLOPT_HTTPHEADER, headers) &&
-            set(h, CURLOPT_ERRORBUFFER, error_buffer) &&
+            set(h, CURLOPT_HTTPHEADER, headers) && set(h, CURLOPT_ERRORBUFFER, error_buffer) &&
             set(h, CURLOPT_OPENSOCKETFUNCTION, &open_socket) && set(h, CURLOPT_OPENSOCKETDATA, &st) &&
             set(h, CURLOPT_PREREQFUNCTION, &before_request) && set(h, CURLOPT_PREREQDATA, &st) &&
             set(h, CURLOPT_HEADERFUNCTION, &on_header) && set(h, CURLOPT_HEADERDATA, &st);
@@ -254,8 +247,7 @@ base::result<void> set_common_options(CURL* h, transfer_state& st, const fetch_c
 }
 
 // The error for a failed curl_easy_perform, from what the callbacks recorded first.
-base::error transfer_error(CURLcode rc, const transfer_state& st, const std::string& url,
-                           const char* error_buffer) {
+base::error transfer_error(CURLcode rc, const transfer_state& st, const std::string& url, const char* error_buffer) {
   std::string curl_text = error_buffer[0] ? error_buffer : curl_easy_strerror(rc);
   if (!st.refused.empty())
     return make_error(errc::forbidden, "refused to connect to " + join(st.refused) +
@@ -265,8 +257,7 @@ base::error transfer_error(CURLcode rc, const transfer_state& st, const std::str
   if (!st.prereq_refused.empty())
     return make_error(errc::forbidden, "connected peer " + st.prereq_refused + " refused for " + url);
   if (st.sink.over_cap || rc == CURLE_FILESIZE_EXCEEDED)
-    return make_error(errc::too_large,
-                      "body over " + std::to_string(st.config->max_bytes) + " bytes from " + url);
+    return make_error(errc::too_large, "body over " + std::to_string(st.config->max_bytes) + " bytes from " + url);
   switch (rc) {
     case CURLE_OPERATION_TIMEDOUT:
       return make_error(errc::timeout, "fetch of " + url + " timed out: " + curl_text);
@@ -278,8 +269,7 @@ base::error transfer_error(CURLcode rc, const transfer_state& st, const std::str
     default:
       break;
   }
-  if (!st.socket_error.empty())
-    return make_error(errc::unavailable, "socket(): " + st.socket_error + " for " + url);
+  if (!st.socket_error.empty()) return make_error(errc::unavailable, "socket(): " + st.socket_error + " for " + url);
   return make_error(errc::unavailable, "fetch of " + url + " failed: " + curl_text);
 }
 
@@ -308,13 +298,11 @@ base::result<fetched> fetch_url(const std::string& url, const fetch_config& c) {
   // URL handles outlive the easy handle that points at them (CURLOPT_CURLU does not copy).
   checked_url current = std::move(*first);
   std::vector<curl_url_ptr> retired_urls;
-  auto made = net::new_handle({.timeout_ms = c.timeout_ms,
-                               .connect_timeout_ms = c.connect_timeout_ms,
-                               .user_agent = "idphoto-fetch/0.1"});
+  auto made = net::new_handle(
+      {.timeout_ms = c.timeout_ms, .connect_timeout_ms = c.connect_timeout_ms, .user_agent = "idphoto-fetch/0.1"});
   if (!made) return made.err();
   net::curl_ptr handle = std::move(*made);
-  auto headers =
-      net::header_list({"Accept: image/avif,image/webp,image/png,image/jpeg,image/*;q=0.8"});
+  auto headers = net::header_list({"Accept: image/avif,image/webp,image/png,image/jpeg,image/*;q=0.8"});
   if (!headers) return headers.err();
   transfer_state st;
   st.config = &c;
@@ -326,8 +314,8 @@ base::result<fetched> fetch_url(const std::string& url, const fetch_config& c) {
   for (int redirects = 0;; ++redirects) {
     auto left_ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now()).count();
     if (left_ms <= 0)
-      return make_error(errc::timeout, "fetch of " + url + " timed out after " +
-                                           std::to_string(redirects) + " redirects");
+      return make_error(errc::timeout,
+                        "fetch of " + url + " timed out after " + std::to_string(redirects) + " redirects");
     long connect_ms = std::min<long>(static_cast<long>(left_ms), c.connect_timeout_ms);
     st.reset_for_hop();
     error_buffer[0] = '\0';
@@ -338,30 +326,26 @@ base::result<fetched> fetch_url(const std::string& url, const fetch_config& c) {
 
     CURLcode rc = curl_easy_perform(handle.get());
     bool stopped_on_purpose = rc == CURLE_WRITE_ERROR && st.sink.skipped;
-    if (rc != CURLE_OK && !stopped_on_purpose)
-      return transfer_error(rc, st, current.text, error_buffer);
+    if (rc != CURLE_OK && !stopped_on_purpose) return transfer_error(rc, st, current.text, error_buffer);
 
     long status = 0;
     curl_easy_getinfo(handle.get(), CURLINFO_RESPONSE_CODE, &status);
     if (status >= 200 && status < 300) {
       std::string type = sniff_image_type(st.body);
       if (type.empty())
-        return make_error(errc::unsupported,
-                          "body of " + current.text + " (" + std::to_string(st.body.size()) +
-                              " bytes) is not JPEG, PNG, WebP, HEIC/HEIF, AVIF or TIFF");
+        return make_error(errc::unsupported, "body of " + current.text + " (" + std::to_string(st.body.size()) +
+                                                 " bytes) is not JPEG, PNG, WebP, HEIC/HEIF, AVIF or TIFF");
       return fetched{std::move(st.body), std::move(type), std::move(current.text)};
     }
     if (!is_redirect(status))
       return make_error(errc::unavailable, "HTTP " + std::to_string(status) + " from " + current.text);
     if (st.location.empty())
-      return make_error(errc::unavailable,
-                        "HTTP " + std::to_string(status) + " without Location from " + current.text);
+      return make_error(errc::unavailable, "HTTP " + std::to_string(status) + " without Location from " + current.text);
     if (redirects >= c.max_redirects)
       return make_error(errc::forbidden, "more than " + std::to_string(c.max_redirects) +
                                              " redirects (next: " + st.location + ") from " + url);
     auto next = check_url(st.location, current.handle.get());
-    if (!next)
-      return make_error(next.err().code, "redirect from " + current.text + ": " + next.err().detail);
+    if (!next) return make_error(next.err().code, "redirect from " + current.text + ": " + next.err().detail);
     retired_urls.push_back(std::move(current.handle));
     current = std::move(*next);
   }

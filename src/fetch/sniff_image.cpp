@@ -20,8 +20,7 @@ std::uint32_t be32(std::string_view s, std::size_t at) {
 // One ISO-BMFF brand → our type, "" when the brand says nothing about the image format.
 std::string brand_type(std::string_view brand) {
   if (brand == "avif" || brand == "avis") return "image/avif";
-  if (brand == "heic" || brand == "heix" || brand == "heim" || brand == "heis" ||
-      brand == "hevc" || brand == "hevx")
+  if (brand == "heic" || brand == "heix" || brand == "heim" || brand == "heis" || brand == "hevc" || brand == "hevx")
     return "image/heic";
   if (brand == "mif1" || brand == "msf1") return "image/heif";
   return "";

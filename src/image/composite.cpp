@@ -13,18 +13,17 @@ base::result<void> check_inputs(const image& rgb, const image& mask) {
   IDPHOTO_TRY(detail::require_vips());
   if (rgb.empty() || mask.empty()) return base::make_error(errc::invalid_argument, "composite: empty image");
   if (rgb.bands() != 3 || vips_image_get_format(rgb.v.get()) != VIPS_FORMAT_UCHAR) {
-    return base::make_error(errc::invalid_argument, "composite: rgb must be 3-band 8-bit, got " +
-                                                        std::to_string(rgb.bands()) + " bands");
+    return base::make_error(errc::invalid_argument,
+                            "composite: rgb must be 3-band 8-bit, got " + std::to_string(rgb.bands()) + " bands");
   }
   if (mask.bands() != 1 || vips_image_get_format(mask.v.get()) != VIPS_FORMAT_UCHAR) {
-    return base::make_error(errc::invalid_argument, "composite: mask must be 1-band 8-bit, got " +
-                                                        std::to_string(mask.bands()) + " bands");
+    return base::make_error(errc::invalid_argument,
+                            "composite: mask must be 1-band 8-bit, got " + std::to_string(mask.bands()) + " bands");
   }
   if (rgb.width() != mask.width() || rgb.height() != mask.height()) {
     return base::make_error(errc::invalid_argument,
-                            "composite: rgb is " + std::to_string(rgb.width()) + "x" +
-                                std::to_string(rgb.height()) + ", mask is " +
-                                std::to_string(mask.width()) + "x" + std::to_string(mask.height()));
+                            "composite: rgb is " + std::to_string(rgb.width()) + "x" + std::to_string(rgb.height()) +
+                                ", mask is " + std::to_string(mask.width()) + "x" + std::to_string(mask.height()));
   }
   return {};
 }

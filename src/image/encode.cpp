@@ -14,8 +14,7 @@ using base::errc;
 namespace {
 
 uint32_t le32(const std::vector<uint8_t>& b, size_t at) {
-  return uint32_t(b[at]) | (uint32_t(b[at + 1]) << 8) | (uint32_t(b[at + 2]) << 16) |
-         (uint32_t(b[at + 3]) << 24);
+  return uint32_t(b[at]) | (uint32_t(b[at + 1]) << 8) | (uint32_t(b[at + 2]) << 16) | (uint32_t(b[at + 3]) << 24);
 }
 void put_le32(std::vector<uint8_t>& b, size_t at, uint32_t v) {
   for (int i = 0; i < 4; ++i) b[at + i] = uint8_t(v >> (8 * i));
@@ -74,19 +73,15 @@ base::result<std::vector<uint8_t>> encode(const image& im, const encode_options&
       break;
     case format::jpeg:
       if (bands == 2 || bands == 4) {
-        return base::make_error(errc::invalid_argument,
-                                "encode: JPEG has no alpha; composite onto a background first");
+        return base::make_error(errc::invalid_argument, "encode: JPEG has no alpha; composite onto a background first");
       }
-      rc = vips_jpegsave_buffer(in, &buf, &len, "Q", opts.quality, "strip", TRUE, "optimize_coding",
-                                TRUE, nullptr);
+      rc = vips_jpegsave_buffer(in, &buf, &len, "Q", opts.quality, "strip", TRUE, "optimize_coding", TRUE, nullptr);
       break;
     case format::webp:
-      rc = vips_webpsave_buffer(in, &buf, &len, "Q", opts.quality, "strip", TRUE, "smart_subsample",
-                                TRUE, nullptr);
+      rc = vips_webpsave_buffer(in, &buf, &len, "Q", opts.quality, "strip", TRUE, "smart_subsample", TRUE, nullptr);
       break;
     default:
-      return base::make_error(errc::unsupported,
-                              std::string("encode: cannot write ") + format_name(opts.fmt));
+      return base::make_error(errc::unsupported, std::string("encode: cannot write ") + format_name(opts.fmt));
   }
   if (rc != 0 || !buf) {
     g_free(buf);

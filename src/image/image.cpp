@@ -26,12 +26,18 @@ std::optional<rgb8> parse_hex_rgb(std::string_view s) {
 
 const char* format_name(format f) {
   switch (f) {
-    case format::jpeg: return "jpeg";
-    case format::png: return "png";
-    case format::webp: return "webp";
-    case format::heif: return "heif";
-    case format::avif: return "avif";
-    case format::tiff: return "tiff";
+    case format::jpeg:
+      return "jpeg";
+    case format::png:
+      return "png";
+    case format::webp:
+      return "webp";
+    case format::heif:
+      return "heif";
+    case format::avif:
+      return "avif";
+    case format::tiff:
+      return "tiff";
   }
   return "unknown";
 }
@@ -55,8 +61,7 @@ base::result<void> check_8bit(const image& im, const char* what) {
   IDPHOTO_TRY(detail::require_vips());
   if (im.empty()) return base::make_error(errc::invalid_argument, std::string(what) + ": empty image");
   if (vips_image_get_format(im.v.get()) != VIPS_FORMAT_UCHAR) {
-    return base::make_error(errc::invalid_argument,
-                            std::string(what) + ": image is not 8-bit (run to_srgb first)");
+    return base::make_error(errc::invalid_argument, std::string(what) + ": image is not 8-bit (run to_srgb first)");
   }
   return {};
 }
@@ -101,8 +106,7 @@ base::result<pixel_buffer> to_rgb8(const image& im) {
       rc = vips_bandjoin(three, &out, 3, nullptr);
     }
   } else {
-    return base::make_error(errc::invalid_argument,
-                            "to_rgb8: unsupported band count " + std::to_string(bands));
+    return base::make_error(errc::invalid_argument, "to_rgb8: unsupported band count " + std::to_string(bands));
   }
   image rgb = detail::adopt(out);
   if (rc != 0) return detail::vips_fail(errc::internal, "to_rgb8");
@@ -112,18 +116,15 @@ base::result<pixel_buffer> to_rgb8(const image& im) {
 base::result<image> from_pixels(std::span<const uint8_t> data, int width, int height, int bands) {
   IDPHOTO_TRY(detail::require_vips());
   if (width < 1 || height < 1 || bands < 1 || bands > 4) {
-    return base::make_error(errc::invalid_argument,
-                            "from_pixels: bad geometry " + std::to_string(width) + "x" +
-                                std::to_string(height) + "x" + std::to_string(bands));
+    return base::make_error(errc::invalid_argument, "from_pixels: bad geometry " + std::to_string(width) + "x" +
+                                                        std::to_string(height) + "x" + std::to_string(bands));
   }
   const uint64_t need = uint64_t(width) * uint64_t(height) * uint64_t(bands);
   if (data.size() != need) {
     return base::make_error(errc::invalid_argument,
-                            "from_pixels: got " + std::to_string(data.size()) + " bytes, need " +
-                                std::to_string(need));
+                            "from_pixels: got " + std::to_string(data.size()) + " bytes, need " + std::to_string(need));
   }
-  VipsImage* raw = vips_image_new_from_memory_copy(data.data(), data.size(), width, height, bands,
-                                                   VIPS_FORMAT_UCHAR);
+  VipsImage* raw = vips_image_new_from_memory_copy(data.data(), data.size(), width, height, bands, VIPS_FORMAT_UCHAR);
   image im = detail::adopt(raw);
   if (!raw) return detail::vips_fail(errc::internal, "from_pixels");
   im.v->Type = bands >= 3 ? VIPS_INTERPRETATION_sRGB : VIPS_INTERPRETATION_B_W;
@@ -132,9 +133,8 @@ base::result<image> from_pixels(std::span<const uint8_t> data, int width, int he
 
 base::result<image> mask_from_float(std::span<const float> data, int width, int height) {
   if (width < 1 || height < 1 || data.size() != uint64_t(width) * uint64_t(height)) {
-    return base::make_error(errc::invalid_argument,
-                            "mask_from_float: " + std::to_string(data.size()) + " values for " +
-                                std::to_string(width) + "x" + std::to_string(height));
+    return base::make_error(errc::invalid_argument, "mask_from_float: " + std::to_string(data.size()) + " values for " +
+                                                        std::to_string(width) + "x" + std::to_string(height));
   }
   std::vector<uint8_t> bytes(data.size());
   for (size_t i = 0; i < data.size(); ++i) {

@@ -16,8 +16,7 @@ std::atomic<bool> g_ready{false};
 std::atomic<warning_sink> g_sink{nullptr};
 
 // GLib prints warnings to stderr by default; the library never does.
-void on_glib_log(const gchar* /*domain*/, GLogLevelFlags /*level*/, const gchar* message,
-                 gpointer /*data*/) {
+void on_glib_log(const gchar* /*domain*/, GLogLevelFlags /*level*/, const gchar* message, gpointer /*data*/) {
   if (warning_sink sink = g_sink.load()) sink(message ? message : "");
 }
 
@@ -39,8 +38,7 @@ void on_glib_log(const gchar* /*domain*/, GLogLevelFlags /*level*/, const gchar*
  * "system" (runs a shell command) is blocked explicitly, belt and braces.
  */
 constexpr const char* k_allowed_loaders[] = {
-    "VipsForeignLoadJpeg", "VipsForeignLoadPng", "VipsForeignLoadWebp",
-    "VipsForeignLoadHeif", "VipsForeignLoadTiff",
+    "VipsForeignLoadJpeg", "VipsForeignLoadPng", "VipsForeignLoadWebp", "VipsForeignLoadHeif", "VipsForeignLoadTiff",
 };
 
 void apply_policy() {
@@ -67,9 +65,9 @@ base::result<void> init_vips(int n_threads, warning_sink sink) {
   g_sink.store(sink);
   if (!g_ready.load()) {
     // Handlers first, so warnings printed during start-up are caught too.
-    const GLogLevelFlags levels = static_cast<GLogLevelFlags>(
-        G_LOG_LEVEL_WARNING | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO |
-        G_LOG_LEVEL_DEBUG | G_LOG_FLAG_RECURSION);
+    const GLogLevelFlags levels =
+        static_cast<GLogLevelFlags>(G_LOG_LEVEL_WARNING | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_MESSAGE |
+                                    G_LOG_LEVEL_INFO | G_LOG_LEVEL_DEBUG | G_LOG_FLAG_RECURSION);
     for (const char* domain : {"VIPS", "GLib-GObject", "GLib", "GModule"})
       g_log_set_handler(domain, levels, on_glib_log, nullptr);
 

@@ -50,32 +50,32 @@ base::result<void> image_limits::validate() const {
   if (max_side_px <= 0 || max_side_px > 10'000'000) {
     errors.push_back("max_side_px must be in 1..10000000, got " + std::to_string(max_side_px));
   }
-  if (!errors.empty()) return base::make_error(errc::invalid_argument, "image limits: " + base::join_errors(errors, "; "));
+  if (!errors.empty())
+    return base::make_error(errc::invalid_argument, "image limits: " + base::join_errors(errors, "; "));
   return {};
 }
 
 base::result<void> check_limits(const image_info& info, const image_limits& limits) {
   auto refuse = [](const std::string& what, int64_t got, int64_t max) {
-    return base::make_error(errc::too_large, what + " " + std::to_string(got) + " over the limit of " +
-                                                 std::to_string(max));
+    return base::make_error(errc::too_large,
+                            what + " " + std::to_string(got) + " over the limit of " + std::to_string(max));
   };
   if (info.byte_size > limits.max_bytes) return refuse("file size (bytes)", info.byte_size, limits.max_bytes);
   const int64_t side = std::max(info.width, info.height);
   if (side > limits.max_side_px) {
-    return base::make_error(errc::too_large,
-                            "image " + std::to_string(info.width) + "x" + std::to_string(info.height) +
-                                ": side over the limit of " + std::to_string(limits.max_side_px) + " px");
+    return base::make_error(errc::too_large, "image " + std::to_string(info.width) + "x" + std::to_string(info.height) +
+                                                 ": side over the limit of " + std::to_string(limits.max_side_px) +
+                                                 " px");
   }
   const int64_t pixels = int64_t{info.width} * int64_t{info.height};
   if (pixels > limits.max_pixels) {
-    return base::make_error(errc::too_large,
-                            "image " + std::to_string(info.width) + "x" + std::to_string(info.height) +
-                                ": " + std::to_string(pixels) + " pixels over the limit of " +
-                                std::to_string(limits.max_pixels));
+    return base::make_error(errc::too_large, "image " + std::to_string(info.width) + "x" + std::to_string(info.height) +
+                                                 ": " + std::to_string(pixels) + " pixels over the limit of " +
+                                                 std::to_string(limits.max_pixels));
   }
   if (info.width < 1 || info.height < 1) {
-    return base::make_error(errc::corrupt, "image header claims " + std::to_string(info.width) + "x" +
-                                               std::to_string(info.height));
+    return base::make_error(errc::corrupt,
+                            "image header claims " + std::to_string(info.width) + "x" + std::to_string(info.height));
   }
   return {};
 }

@@ -25,9 +25,9 @@ namespace idphoto::image {
  *   that pass the pixel cap out of the resizers.
  */
 struct image_limits {
-  int64_t max_bytes = int64_t{50} << 20;   // bytes of the encoded file; IDPHOTO_MAX_IMAGE_BYTES
-  int64_t max_pixels = int64_t{1} << 26;   // width*height of the first frame; IDPHOTO_MAX_IMAGE_PIXELS
-  int max_side_px = 20000;                 // max(width, height), px; IDPHOTO_MAX_IMAGE_SIDE_PX
+  int64_t max_bytes = int64_t{50} << 20;  // bytes of the encoded file; IDPHOTO_MAX_IMAGE_BYTES
+  int64_t max_pixels = int64_t{1} << 26;  // width*height of the first frame; IDPHOTO_MAX_IMAGE_PIXELS
+  int max_side_px = 20000;                // max(width, height), px; IDPHOTO_MAX_IMAGE_SIDE_PX
 
   // Defaults overridden by IDPHOTO_MAX_IMAGE_BYTES / _PIXELS / _SIDE_PX (load_env below).
   // Returns errc::invalid_argument naming every malformed key; unlike load_env, a key set to

@@ -45,8 +45,7 @@ base::result<opened_source> open_file(const std::filesystem::path& path) {
       return base::make_error(errc::io, path.string() + ": " + ec.message());
     return base::make_error(errc::not_found, path.string() + ": no such file");
   }
-  if (!std::filesystem::is_regular_file(st))
-    return base::make_error(errc::io, path.string() + ": not a regular file");
+  if (!std::filesystem::is_regular_file(st)) return base::make_error(errc::io, path.string() + ": not a regular file");
   source_ptr src(vips_source_new_from_file(path.c_str()));
   if (!src) return vips_fail(errc::io, "cannot open " + path.string());
   return finish_open(std::move(src), path.string());
@@ -62,35 +61,31 @@ base::result<image> load(const opened_source& s, const load_params& p) {
   switch (s.fmt) {
     case format::jpeg:
       loader = "jpegload_source";
-      rc = vips_jpegload_source(src, &out, "access", VIPS_ACCESS_SEQUENTIAL, "fail_on",
-                                VIPS_FAIL_ON_ERROR, "shrink", p.jpeg_shrink, nullptr);
+      rc = vips_jpegload_source(src, &out, "access", VIPS_ACCESS_SEQUENTIAL, "fail_on", VIPS_FAIL_ON_ERROR, "shrink",
+                                p.jpeg_shrink, nullptr);
       break;
     case format::png:
       loader = "pngload_source";
-      rc = vips_pngload_source(src, &out, "access", VIPS_ACCESS_SEQUENTIAL, "fail_on",
-                               VIPS_FAIL_ON_ERROR, nullptr);
+      rc = vips_pngload_source(src, &out, "access", VIPS_ACCESS_SEQUENTIAL, "fail_on", VIPS_FAIL_ON_ERROR, nullptr);
       break;
     case format::webp:
       loader = "webpload_source";
-      rc = vips_webpload_source(src, &out, "access", VIPS_ACCESS_SEQUENTIAL, "fail_on",
-                                VIPS_FAIL_ON_ERROR, "page", 0, "n", 1, "scale", p.webp_scale,
-                                nullptr);
+      rc = vips_webpload_source(src, &out, "access", VIPS_ACCESS_SEQUENTIAL, "fail_on", VIPS_FAIL_ON_ERROR, "page", 0,
+                                "n", 1, "scale", p.webp_scale, nullptr);
       break;
     case format::tiff:
       loader = "tiffload_source";
-      rc = vips_tiffload_source(src, &out, "access", VIPS_ACCESS_SEQUENTIAL, "fail_on",
-                                VIPS_FAIL_ON_ERROR, "page", 0, "n", 1, nullptr);
+      rc = vips_tiffload_source(src, &out, "access", VIPS_ACCESS_SEQUENTIAL, "fail_on", VIPS_FAIL_ON_ERROR, "page", 0,
+                                "n", 1, nullptr);
       break;
     case format::heif:
     case format::avif:
       loader = "heifload_source";
       if (!vips_type_find("VipsOperation", "heifload_source")) {
-        return base::make_error(errc::unsupported,
-                                "HEIF/AVIF loading is not available in this libvips");
+        return base::make_error(errc::unsupported, "HEIF/AVIF loading is not available in this libvips");
       }
-      rc = vips_heifload_source(src, &out, "access", VIPS_ACCESS_SEQUENTIAL, "fail_on",
-                                VIPS_FAIL_ON_ERROR, "page", 0, "n", 1, "thumbnail", FALSE,
-                                nullptr);
+      rc = vips_heifload_source(src, &out, "access", VIPS_ACCESS_SEQUENTIAL, "fail_on", VIPS_FAIL_ON_ERROR, "page", 0,
+                                "n", 1, "thumbnail", FALSE, nullptr);
       break;
   }
   image im = adopt(out);
@@ -112,8 +107,7 @@ image_info info_of(const image& im, format fmt, int64_t byte_size) {
   const char* nick = vips_enum_nick(VIPS_TYPE_INTERPRETATION, vips_image_get_interpretation(v));
   info.interpretation = nick ? nick : "";
   int bits = 0;
-  if (vips_image_get_typeof(v, "bits-per-sample") &&
-      vips_image_get_int(v, "bits-per-sample", &bits) == 0 && bits > 0) {
+  if (vips_image_get_typeof(v, "bits-per-sample") && vips_image_get_int(v, "bits-per-sample", &bits) == 0 && bits > 0) {
     info.bits_per_sample = bits;
   } else {
     info.bits_per_sample = static_cast<int>(vips_format_sizeof(vips_image_get_format(v)) * 8);

@@ -32,8 +32,7 @@ struct resize_options {
 // High-quality fit inside box_w x box_h, aspect kept (Lanczos-3 down, bicubic up;
 // alpha premultiplied). Smaller images come back unchanged unless allow_upscale.
 // Returns errc::invalid_argument for an empty image or a box < 1, errc::internal.
-base::result<image> resize_to_fit(const image& in, int box_w, int box_h,
-                                  const resize_options& opts = {});
+base::result<image> resize_to_fit(const image& in, int box_w, int box_h, const resize_options& opts = {});
 // Exactly width x height, aspect not kept (model input, mask to output size).
 // Returns errc::invalid_argument for an empty image or a size < 1, errc::internal.
 base::result<image> resize_exact(const image& in, int width, int height);

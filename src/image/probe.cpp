@@ -25,8 +25,7 @@ std::string fourcc(std::span<const uint8_t> h, size_t at) {
 }
 
 uint32_t be32(std::span<const uint8_t> h, size_t at) {
-  return (uint32_t(h[at]) << 24) | (uint32_t(h[at + 1]) << 16) | (uint32_t(h[at + 2]) << 8) |
-         uint32_t(h[at + 3]);
+  return (uint32_t(h[at]) << 24) | (uint32_t(h[at + 1]) << 16) | (uint32_t(h[at + 2]) << 8) | uint32_t(h[at + 3]);
 }
 
 /* ISO base media file (HEIF, AVIF, but also MP4/MOV/CR3): the first box must be
@@ -41,8 +40,7 @@ std::optional<format> sniff_bmff(std::span<const uint8_t> h, std::string* brand_
   size_t end = std::min(box, h.size());
   auto classify = [](const std::string& b) -> std::optional<format> {
     if (b == "avif" || b == "avis") return format::avif;
-    static const char* heif_brands[] = {"heic", "heix", "hevc", "hevx", "heim",
-                                        "heis", "hevm", "hevs", "mif1", "msf1"};
+    static const char* heif_brands[] = {"heic", "heix", "hevc", "hevx", "heim", "heis", "hevm", "hevs", "mif1", "msf1"};
     for (const char* hb : heif_brands)
       if (b == hb) return format::heif;
     return std::nullopt;
@@ -72,8 +70,7 @@ std::string describe(std::span<const uint8_t> h, const std::string& bmff_brand) 
   if (starts_with(h, "8BPS", 4)) return "looks like PSD";
   if (starts_with(h, "MATLAB", 6)) return "looks like Matlab";
   if (starts_with(h, "\xff\x0a", 2) || starts_with(h, "\0\0\0\x0cJXL ", 8)) return "looks like JPEG XL";
-  if (starts_with(h, "\0\0\0\x0cjP  ", 8) || starts_with(h, "\xff\x4f\xff\x51", 4))
-    return "looks like JPEG 2000";
+  if (starts_with(h, "\0\0\0\x0cjP  ", 8) || starts_with(h, "\xff\x4f\xff\x51", 4)) return "looks like JPEG 2000";
   if (starts_with(h, "\x76\x2f\x31\x01", 4)) return "looks like OpenEXR";
   if (starts_with(h, "PK\x03\x04", 4)) return "looks like ZIP";
   if (starts_with(h, "\x1f\x8b", 2)) return "looks like gzip";
@@ -84,11 +81,9 @@ std::string describe(std::span<const uint8_t> h, const std::string& bmff_brand) 
   auto rest = h.subspan(i);
   if (starts_with(rest, "<?xml", 5) || starts_with(rest, "<svg", 4)) return "looks like SVG/XML";
   if (starts_with(rest, "<!DOCTYPE", 9) || starts_with(rest, "<html", 5)) return "looks like HTML";
-  if (rest.size() >= 2 && rest[0] == 'P' && rest[1] >= '1' && rest[1] <= '7')
-    return "looks like PNM";
-  bool text = std::all_of(h.begin(), h.end(), [](uint8_t c) {
-    return c == '\n' || c == '\r' || c == '\t' || (c >= 0x20 && c != 0x7f);
-  });
+  if (rest.size() >= 2 && rest[0] == 'P' && rest[1] >= '1' && rest[1] <= '7') return "looks like PNM";
+  bool text = std::all_of(h.begin(), h.end(),
+                          [](uint8_t c) { return c == '\n' || c == '\r' || c == '\t' || (c >= 0x20 && c != 0x7f); });
   if (text) return "looks like text";
   static const char* hex = "0123456789abcdef";
   std::string s = "starts with";

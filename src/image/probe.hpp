@@ -14,18 +14,18 @@ namespace idphoto::image {
 
 struct image_info {
   format fmt = format::jpeg;
-  int width = 0;            // px, as stored (before EXIF orientation); first page/frame
-  int height = 0;           // px, as stored; one page/frame for multi-page files
-  int bands = 0;            // channels as libvips will load them (palette → 3 or 4)
-  int orientation = 1;      // EXIF orientation 1–8 (1 when absent or invalid)
-  bool has_alpha = false;   // last band is alpha (palette tRNS, grey+alpha, RGBA, CMYK+alpha)
-  bool has_icc = false;     // an embedded ICC profile
+  int width = 0;               // px, as stored (before EXIF orientation); first page/frame
+  int height = 0;              // px, as stored; one page/frame for multi-page files
+  int bands = 0;               // channels as libvips will load them (palette → 3 or 4)
+  int orientation = 1;         // EXIF orientation 1–8 (1 when absent or invalid)
+  bool has_alpha = false;      // last band is alpha (palette tRNS, grey+alpha, RGBA, CMYK+alpha)
+  bool has_icc = false;        // an embedded ICC profile
   std::string interpretation;  // libvips nick: "srgb", "b-w", "cmyk", "rgb16", "grey16", ...
-  int bits_per_sample = 8;  // per decoded sample: 8 or 16 (32 for float TIFF)
-  bool palette = false;     // a palette (indexed) PNG; decoded to 3 or 4 bands
-  int n_pages = 1;          // pages/frames in the file; only the first is decoded
-  bool animated = false;    // several frames with delays (animated WebP)
-  int64_t byte_size = 0;    // bytes of the encoded file
+  int bits_per_sample = 8;     // per decoded sample: 8 or 16 (32 for float TIFF)
+  bool palette = false;        // a palette (indexed) PNG; decoded to 3 or 4 bands
+  int n_pages = 1;             // pages/frames in the file; only the first is decoded
+  bool animated = false;       // several frames with delays (animated WebP)
+  int64_t byte_size = 0;       // bytes of the encoded file
 
   // Whether the upright image is height x width (orientation 5–8).
   bool swaps_axes() const { return orientation >= 5 && orientation <= 8; }

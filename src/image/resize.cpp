@@ -16,8 +16,8 @@ base::result<void> check_input(const image& in, int w, int h, const char* what) 
   IDPHOTO_TRY(detail::require_vips());
   if (in.empty()) return base::make_error(errc::invalid_argument, std::string(what) + ": empty image");
   if (w < 1 || h < 1) {
-    return base::make_error(errc::invalid_argument, std::string(what) + ": bad size " +
-                                                        std::to_string(w) + "x" + std::to_string(h));
+    return base::make_error(errc::invalid_argument,
+                            std::string(what) + ": bad size " + std::to_string(w) + "x" + std::to_string(h));
   }
   return {};
 }
@@ -56,16 +56,15 @@ base::result<image> resize_exact(const image& in, int width, int height) {
   const double hscale = double(width) / in_w;
   const double vscale = double(height) / in_h;
   out = nullptr;
-  int rc = vips_resize(cur.v.get(), &out, hscale, "vscale", vscale, "kernel", VIPS_KERNEL_LANCZOS3,
-                       nullptr);
+  int rc = vips_resize(cur.v.get(), &out, hscale, "vscale", vscale, "kernel", VIPS_KERNEL_LANCZOS3, nullptr);
   cur = detail::adopt(out);
   if (rc) return detail::vips_fail(errc::internal, "resize");
 
   const int got_w = cur.width(), got_h = cur.height();
   if (got_w != width || got_h != height) {
     out = nullptr;
-    rc = vips_embed(cur.v.get(), &out, 0, 0, std::max(width, got_w), std::max(height, got_h),
-                    "extend", VIPS_EXTEND_COPY, nullptr);
+    rc = vips_embed(cur.v.get(), &out, 0, 0, std::max(width, got_w), std::max(height, got_h), "extend",
+                    VIPS_EXTEND_COPY, nullptr);
     cur = detail::adopt(out);
     if (rc) return detail::vips_fail(errc::internal, "resize: extend");
     out = nullptr;

@@ -28,13 +28,30 @@ base::result<std::vector<uint8_t>> with_jpeg_density(std::span<const uint8_t> jp
     return base::make_error(errc::invalid_argument, "jpeg density: not a JPEG");
   const long d = std::lround(dpi);
   if (d < 1 || d > 65535) return base::make_error(errc::invalid_argument, "jpeg density: dpi must be 1..65535");
-  const uint8_t app0[18] = {0xFF, 0xE0, 0x00, 0x10, 'J', 'F', 'I', 'F', 0x00, 0x01, 0x02, 0x01,
-                            uint8_t(d >> 8), uint8_t(d & 0xFF), uint8_t(d >> 8), uint8_t(d & 0xFF), 0x00, 0x00};
+  const uint8_t app0[18] = {0xFF,
+                            0xE0,
+                            0x00,
+                            0x10,
+                            'J',
+                            'F',
+                            'I',
+                            'F',
+                            0x00,
+                            0x01,
+                            0x02,
+                            0x01,
+                            uint8_t(d >> 8),
+                            uint8_t(d & 0xFF),
+                            uint8_t(d >> 8),
+                            uint8_t(d & 0xFF),
+                            0x00,
+                            0x00};
   std::vector<uint8_t> out(jpeg.begin(), jpeg.begin() + 2);
   size_t rest = 2;
   if (jpeg[3] == 0xE0 && jpeg.size() >= 6) {  // an APP0 already: drop it (its length is big-endian, including itself)
     const size_t len = (size_t(jpeg[4]) << 8) | jpeg[5];
-    if (len < 2 || 4 + len > jpeg.size()) return base::make_error(errc::invalid_argument, "jpeg density: truncated APP0");
+    if (len < 2 || 4 + len > jpeg.size())
+      return base::make_error(errc::invalid_argument, "jpeg density: truncated APP0");
     rest = 4 + len;
   }
   out.insert(out.end(), app0, app0 + sizeof app0);
@@ -52,9 +69,10 @@ base::result<image> crop(const image& in, int x, int y, int w, int h) {
   if (in.empty()) return base::make_error(errc::invalid_argument, "crop: empty image");
   const int iw = in.width(), ih = in.height();
   if (w < 1 || h < 1 || x < 0 || y < 0 || x > iw - w || y > ih - h)
-    return base::make_error(errc::invalid_argument, "crop: rectangle " + std::to_string(w) + "x" + std::to_string(h) + "+" +
-                                                        std::to_string(x) + "+" + std::to_string(y) + " is not inside " +
-                                                        std::to_string(iw) + "x" + std::to_string(ih));
+    return base::make_error(errc::invalid_argument, "crop: rectangle " + std::to_string(w) + "x" + std::to_string(h) +
+                                                        "+" + std::to_string(x) + "+" + std::to_string(y) +
+                                                        " is not inside " + std::to_string(iw) + "x" +
+                                                        std::to_string(ih));
   if (x == 0 && y == 0 && w == iw && h == ih) return in.share();
   VipsImage* out = nullptr;
   if (vips_extract_area(in.v.get(), &out, x, y, w, h, nullptr) != 0) return detail::vips_fail(errc::internal, "crop");

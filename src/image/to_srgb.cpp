@@ -30,11 +30,16 @@ base::result<image> normalise_interpretation(image cur) {
       want = wide ? VIPS_INTERPRETATION_GREY16 : VIPS_INTERPRETATION_B_W;
   } else if (bands == 3) {
     switch (was) {
-      case VIPS_INTERPRETATION_sRGB: case VIPS_INTERPRETATION_RGB16:
-      case VIPS_INTERPRETATION_scRGB: case VIPS_INTERPRETATION_LAB:
-      case VIPS_INTERPRETATION_LABS: case VIPS_INTERPRETATION_XYZ:
-      case VIPS_INTERPRETATION_LCH: case VIPS_INTERPRETATION_CMC:
-      case VIPS_INTERPRETATION_HSV: case VIPS_INTERPRETATION_YXY:
+      case VIPS_INTERPRETATION_sRGB:
+      case VIPS_INTERPRETATION_RGB16:
+      case VIPS_INTERPRETATION_scRGB:
+      case VIPS_INTERPRETATION_LAB:
+      case VIPS_INTERPRETATION_LABS:
+      case VIPS_INTERPRETATION_XYZ:
+      case VIPS_INTERPRETATION_LCH:
+      case VIPS_INTERPRETATION_CMC:
+      case VIPS_INTERPRETATION_HSV:
+      case VIPS_INTERPRETATION_YXY:
         break;
       default:
         want = wide ? VIPS_INTERPRETATION_RGB16 : VIPS_INTERPRETATION_sRGB;
@@ -42,8 +47,7 @@ base::result<image> normalise_interpretation(image cur) {
   } else if (bands == 4) {
     want = VIPS_INTERPRETATION_CMYK;  // 4 colour bands (alpha already split off)
   } else {
-    return base::make_error(errc::unsupported,
-                            "to_srgb: cannot read " + std::to_string(bands) + " bands as colour");
+    return base::make_error(errc::unsupported, "to_srgb: cannot read " + std::to_string(bands) + " bands as colour");
   }
   if (want == was) return cur;
   IDPHOTO_VIPS(vips_copy(v, &out_, "interpretation", want, nullptr), "to_srgb: copy");
@@ -113,8 +117,8 @@ base::result<srgb_image> to_srgb(const image& in) {
   bool done = false;
   if (vips_image_get_typeof(cur.v.get(), VIPS_META_ICC_NAME)) {
     VipsImage* out = nullptr;
-    int rc = vips_icc_transform(cur.v.get(), &out, "srgb", "embedded", TRUE, "intent",
-                                VIPS_INTENT_PERCEPTUAL, "depth", 8, nullptr);
+    int rc = vips_icc_transform(cur.v.get(), &out, "srgb", "embedded", TRUE, "intent", VIPS_INTENT_PERCEPTUAL, "depth",
+                                8, nullptr);
     image converted = detail::adopt(out);
     if (rc == 0) {
       // lcms may have logged about a profile libvips then replaced: not our error.
@@ -136,24 +140,21 @@ base::result<srgb_image> to_srgb(const image& in) {
     if (interp == VIPS_INTERPRETATION_RGB16 || interp == VIPS_INTERPRETATION_GREY16) {
       auto narrowed = to_uchar(std::move(cur));
       if (!narrowed.ok()) return narrowed.err();
-      IDPHOTO_VIPS(vips_copy(narrowed->v.get(), &out_, "interpretation",
-                             interp == VIPS_INTERPRETATION_RGB16 ? VIPS_INTERPRETATION_sRGB
-                                                                 : VIPS_INTERPRETATION_B_W,
-                             nullptr),
-                   "to_srgb: retag 8-bit");
+      IDPHOTO_VIPS(
+          vips_copy(narrowed->v.get(), &out_, "interpretation",
+                    interp == VIPS_INTERPRETATION_RGB16 ? VIPS_INTERPRETATION_sRGB : VIPS_INTERPRETATION_B_W, nullptr),
+          "to_srgb: retag 8-bit");
     }
   }
   if (!done && vips_image_get_interpretation(cur.v.get()) != VIPS_INTERPRETATION_sRGB) {
-    IDPHOTO_VIPS(vips_colourspace(cur.v.get(), &out_, VIPS_INTERPRETATION_sRGB, nullptr),
-                 "to_srgb: colourspace");
+    IDPHOTO_VIPS(vips_colourspace(cur.v.get(), &out_, VIPS_INTERPRETATION_sRGB, nullptr), "to_srgb: colourspace");
   }
   auto c8 = to_uchar(std::move(cur));
   if (!c8.ok()) return c8.err();
   auto tagged = retag(std::move(*c8), VIPS_INTERPRETATION_sRGB);
   if (!tagged.ok()) return tagged.err();
   if (tagged->bands() != 3) {
-    return base::make_error(errc::internal,
-                            "to_srgb: got " + std::to_string(tagged->bands()) + " bands, want 3");
+    return base::make_error(errc::internal, "to_srgb: got " + std::to_string(tagged->bands()) + " bands, want 3");
   }
   result.rgb = std::move(*tagged);
   return result;

@@ -61,12 +61,16 @@ bool has_alpha(const VipsImage* im) {
 double max_sample(VipsBandFormat f) {
   switch (f) {
     case VIPS_FORMAT_UCHAR:
-    case VIPS_FORMAT_CHAR: return 255.0;
+    case VIPS_FORMAT_CHAR:
+      return 255.0;
     case VIPS_FORMAT_USHORT:
-    case VIPS_FORMAT_SHORT: return 65535.0;
+    case VIPS_FORMAT_SHORT:
+      return 65535.0;
     case VIPS_FORMAT_UINT:
-    case VIPS_FORMAT_INT: return 4294967295.0;
-    default: return 1.0;
+    case VIPS_FORMAT_INT:
+      return 4294967295.0;
+    default:
+      return 1.0;
   }
 }
 

@@ -49,15 +49,12 @@ struct temp_file {
 
 }  // namespace
 
-base::result<void> write_file_atomic(const fs::path& dest, std::span<const uint8_t> bytes,
-                                     const write_options& opts) {
+base::result<void> write_file_atomic(const fs::path& dest, std::span<const uint8_t> bytes, const write_options& opts) {
   if (dest.empty() || !dest.has_filename()) {
-    return base::make_error(errc::invalid_argument, "write_file_atomic: bad destination '" +
-                                                        dest.string() + "'");
+    return base::make_error(errc::invalid_argument, "write_file_atomic: bad destination '" + dest.string() + "'");
   }
   if (is_protected(dest, opts.protected_paths)) {
-    return base::make_error(errc::invalid_argument,
-                            "refusing to overwrite input file " + dest.string());
+    return base::make_error(errc::invalid_argument, "refusing to overwrite input file " + dest.string());
   }
   std::error_code ec;
   if (!opts.overwrite && fs::symlink_status(dest, ec).type() != fs::file_type::not_found && !ec) {
@@ -97,8 +94,7 @@ base::result<void> write_file_atomic(const fs::path& dest, std::span<const uint8
     // link() fails with EEXIST instead of replacing: no clobbering even in a race.
     if (::link(tmp.path.c_str(), dest.c_str()) != 0) {
       int err = errno;
-      if (err == EEXIST)
-        return base::make_error(errc::invalid_argument, dest.string() + " exists (overwrite is off)");
+      if (err == EEXIST) return base::make_error(errc::invalid_argument, dest.string() + " exists (overwrite is off)");
       return os_error("link to " + dest.string(), err);
     }
     // tmp's destructor unlinks the temp name; dest keeps the data.

@@ -17,23 +17,34 @@ namespace onednn {
 base::result<void> onednn_executor::lower_step(int i) {
   const step& st = p_->steps[i];
   switch (st.kind) {
-    case op_kind::conv: return lower_conv(i);
+    case op_kind::conv:
+      return lower_conv(i);
     case op_kind::max_pool:
-    case op_kind::avg_pool: return lower_pool(i);
-    case op_kind::global_avg_pool: return lower_global_avg_pool(i);
+    case op_kind::avg_pool:
+      return lower_pool(i);
+    case op_kind::global_avg_pool:
+      return lower_global_avg_pool(i);
     case op_kind::relu:
     case op_kind::sigmoid:
-    case op_kind::clip: return lower_eltwise(i);
-    case op_kind::batch_norm: return lower_batch_norm(i);
-    case op_kind::resize: return lower_resize(i);
-    case op_kind::concat: return lower_concat(i);
+    case op_kind::clip:
+      return lower_eltwise(i);
+    case op_kind::batch_norm:
+      return lower_batch_norm(i);
+    case op_kind::resize:
+      return lower_resize(i);
+    case op_kind::concat:
+      return lower_concat(i);
     case op_kind::add:
     case op_kind::sub:
     case op_kind::mul:
-    case op_kind::div: return lower_binary(i);
-    case op_kind::prelu: return lower_prelu(i);
-    case op_kind::transpose: return lower_transpose(i);
-    case op_kind::pad: return lower_pad(i);
+    case op_kind::div:
+      return lower_binary(i);
+    case op_kind::prelu:
+      return lower_prelu(i);
+    case op_kind::transpose:
+      return lower_transpose(i);
+    case op_kind::pad:
+      return lower_pad(i);
   }
   return step_error(st, errc::unsupported, "op not implemented by the oneDNN executor");
 }

@@ -153,10 +153,10 @@ class onednn_executor final : public executor {
   // y = alg(x) elementwise, x read in y's layout.
   base::result<void> add_eltwise(int i, dnnl::algorithm alg, float alpha, float beta, int x);
   base::result<void> lower_prelu(int i);
-  base::result<void> lower_binary(int i);   // lower_binary.cpp
+  base::result<void> lower_binary(int i);  // lower_binary.cpp
   base::result<void> lower_batch_norm(int i);
-  base::result<void> lower_resize(int i);  // lower_resize.cpp
-  base::result<void> lower_concat(int i);  // lower_concat.cpp
+  base::result<void> lower_resize(int i);     // lower_resize.cpp
+  base::result<void> lower_concat(int i);     // lower_concat.cpp
   base::result<void> lower_transpose(int i);  // lower_transpose_pad.cpp
   base::result<void> lower_pad(int i);
   using ref_fn = std::function<void(const std::vector<const float*>&, float*)>;

@@ -17,7 +17,8 @@ namespace {
 
 result<int64_t> norm_axis(int64_t axis, int64_t rank, const node& n) {
   if (axis < -rank || axis >= rank)
-    return make_error(errc::invalid_argument, n.label() + ": axis " + std::to_string(axis) + " out of range for rank " + std::to_string(rank));
+    return make_error(errc::invalid_argument,
+                      n.label() + ": axis " + std::to_string(axis) + " out of range for rank " + std::to_string(rank));
   return axis < 0 ? axis + rank : axis;
 }
 
@@ -39,15 +40,32 @@ tensor cast_tensor(const tensor& t, dtype to) {
     double x = from_float ? d[i] : static_cast<double>(iv[i]);
     int64_t xi = from_float ? static_cast<int64_t>(std::trunc(x)) : iv[i];
     switch (to) {
-      case dtype::f32: r.data<float>()[i] = static_cast<float>(x); break;
-      case dtype::f16: r.data<uint16_t>()[i] = float_to_half(static_cast<float>(x)); break;
-      case dtype::f64: r.data<double>()[i] = x; break;
-      case dtype::i64: r.data<int64_t>()[i] = xi; break;
-      case dtype::i32: r.data<int32_t>()[i] = static_cast<int32_t>(xi); break;
-      case dtype::i8: r.data<int8_t>()[i] = static_cast<int8_t>(xi); break;
-      case dtype::u8: r.data<uint8_t>()[i] = static_cast<uint8_t>(xi); break;
-      case dtype::boolean: r.data<uint8_t>()[i] = from_float ? (x != 0) : (xi != 0); break;
-      case dtype::unknown: break;
+      case dtype::f32:
+        r.data<float>()[i] = static_cast<float>(x);
+        break;
+      case dtype::f16:
+        r.data<uint16_t>()[i] = float_to_half(static_cast<float>(x));
+        break;
+      case dtype::f64:
+        r.data<double>()[i] = x;
+        break;
+      case dtype::i64:
+        r.data<int64_t>()[i] = xi;
+        break;
+      case dtype::i32:
+        r.data<int32_t>()[i] = static_cast<int32_t>(xi);
+        break;
+      case dtype::i8:
+        r.data<int8_t>()[i] = static_cast<int8_t>(xi);
+        break;
+      case dtype::u8:
+        r.data<uint8_t>()[i] = static_cast<uint8_t>(xi);
+        break;
+      case dtype::boolean:
+        r.data<uint8_t>()[i] = from_float ? (x != 0) : (xi != 0);
+        break;
+      case dtype::unknown:
+        break;
     }
   }
   return r;
@@ -62,7 +80,8 @@ result<tensor> fold_slice(const node& n, const std::vector<const tensor*>& in, i
     ends = n.get_ints("ends");
     axes = n.get_ints("axes");
   } else {
-    if (in.size() < 3 || !in[1] || !in[2]) return make_error(errc::invalid_argument, n.label() + ": starts and ends are required");
+    if (in.size() < 3 || !in[1] || !in[2])
+      return make_error(errc::invalid_argument, n.label() + ": starts and ends are required");
     starts = to_i64_values(*in[1]);
     ends = to_i64_values(*in[2]);
     if (in.size() > 3 && in[3]) axes = to_i64_values(*in[3]);
@@ -119,7 +138,8 @@ result<tensor> fold_gather(const node& n, const tensor& x, const tensor& idx_t) 
   auto idx = to_i64_values(idx_t);
   const int64_t dim = x.shape[*ax];
   for (auto& i : idx) {
-    if (i < -dim || i >= dim) return make_error(errc::invalid_argument, n.label() + ": index " + std::to_string(i) + " out of range");
+    if (i < -dim || i >= dim)
+      return make_error(errc::invalid_argument, n.label() + ": index " + std::to_string(i) + " out of range");
     if (i < 0) i += dim;
   }
   shape_t out(x.shape.begin(), x.shape.begin() + *ax);
@@ -153,7 +173,8 @@ result<tensor> fold_concat(const node& n, const std::vector<const tensor*>& in) 
     if (static_cast<int64_t>(t->shape.size()) != rank || t->type != xs[0]->type)
       return make_error(errc::invalid_argument, n.label() + ": inputs differ in rank or type");
     for (int64_t a = 0; a < rank; ++a)
-      if (a != *ax && t->shape[a] != xs[0]->shape[a]) return make_error(errc::invalid_argument, n.label() + ": shapes do not match");
+      if (a != *ax && t->shape[a] != xs[0]->shape[a])
+        return make_error(errc::invalid_argument, n.label() + ": shapes do not match");
     out[*ax] += t->shape[*ax];
   }
   tensor r = tensor::zeros(xs[0]->type, out);
@@ -177,7 +198,8 @@ result<tensor> fold_binary(const node& n, const tensor& a, const tensor& b) {
   for (size_t i = 0; i < r; ++i) {
     int64_t da = i < r - ra ? 1 : a.shape[i - (r - ra)];
     int64_t db = i < r - rb ? 1 : b.shape[i - (r - rb)];
-    if (da != db && da != 1 && db != 1) return make_error(errc::invalid_argument, n.label() + ": shapes do not broadcast");
+    if (da != db && da != 1 && db != 1)
+      return make_error(errc::invalid_argument, n.label() + ": shapes do not broadcast");
     out[i] = da == 1 ? db : da;
   }
   const bool is_float = a.type == dtype::f32 || a.type == dtype::f16 || a.type == dtype::f64;
@@ -192,8 +214,14 @@ result<tensor> fold_binary(const node& n, const tensor& a, const tensor& b) {
     for (int64_t d = static_cast<int64_t>(r) - 1; d >= 0; --d) {
       int64_t idx = (o / os[d]) % out[d];
       int64_t ka = d - static_cast<int64_t>(r - ra), kb = d - static_cast<int64_t>(r - rb);
-      if (ka >= 0) { if (a.shape[ka] != 1) ia += idx * sa; sa *= a.shape[ka]; }
-      if (kb >= 0) { if (b.shape[kb] != 1) ib += idx * sb; sb *= b.shape[kb]; }
+      if (ka >= 0) {
+        if (a.shape[ka] != 1) ia += idx * sa;
+        sa *= a.shape[ka];
+      }
+      if (kb >= 0) {
+        if (b.shape[kb] != 1) ib += idx * sb;
+        sb *= b.shape[kb];
+      }
     }
     const std::string& op = n.op_type;
     if (is_float) {
@@ -211,13 +239,14 @@ result<tensor> fold_binary(const node& n, const tensor& a, const tensor& b) {
 }  // namespace
 
 bool is_shape_op(const std::string& op) {
-  static const std::set<std::string> ops = {"Constant", "ConstantOfShape", "Shape", "Slice", "Gather", "Unsqueeze",
-                                            "Squeeze", "Concat", "Cast", "Reshape", "Identity", "Flatten",
-                                            "Add", "Sub", "Mul", "Div"};
+  static const std::set<std::string> ops = {
+      "Constant", "ConstantOfShape", "Shape",    "Slice",   "Gather", "Unsqueeze", "Squeeze", "Concat",
+      "Cast",     "Reshape",         "Identity", "Flatten", "Add",    "Sub",       "Mul",     "Div"};
   return ops.count(op) != 0;
 }
 
-result<shape_t> reshape_like_shape(const node& n, const shape_t& in, const std::vector<const tensor*>& inputs, int64_t opset) {
+result<shape_t> reshape_like_shape(const node& n, const shape_t& in, const std::vector<const tensor*>& inputs,
+                                   int64_t opset) {
   const int64_t rank = static_cast<int64_t>(in.size());
   if (n.op_type == "Identity" || n.op_type == "Cast") return in;
   if (n.op_type == "Flatten") {
@@ -229,7 +258,8 @@ result<shape_t> reshape_like_shape(const node& n, const shape_t& in, const std::
     return shape_t{a, b};
   }
   if (n.op_type == "Reshape") {
-    if (inputs.size() < 2 || !inputs[1]) return make_error(errc::unsupported, n.label() + ": the target shape must be known at plan time");
+    if (inputs.size() < 2 || !inputs[1])
+      return make_error(errc::unsupported, n.label() + ": the target shape must be known at plan time");
     auto want = to_i64_values(*inputs[1]);
     const bool allow_zero = n.get_int("allowzero", 0) != 0;
     shape_t out(want.size());
@@ -241,7 +271,8 @@ result<shape_t> reshape_like_shape(const node& n, const shape_t& in, const std::
         continue;
       }
       if (want[i] == 0 && !allow_zero) {
-        if (static_cast<int64_t>(i) >= rank) return make_error(errc::invalid_argument, n.label() + ": 0 copies a missing dimension");
+        if (static_cast<int64_t>(i) >= rank)
+          return make_error(errc::invalid_argument, n.label() + ": 0 copies a missing dimension");
         out[i] = in[i];
       } else if (want[i] < 0) {
         return make_error(errc::invalid_argument, n.label() + ": negative dimension in the shape");
@@ -257,7 +288,8 @@ result<shape_t> reshape_like_shape(const node& n, const shape_t& in, const std::
       out[infer_at] = total / known;
     }
     if (numel(out) != total)
-      return make_error(errc::invalid_argument, n.label() + ": cannot reshape " + shape_str(in) + " to " + shape_str(out));
+      return make_error(errc::invalid_argument,
+                        n.label() + ": cannot reshape " + shape_str(in) + " to " + shape_str(out));
     return out;
   }
   // Squeeze / Unsqueeze: axes from the attribute (opset < 13) or the second input.
@@ -269,7 +301,9 @@ result<shape_t> reshape_like_shape(const node& n, const shape_t& in, const std::
     for (int64_t a : axes) {
       auto ax = norm_axis(a, rank, n);
       IDPHOTO_TRY(ax);
-      if (in[*ax] != 1) return make_error(errc::invalid_argument, n.label() + ": cannot squeeze a dimension of size " + std::to_string(in[*ax]));
+      if (in[*ax] != 1)
+        return make_error(errc::invalid_argument,
+                          n.label() + ": cannot squeeze a dimension of size " + std::to_string(in[*ax]));
       drop.insert(*ax);
     }
     shape_t out;
@@ -295,7 +329,8 @@ result<shape_t> reshape_like_shape(const node& n, const shape_t& in, const std::
 
 result<std::vector<tensor>> fold_node(const node& n, const std::vector<const tensor*>& in, int64_t opset) {
   auto need = [&](size_t k) -> result<void> {
-    if (in.size() < k) return make_error(errc::invalid_argument, n.label() + ": needs " + std::to_string(k) + " inputs");
+    if (in.size() < k)
+      return make_error(errc::invalid_argument, n.label() + ": needs " + std::to_string(k) + " inputs");
     for (size_t i = 0; i < k; ++i)
       if (!in[i]) return make_error(errc::invalid_argument, n.label() + ": input " + std::to_string(i) + " is missing");
     return {};
@@ -303,13 +338,16 @@ result<std::vector<tensor>> fold_node(const node& n, const std::vector<const ten
   const std::string& op = n.op_type;
   if (op == "Constant") {
     auto it = n.attrs.begin();
-    if (n.attrs.size() != 1) return make_error(errc::invalid_argument, n.label() + ": needs exactly one value attribute");
+    if (n.attrs.size() != 1)
+      return make_error(errc::invalid_argument, n.label() + ": needs exactly one value attribute");
     const attribute& a = it->second;
     if (it->first == "value" && a.k == attribute::kind::t) return std::vector<tensor>{a.t};
     if (it->first == "value_float") return std::vector<tensor>{tensor::from_f32({}, {a.f})};
-    if (it->first == "value_floats") return std::vector<tensor>{tensor::from_f32({static_cast<int64_t>(a.floats.size())}, a.floats)};
+    if (it->first == "value_floats")
+      return std::vector<tensor>{tensor::from_f32({static_cast<int64_t>(a.floats.size())}, a.floats)};
     if (it->first == "value_int") return std::vector<tensor>{tensor::from_i64({}, {a.i})};
-    if (it->first == "value_ints") return std::vector<tensor>{tensor::from_i64({static_cast<int64_t>(a.ints.size())}, a.ints)};
+    if (it->first == "value_ints")
+      return std::vector<tensor>{tensor::from_i64({static_cast<int64_t>(a.ints.size())}, a.ints)};
     return make_error(errc::unsupported, n.label() + ": attribute '" + it->first + "' is not supported");
   }
   if (op == "ConstantOfShape") {
@@ -323,7 +361,8 @@ result<std::vector<tensor>> fold_node(const node& n, const std::vector<const ten
       fill = a.t;
     }
     shape_t dims = to_i64_values(*in[0]);
-    if (in[0]->shape.size() != 1) return make_error(errc::invalid_argument, n.label() + ": the shape input must be 1-D");
+    if (in[0]->shape.size() != 1)
+      return make_error(errc::invalid_argument, n.label() + ": the shape input must be 1-D");
     constexpr int64_t max_bytes = int64_t{1} << 28;
     int64_t count = 1;
     for (int64_t d : dims) {
@@ -368,7 +407,9 @@ result<std::vector<tensor>> fold_node(const node& n, const std::vector<const ten
   if (op == "Cast") {
     IDPHOTO_TRY(need(1));
     dtype to = dtype_from_onnx(n.get_int("to", 0));
-    if (to == dtype::unknown) return make_error(errc::unsupported, n.label() + ": cast to type " + std::to_string(n.get_int("to", 0)) + " is not supported");
+    if (to == dtype::unknown)
+      return make_error(errc::unsupported,
+                        n.label() + ": cast to type " + std::to_string(n.get_int("to", 0)) + " is not supported");
     return std::vector<tensor>{cast_tensor(*in[0], to)};
   }
   if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div") {

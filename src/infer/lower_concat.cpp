@@ -48,10 +48,8 @@ base::result<void> onednn_executor::lower_concat(int i) {
       y_at.buf = vbuf_[root_[y]];
       memory dst = make_mem(sub, y_at);
       memory src;
-      if (val(x).kind == value_kind::constant)
-        src = constant_mem(x, xs, plain_desc(xs));
-      else
-        src = vmem_[x];
+      if (val(x).kind == value_kind::constant) src = constant_mem(x, xs, plain_desc(xs));
+      else src = vmem_[x];
       add_reorder(i, src, dst);
     } catch (const dnnl::error& e) {
       return step_error(st, errc::unsupported, "oneDNN reorder into the concat: " + dnnl_what(e));

@@ -111,7 +111,9 @@ base::result<void> onednn_executor::lower_conv(int i) {
     packed_at.where = weights_packed;
     weights_packed_bytes_ = std::max(weights_packed_bytes_, static_cast<int64_t>(w_packed.get_size()));
     w_mem = make_mem(w_packed, packed_at);
-    prelude = [w16, w_packed, w_mem] { pack_f16_oihw16i16o(w16, w_packed, static_cast<float*>(w_mem.get_data_handle())); };
+    prelude = [w16, w_packed, w_mem] {
+      pack_f16_oihw16i16o(w16, w_packed, static_cast<float*>(w_mem.get_data_handle()));
+    };
   } else if (opts_.weights == weights_mode::resident || !(w16 || w_needs_pack)) {
     w_mem = constant_mem(w, shape_t(w_dims.begin(), w_dims.end()), w_packed);
   } else {
@@ -223,12 +225,12 @@ base::result<bool> onednn_executor::lower_conv_chunked(int i, const memory& src,
     const memory::desc wd({cc, cp.c_in, cp.kh, cp.kw}, dt::f32, tag::any);
     const memory::desc bd({cc}, dt::f32, tag::x);
     try {
-      auto d = b >= 0 ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
-                                                        dnnl::algorithm::convolution_direct, pd.src_desc(), wd, bd, yd,
-                                                        strides, dil, pad_l, pad_r)
-                      : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
-                                                        dnnl::algorithm::convolution_direct, pd.src_desc(), wd, yd,
-                                                        strides, dil, pad_l, pad_r);
+      auto d =
+          b >= 0
+              ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+                                                pd.src_desc(), wd, bd, yd, strides, dil, pad_l, pad_r)
+              : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+                                                pd.src_desc(), wd, yd, strides, dil, pad_l, pad_r);
       dnnl::convolution_forward::primitive_desc c(d, attr, eng_);
       if (is_ref_impl(c) || !(c.src_desc() == pd.src_desc()) || !(c.dst_desc() == yd) ||
           !is_oihw16i16o(c.weights_desc()))
@@ -282,7 +284,8 @@ base::result<bool> onednn_executor::lower_conv_chunked(int i, const memory& src,
     const tensor* release_w = last ? &wt : nullptr;
     const tensor* release_b = last ? b_src : nullptr;
     o.fn = [part_w16, wd, w_mem, run = std::move(o.fn), widen_b16, b_all, n_bias, release_w, release_b] {
-      if (widen_b16) half_to_float_n(widen_b16, static_cast<float*>(b_all.get_data_handle()), static_cast<size_t>(n_bias));
+      if (widen_b16)
+        half_to_float_n(widen_b16, static_cast<float*>(b_all.get_data_handle()), static_cast<size_t>(n_bias));
       pack_f16_oihw16i16o(part_w16, wd, static_cast<float*>(w_mem.get_data_handle()));
       run();
       if (release_w) release_pages(*release_w);

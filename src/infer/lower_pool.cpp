@@ -34,10 +34,8 @@ base::result<void> onednn_executor::lower_pool(int i) {
   const bool grown = pad_b > pp.pad_b || pad_r > pp.pad_r;
   if (pad_b < 0 || pad_r < 0 || (!is_max && pp.count_include_pad && grown)) {
     return lower_ref(i, {x}, [pp, is_max](const std::vector<const float*>& in, float* out) {
-      if (is_max)
-        ref::max_pool(pp, in[0], out);
-      else
-        ref::avg_pool(pp, in[0], out);
+      if (is_max) ref::max_pool(pp, in[0], out);
+      else ref::avg_pool(pp, in[0], out);
     });
   }
   const auto alg = is_max ? dnnl::algorithm::pooling_max

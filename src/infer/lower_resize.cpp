@@ -34,7 +34,8 @@ base::result<void> onednn_executor::lower_resize(int i) {
     add_kernel(
         i,
         [rp, block, s, d] {
-          resize_linear(rp, block, static_cast<const float*>(s.get_data_handle()), static_cast<float*>(d.get_data_handle()));
+          resize_linear(rp, block, static_cast<const float*>(s.get_data_handle()),
+                        static_cast<float*>(d.get_data_handle()));
         },
         "idphoto:resize_linear");
     return {};

@@ -22,9 +22,8 @@ base::result<void> onednn_executor::lower_transpose(int i) {
   const shape_t& xs = val(x).shape;
   const shape_t& ys = val(y).shape;
   if (xs.empty()) {
-    return lower_ref(i, {x}, [tp, xs](const std::vector<const float*>& in, float* out) {
-      ref::transpose(tp, in[0], xs, out);
-    });
+    return lower_ref(i, {x},
+                     [tp, xs](const std::vector<const float*>& in, float* out) { ref::transpose(tp, in[0], xs, out); });
   }
   place dense_at;
   dense_at.buf = vbuf_[root_[x]];
@@ -53,9 +52,8 @@ base::result<void> onednn_executor::lower_pad(int i) {
   const int x = st.inputs[0], y = st.output;
   const shape_t xs = val(x).shape, ys = val(y).shape;
   auto reference = [&] {
-    return lower_ref(i, {x}, [pp, xs, ys](const std::vector<const float*>& in, float* out) {
-      ref::pad(pp, in[0], xs, out, ys);
-    });
+    return lower_ref(
+        i, {x}, [pp, xs, ys](const std::vector<const float*>& in, float* out) { ref::pad(pp, in[0], xs, out, ys); });
   };
   const bool cropping = std::any_of(pp.begin.begin(), pp.begin.end(), [](int64_t v) { return v < 0; }) ||
                         std::any_of(pp.end.begin(), pp.end.end(), [](int64_t v) { return v < 0; });

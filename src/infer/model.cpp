@@ -51,7 +51,8 @@ result<tensor> tensor_header(const onnx::TensorProto& tp, const std::string& wha
   tensor t;
   t.type = dtype_from_onnx(tp.data_type());
   if (t.type == dtype::unknown)
-    return make_error(errc::unsupported, what + ": tensor data type " + std::to_string(tp.data_type()) + " is not supported");
+    return make_error(errc::unsupported,
+                      what + ": tensor data type " + std::to_string(tp.data_type()) + " is not supported");
   if (tp.data_location() == onnx::TensorProto::EXTERNAL || tp.external_data_size() > 0)
     return make_error(errc::unsupported, what + ": external tensor data is not supported");
   n = 1;
@@ -84,16 +85,24 @@ result<tensor> convert_tensor(onnx::TensorProto& tp, const std::string& what) {
   }
   auto check = [&](int have) -> result<void> {
     if (static_cast<int64_t>(have) != n)
-      return make_error(errc::corrupt, what + ": holds " + std::to_string(have) + " values, shape " + shape_str(t.shape) +
-                                           " needs " + std::to_string(n));
+      return make_error(errc::corrupt, what + ": holds " + std::to_string(have) + " values, shape " +
+                                           shape_str(t.shape) + " needs " + std::to_string(n));
     return {};
   };
   // Count the stored values before allocating: a tiny file may declare huge dims.
   switch (t.type) {
-    case dtype::f32: IDPHOTO_TRY(check(tp.float_data_size())); break;
-    case dtype::f64: IDPHOTO_TRY(check(tp.double_data_size())); break;
-    case dtype::i64: IDPHOTO_TRY(check(tp.int64_data_size())); break;
-    default: IDPHOTO_TRY(check(tp.int32_data_size())); break;
+    case dtype::f32:
+      IDPHOTO_TRY(check(tp.float_data_size()));
+      break;
+    case dtype::f64:
+      IDPHOTO_TRY(check(tp.double_data_size()));
+      break;
+    case dtype::i64:
+      IDPHOTO_TRY(check(tp.int64_data_size()));
+      break;
+    default:
+      IDPHOTO_TRY(check(tp.int32_data_size()));
+      break;
   }
   t.bytes.resize(want);
   if (want == 0) return t;
@@ -110,7 +119,11 @@ result<tensor> convert_tensor(onnx::TensorProto& tp, const std::string& what) {
       std::memcpy(t.bytes.data(), tp.int64_data().data(), want);
       break;
     }
-    case dtype::f16: case dtype::i32: case dtype::i8: case dtype::u8: case dtype::boolean: {
+    case dtype::f16:
+    case dtype::i32:
+    case dtype::i8:
+    case dtype::u8:
+    case dtype::boolean: {
       // These are stored one per int32 entry.
       for (int64_t i = 0; i < n; ++i) {
         int32_t v = tp.int32_data(static_cast<int>(i));
@@ -121,7 +134,8 @@ result<tensor> convert_tensor(onnx::TensorProto& tp, const std::string& what) {
       }
       break;
     }
-    default: break;
+    default:
+      break;
   }
   return t;
 }
@@ -129,12 +143,30 @@ result<tensor> convert_tensor(onnx::TensorProto& tp, const std::string& what) {
 result<attribute> convert_attribute(onnx::AttributeProto& ap, const std::string& where) {
   attribute a;
   switch (ap.type()) {
-    case onnx::AttributeProto::INT: a.k = attribute::kind::i; a.i = ap.i(); break;
-    case onnx::AttributeProto::FLOAT: a.k = attribute::kind::f; a.f = ap.f(); break;
-    case onnx::AttributeProto::STRING: a.k = attribute::kind::s; a.s = ap.s(); break;
-    case onnx::AttributeProto::INTS: a.k = attribute::kind::ints; a.ints.assign(ap.ints().begin(), ap.ints().end()); break;
-    case onnx::AttributeProto::FLOATS: a.k = attribute::kind::floats; a.floats.assign(ap.floats().begin(), ap.floats().end()); break;
-    case onnx::AttributeProto::STRINGS: a.k = attribute::kind::strings; a.strings.assign(ap.strings().begin(), ap.strings().end()); break;
+    case onnx::AttributeProto::INT:
+      a.k = attribute::kind::i;
+      a.i = ap.i();
+      break;
+    case onnx::AttributeProto::FLOAT:
+      a.k = attribute::kind::f;
+      a.f = ap.f();
+      break;
+    case onnx::AttributeProto::STRING:
+      a.k = attribute::kind::s;
+      a.s = ap.s();
+      break;
+    case onnx::AttributeProto::INTS:
+      a.k = attribute::kind::ints;
+      a.ints.assign(ap.ints().begin(), ap.ints().end());
+      break;
+    case onnx::AttributeProto::FLOATS:
+      a.k = attribute::kind::floats;
+      a.floats.assign(ap.floats().begin(), ap.floats().end());
+      break;
+    case onnx::AttributeProto::STRINGS:
+      a.k = attribute::kind::strings;
+      a.strings.assign(ap.strings().begin(), ap.strings().end());
+      break;
     case onnx::AttributeProto::TENSOR: {
       a.k = attribute::kind::t;
       auto t = convert_tensor(*ap.mutable_t(), where + " attribute " + ap.name());
@@ -142,7 +174,9 @@ result<attribute> convert_attribute(onnx::AttributeProto& ap, const std::string&
       a.t = std::move(*t);
       break;
     }
-    default: a.k = attribute::kind::unsupported; break;  // graphs, sparse tensors: the op will be refused
+    default:
+      a.k = attribute::kind::unsupported;
+      break;  // graphs, sparse tensors: the op will be refused
   }
   return a;
 }
@@ -176,7 +210,8 @@ result<std::vector<node>> topo_sort(std::vector<node> nodes, const std::unordere
       if (in.empty() || available.count(in)) continue;
       auto it = producer.find(in);
       if (it == producer.end())
-        return make_error(errc::invalid_argument, nodes[i].label() + ": input '" + in + "' is not defined by any node, initialiser or graph input");
+        return make_error(errc::invalid_argument, nodes[i].label() + ": input '" + in +
+                                                      "' is not defined by any node, initialiser or graph input");
       deps.insert(it->second);
     }
     pending[i] = static_cast<int>(deps.size());
@@ -238,16 +273,20 @@ class wire_reader {
     len = 0;
     uint64_t v;
     switch (wire) {
-      case 0: return varint(v);
-      case 1: return skip(8);
-      case 5: return skip(4);
+      case 0:
+        return varint(v);
+      case 1:
+        return skip(8);
+      case 5:
+        return skip(4);
       case 2:
         if (!varint(v) || v > static_cast<uint64_t>(end_ - p_)) return false;
         payload = p_;
         len = static_cast<size_t>(v);
         p_ += len;
         return true;
-      default: return false;  // groups are not used by ONNX
+      default:
+        return false;  // groups are not used by ONNX
     }
   }
 
@@ -279,8 +318,8 @@ void put_message(std::string& out, uint32_t number, const std::string& body) {
 constexpr size_t map_min_bytes = 64 * 1024;
 
 struct stripped_model {
-  std::string proto;                            // the protobuf without large raw_data
-  std::vector<std::optional<raw_span>> spans;   // per initialiser, in file order
+  std::string proto;                           // the protobuf without large raw_data
+  std::vector<std::optional<raw_span>> spans;  // per initialiser, in file order
 };
 
 // False when the walk cannot follow the file (protobuf will judge it whole).
@@ -340,7 +379,8 @@ struct file_mapping {
 };
 
 // mapping + spans: the large initialisers stripped from mp (see strip_large_raw_data).
-result<std::shared_ptr<model>> convert_model(onnx::ModelProto& mp, const std::shared_ptr<file_mapping>& mapping = nullptr,
+result<std::shared_ptr<model>> convert_model(onnx::ModelProto& mp,
+                                             const std::shared_ptr<file_mapping>& mapping = nullptr,
                                              const std::vector<std::optional<raw_span>>* spans = nullptr) {
   auto m = std::make_shared<model>();
   for (const auto& os : mp.opset_import())
@@ -362,8 +402,9 @@ result<std::shared_ptr<model>> convert_model(onnx::ModelProto& mp, const std::sh
       auto header = tensor_header(init, "initialiser '" + init.name() + "'", n);
       IDPHOTO_TRY(header);
       if (static_cast<size_t>(n) * dtype_size(header->type) != sp.size)
-        return make_error(errc::corrupt, "initialiser '" + init.name() + "': raw_data holds " + std::to_string(sp.size) +
-                                             " bytes, shape " + shape_str(header->shape) + " needs " +
+        return make_error(errc::corrupt, "initialiser '" + init.name() + "': raw_data holds " +
+                                             std::to_string(sp.size) + " bytes, shape " + shape_str(header->shape) +
+                                             " needs " +
                                              std::to_string(static_cast<size_t>(n) * dtype_size(header->type)));
       tensor t = std::move(*header);
       t.ext = static_cast<const std::byte*>(mapping->addr) + sp.offset;
@@ -414,7 +455,8 @@ result<std::shared_ptr<model>> convert_model(onnx::ModelProto& mp, const std::sh
   for (const auto& n : m->nodes)
     for (const auto& o : n.outputs) produced.insert(o);
   for (const auto& o : m->outputs)
-    if (!produced.count(o.name)) return make_error(errc::invalid_argument, "graph output '" + o.name + "' is never produced");
+    if (!produced.count(o.name))
+      return make_error(errc::invalid_argument, "graph output '" + o.name + "' is never produced");
   if (m->outputs.empty()) return make_error(errc::invalid_argument, "the graph has no outputs");
   return m;
 }
@@ -439,7 +481,8 @@ result<std::shared_ptr<model>> load_model(const std::string& path) {
     release_pages(mapping->addr, mapping->size);
     onnx::ModelProto mp;
     if (!mp.ParseFromString(stripped.proto))
-      return make_error(errc::corrupt, "'" + path + "' is not a valid ONNX model (protobuf parse failed: truncated or not ONNX)");
+      return make_error(errc::corrupt,
+                        "'" + path + "' is not a valid ONNX model (protobuf parse failed: truncated or not ONNX)");
     std::string().swap(stripped.proto);
     auto m = convert_model(mp, mapping, &stripped.spans);
     if (!m.ok()) return make_error(m.err().code, "'" + path + "': " + m.err().detail);
@@ -451,9 +494,12 @@ result<std::shared_ptr<model>> load_model(const std::string& path) {
     google::protobuf::io::FileInputStream in(fd);
     in.SetCloseOnDelete(true);
     parsed = mp.ParseFromZeroCopyStream(&in);
-    if (in.GetErrno() != 0) return make_error(errc::io, "cannot read model '" + path + "': " + std::strerror(in.GetErrno()));
+    if (in.GetErrno() != 0)
+      return make_error(errc::io, "cannot read model '" + path + "': " + std::strerror(in.GetErrno()));
   }
-  if (!parsed) return make_error(errc::corrupt, "'" + path + "' is not a valid ONNX model (protobuf parse failed: truncated or not ONNX)");
+  if (!parsed)
+    return make_error(errc::corrupt,
+                      "'" + path + "' is not a valid ONNX model (protobuf parse failed: truncated or not ONNX)");
   auto m = convert_model(mp);
   if (!m.ok()) return make_error(m.err().code, "'" + path + "': " + m.err().detail);
   return m;

@@ -24,7 +24,7 @@ struct attribute {
 };
 
 struct node {
-  std::string name;     // may be empty in the file; then "<op_type>#<index>"
+  std::string name;  // may be empty in the file; then "<op_type>#<index>"
   std::string op_type;
   std::string domain;
   std::vector<std::string> inputs;  // "" = optional input omitted
@@ -46,10 +46,10 @@ struct value_info {
 };
 
 struct model {
-  int64_t opset = 0;              // default-domain opset version
-  std::vector<node> nodes;        // topologically sorted
+  int64_t opset = 0;        // default-domain opset version
+  std::vector<node> nodes;  // topologically sorted
   std::unordered_map<std::string, tensor> initializers;
-  std::vector<value_info> inputs;   // graph inputs that are not initialisers
+  std::vector<value_info> inputs;  // graph inputs that are not initialisers
   std::vector<value_info> outputs;
   int64_t initializer_bytes = 0;  // as stored (fp16 counts 2 bytes per weight)
 };

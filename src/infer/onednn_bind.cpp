@@ -76,12 +76,24 @@ base::result<void> onednn_executor::finalize() {
   for (auto& [m, at] : bindings_) {
     std::byte* base = nullptr;
     switch (at.where) {
-      case in_arena: base = arena_.get() + abs_offset(at.buf); break;
-      case weights_plain: base = weights_plain_.get(); break;
-      case weights_packed: base = weights_packed_.get(); break;
-      case bias_plain: base = bias_plain_.get(); break;
-      case scratchpad: base = scratchpad_.get(); break;
-      case fixed: base = static_cast<std::byte*>(at.ptr); break;
+      case in_arena:
+        base = arena_.get() + abs_offset(at.buf);
+        break;
+      case weights_plain:
+        base = weights_plain_.get();
+        break;
+      case weights_packed:
+        base = weights_packed_.get();
+        break;
+      case bias_plain:
+        base = bias_plain_.get();
+        break;
+      case scratchpad:
+        base = scratchpad_.get();
+        break;
+      case fixed:
+        base = static_cast<std::byte*>(at.ptr);
+        break;
     }
     m.set_data_handle(base + at.offset);
   }

@@ -84,10 +84,8 @@ void resize_linear(const resize_params& p, int block, const float* x, float* y) 
   const std::vector<tap> ty = make_taps(p.coord, p.scale_h, p.h_in, p.h_out);
   const std::vector<tap> tx = make_taps(p.coord, p.scale_w, p.w_in, p.w_out);
   if (block == 16) {
-    if (__builtin_cpu_supports("avx512f"))
-      run_blocked_avx512(p, ty.data(), tx.data(), x, y);
-    else
-      run_blocked_default(p, ty.data(), tx.data(), x, y);
+    if (__builtin_cpu_supports("avx512f")) run_blocked_avx512(p, ty.data(), tx.data(), x, y);
+    else run_blocked_default(p, ty.data(), tx.data(), x, y);
   } else {
     run_plain(p, ty.data(), tx.data(), x, y);
   }

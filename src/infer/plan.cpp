@@ -42,23 +42,40 @@ using base::result;
 
 const char* op_kind_name(op_kind k) {
   switch (k) {
-    case op_kind::conv: return "conv";
-    case op_kind::relu: return "relu";
-    case op_kind::sigmoid: return "sigmoid";
-    case op_kind::clip: return "clip";
-    case op_kind::max_pool: return "max_pool";
-    case op_kind::avg_pool: return "avg_pool";
-    case op_kind::global_avg_pool: return "global_avg_pool";
-    case op_kind::batch_norm: return "batch_norm";
-    case op_kind::resize: return "resize";
-    case op_kind::concat: return "concat";
-    case op_kind::add: return "add";
-    case op_kind::mul: return "mul";
-    case op_kind::sub: return "sub";
-    case op_kind::div: return "div";
-    case op_kind::prelu: return "prelu";
-    case op_kind::transpose: return "transpose";
-    case op_kind::pad: return "pad";
+    case op_kind::conv:
+      return "conv";
+    case op_kind::relu:
+      return "relu";
+    case op_kind::sigmoid:
+      return "sigmoid";
+    case op_kind::clip:
+      return "clip";
+    case op_kind::max_pool:
+      return "max_pool";
+    case op_kind::avg_pool:
+      return "avg_pool";
+    case op_kind::global_avg_pool:
+      return "global_avg_pool";
+    case op_kind::batch_norm:
+      return "batch_norm";
+    case op_kind::resize:
+      return "resize";
+    case op_kind::concat:
+      return "concat";
+    case op_kind::add:
+      return "add";
+    case op_kind::mul:
+      return "mul";
+    case op_kind::sub:
+      return "sub";
+    case op_kind::div:
+      return "div";
+    case op_kind::prelu:
+      return "prelu";
+    case op_kind::transpose:
+      return "transpose";
+    case op_kind::pad:
+      return "pad";
   }
   return "?";
 }
@@ -71,9 +88,24 @@ int plan::root(int v) const {
 namespace detail {
 namespace {
 
-const std::set<std::string> compute_ops = {"Conv", "Relu", "Sigmoid", "Clip", "MaxPool", "AveragePool",
-                                           "GlobalAveragePool", "BatchNormalization", "Resize", "Upsample",
-                                           "Concat", "Add", "Mul", "Sub", "Div", "PRelu", "Transpose", "Pad"};
+const std::set<std::string> compute_ops = {"Conv",
+                                           "Relu",
+                                           "Sigmoid",
+                                           "Clip",
+                                           "MaxPool",
+                                           "AveragePool",
+                                           "GlobalAveragePool",
+                                           "BatchNormalization",
+                                           "Resize",
+                                           "Upsample",
+                                           "Concat",
+                                           "Add",
+                                           "Mul",
+                                           "Sub",
+                                           "Div",
+                                           "PRelu",
+                                           "Transpose",
+                                           "Pad"};
 const std::set<std::string> alias_ops = {"Identity", "Cast", "Reshape", "Squeeze", "Unsqueeze", "Flatten"};
 
 bool is_float_cast_target(int64_t to) { return to == 1 || to == 10 || to == 11; }
@@ -89,22 +121,28 @@ result<void> planner::build() {
     // A model with no runtime inputs folds to constants; allowed.
   }
   for (const auto& vi : m_.inputs) {
-    auto it = std::find_if(req_.input_shapes.begin(), req_.input_shapes.end(), [&](auto& kv) { return kv.first == vi.name; });
-    if (it == req_.input_shapes.end()) return make_error(errc::invalid_argument, "input '" + vi.name + "' is not given");
+    auto it =
+        std::find_if(req_.input_shapes.begin(), req_.input_shapes.end(), [&](auto& kv) { return kv.first == vi.name; });
+    if (it == req_.input_shapes.end())
+      return make_error(errc::invalid_argument, "input '" + vi.name + "' is not given");
     if (vi.type != dtype::f32 && vi.type != dtype::unknown)
-      return make_error(errc::unsupported, "input '" + vi.name + "' is " + dtype_name(vi.type) + "; only float32 inputs are supported");
+      return make_error(errc::unsupported,
+                        "input '" + vi.name + "' is " + dtype_name(vi.type) + "; only float32 inputs are supported");
     const shape_t& s = it->second;
     if (!vi.dims.empty() && vi.dims.size() != s.size())
-      return make_error(errc::invalid_argument, "input '" + vi.name + "' must have rank " + std::to_string(vi.dims.size()) +
-                                                    ", got " + shape_str(s));
+      return make_error(errc::invalid_argument, "input '" + vi.name + "' must have rank " +
+                                                    std::to_string(vi.dims.size()) + ", got " + shape_str(s));
     for (size_t d = 0; d < s.size(); ++d) {
-      if (s[d] <= 0 || s[d] > max_dim) return make_error(errc::invalid_argument, "input '" + vi.name + "' has a bad dimension: " + shape_str(s));
+      if (s[d] <= 0 || s[d] > max_dim)
+        return make_error(errc::invalid_argument, "input '" + vi.name + "' has a bad dimension: " + shape_str(s));
       // Spatial dimensions (index >= 2) may differ from the file's; the others must match.
       if (d < 2 && d < vi.dims.size() && vi.dims[d] > 0 && vi.dims[d] != s[d])
-        return make_error(errc::invalid_argument, "input '" + vi.name + "' dimension " + std::to_string(d) + " must be " +
-                                                      std::to_string(vi.dims[d]) + ", got " + shape_str(s));
+        return make_error(errc::invalid_argument, "input '" + vi.name + "' dimension " + std::to_string(d) +
+                                                      " must be " + std::to_string(vi.dims[d]) + ", got " +
+                                                      shape_str(s));
     }
-    if (numel(s) > max_elements) return make_error(errc::too_large, "input '" + vi.name + "' is too large: " + shape_str(s));
+    if (numel(s) > max_elements)
+      return make_error(errc::too_large, "input '" + vi.name + "' is too large: " + shape_str(s));
     value v;
     v.name = vi.name;
     v.kind = value_kind::graph_input;
@@ -268,7 +306,8 @@ result<void> planner::visit(const node& n, int node_index) {
       continue;
     }
     auto it = ids_.find(name);
-    if (it == ids_.end()) return make_error(errc::invalid_argument, n.label() + ": input '" + name + "' is not defined");
+    if (it == ids_.end())
+      return make_error(errc::invalid_argument, n.label() + ": input '" + name + "' is not defined");
     in.push_back(it->second);
     if (!is_const(it->second)) all_const = false;
   }
@@ -329,7 +368,8 @@ result<void> planner::visit(const node& n, int node_index) {
   shape_t out_shape;
   if (st->kind == op_kind::resize) IDPHOTO_TRY(decode_resize(n, in, node_index, *st, out_shape));
   else out_shape = p_.values[st->output].shape;  // decode stored it in a scratch value
-  if (numel(out_shape) > max_elements) return make_error(errc::too_large, n.label() + ": output " + shape_str(out_shape) + " is too large");
+  if (numel(out_shape) > max_elements)
+    return make_error(errc::too_large, n.label() + ": output " + shape_str(out_shape) + " is too large");
 
   if (all_const) {
     auto t = evaluate_const(*st, out_shape);
@@ -381,7 +421,8 @@ void planner::fuse_relu() {
       int prod = p_.values[src].producer;
       if (prod >= 0 && new_index[prod] >= 0) {
         step& c = kept[new_index[prod]];
-        if (c.kind == op_kind::conv && c.output == src && uses[src] == 1 && !std::get<conv_params>(c.params).fuse_relu) {
+        if (c.kind == op_kind::conv && c.output == src && uses[src] == 1 &&
+            !std::get<conv_params>(c.params).fuse_relu) {
           std::get<conv_params>(c.params).fuse_relu = true;
           c.output = st.output;
           new_index[i] = new_index[prod];

@@ -15,8 +15,23 @@
 namespace idphoto::infer {
 
 enum class op_kind {
-  conv, relu, sigmoid, clip, max_pool, avg_pool, global_avg_pool, batch_norm,
-  resize, concat, add, mul, sub, div, prelu, transpose, pad,
+  conv,
+  relu,
+  sigmoid,
+  clip,
+  max_pool,
+  avg_pool,
+  global_avg_pool,
+  batch_norm,
+  resize,
+  concat,
+  add,
+  mul,
+  sub,
+  div,
+  prelu,
+  transpose,
+  pad,
 };
 const char* op_kind_name(op_kind k);
 
@@ -78,14 +93,14 @@ struct pad_params {
 
 struct no_params {};
 
-using op_params = std::variant<no_params, conv_params, pool_params, resize_params,
-                               clip_params, batch_norm_params, concat_params, transpose_params, pad_params>;
+using op_params = std::variant<no_params, conv_params, pool_params, resize_params, clip_params, batch_norm_params,
+                               concat_params, transpose_params, pad_params>;
 
 struct step {
   op_kind kind = op_kind::relu;
-  std::string node;          // node label, for errors and profiles
-  std::vector<int> inputs;   // value ids; for conv: x, w, [b] (w, b are constants); prelu: x, slope
-  int output = -1;           // value id
+  std::string node;         // node label, for errors and profiles
+  std::vector<int> inputs;  // value ids; for conv: x, w, [b] (w, b are constants); prelu: x, slope
+  int output = -1;          // value id
   op_params params;
 };
 
@@ -94,7 +109,7 @@ enum class value_kind { graph_input, runtime, constant };
 struct value {
   std::string name;
   value_kind kind = value_kind::runtime;
-  dtype type = dtype::f32;   // runtime values are always computed in f32
+  dtype type = dtype::f32;  // runtime values are always computed in f32
   shape_t shape;
   // constant: points into model initialisers or plan::folded (never null for constants).
   const tensor* constant = nullptr;
@@ -102,8 +117,8 @@ struct value {
   // Unsqueeze, Flatten, Cast between float types). -1 if it owns its buffer.
   int alias_of = -1;
   bool graph_output = false;
-  int producer = -1;   // step index; -1 for graph inputs and aliases
-  int last_use = -1;   // last step index reading it (through aliases); steps.size() for outputs
+  int producer = -1;  // step index; -1 for graph inputs and aliases
+  int last_use = -1;  // last step index reading it (through aliases); steps.size() for outputs
   // Buffer assignment (filled by assign_buffers for owners, copied for aliases).
   int64_t offset = -1;
   int64_t bytes = 0;
@@ -112,20 +127,20 @@ struct value {
 struct plan {
   std::vector<value> values;
   std::vector<step> steps;
-  std::vector<int> inputs;   // value ids of graph inputs, in model order
-  std::vector<int> outputs;  // value ids of requested outputs, in request order
+  std::vector<int> inputs;                      // value ids of graph inputs, in model order
+  std::vector<int> outputs;                     // value ids of requested outputs, in request order
   std::vector<std::unique_ptr<tensor>> folded;  // constants made at plan time
-  int64_t arena_bytes = 0;   // planned peak of activation memory
+  int64_t arena_bytes = 0;                      // planned peak of activation memory
   int n_folded_nodes = 0;
   int n_fused_relu = 0;
   int n_resize_retargeted = 0;
 
-  int root(int v) const;     // follow alias_of to the owning value
+  int root(int v) const;  // follow alias_of to the owning value
 };
 
 struct plan_request {
   std::vector<std::pair<std::string, shape_t>> input_shapes;  // every graph input
-  std::vector<std::string> outputs;  // empty = every graph output
+  std::vector<std::string> outputs;                           // empty = every graph output
   bool fuse_relu = true;
   // Make size-baked Resize targets follow the spatial size of their partner (see plan.cpp).
   bool retarget_resize = true;

@@ -11,7 +11,8 @@ namespace idphoto::infer::detail {
 using base::errc;
 using base::make_error;
 
-result<void> resolve_pads(const node& n, int64_t h, int64_t w, bool ceil_mode, spatial_attrs& a, int64_t& ho, int64_t& wo) {
+result<void> resolve_pads(const node& n, int64_t h, int64_t w, bool ceil_mode, spatial_attrs& a, int64_t& ho,
+                          int64_t& wo) {
   const std::string auto_pad = n.get_string("auto_pad", "NOTSET");
   auto pads = n.get_ints("pads", {0, 0, 0, 0});
   if (pads.size() != 4) return make_error(errc::unsupported, n.label() + ": only 2-D pads are supported");
@@ -34,7 +35,10 @@ result<void> resolve_pads(const node& n, int64_t h, int64_t w, bool ceil_mode, s
   if (auto_pad == "VALID") {
     a.pt = a.pl = a.pb = a.pr = 0;
   } else if (auto_pad == "NOTSET") {
-    a.pt = pads[0]; a.pl = pads[1]; a.pb = pads[2]; a.pr = pads[3];
+    a.pt = pads[0];
+    a.pl = pads[1];
+    a.pb = pads[2];
+    a.pr = pads[3];
   } else {
     return make_error(errc::unsupported, n.label() + ": auto_pad '" + auto_pad + "'");
   }
@@ -47,7 +51,8 @@ result<void> resolve_pads(const node& n, int64_t h, int64_t w, bool ceil_mode, s
   };
   ho = out(h, eh, a.sh, a.pt, a.pb);
   wo = out(w, ew, a.sw, a.pl, a.pr);
-  if (ho <= 0 || wo <= 0) return make_error(errc::invalid_argument, n.label() + ": the kernel is larger than the padded input");
+  if (ho <= 0 || wo <= 0)
+    return make_error(errc::invalid_argument, n.label() + ": the kernel is larger than the padded input");
   return {};
 }
 
@@ -57,9 +62,11 @@ result<step> planner::decode(const node& n, const std::vector<int>& in) {
   s.node = n.label();
   const std::string& op = n.op_type;
   auto need_runtime_or_const = [&](size_t k) -> result<void> {
-    if (in.size() < k) return make_error(errc::invalid_argument, n.label() + ": needs " + std::to_string(k) + " inputs");
+    if (in.size() < k)
+      return make_error(errc::invalid_argument, n.label() + ": needs " + std::to_string(k) + " inputs");
     for (size_t i = 0; i < k; ++i)
-      if (in[i] < 0) return make_error(errc::invalid_argument, n.label() + ": input " + std::to_string(i) + " is missing");
+      if (in[i] < 0)
+        return make_error(errc::invalid_argument, n.label() + ": input " + std::to_string(i) + " is missing");
     return {};
   };
   shape_t out;
@@ -76,7 +83,8 @@ result<step> planner::decode(const node& n, const std::vector<int>& in) {
       } else {
         for (size_t k = 1; k < 3 && k < in.size(); ++k) {
           if (in[k] < 0) continue;
-          if (!is_const(in[k])) return make_error(errc::unsupported, n.label() + ": min/max must be known at plan time");
+          if (!is_const(in[k]))
+            return make_error(errc::unsupported, n.label() + ": min/max must be known at plan time");
           auto v = to_f64_values(*const_of(in[k]));
           if (v.size() != 1) return make_error(errc::invalid_argument, n.label() + ": min/max must be scalars");
           (k == 1 ? cp.lo : cp.hi) = static_cast<float>(v[0]);
@@ -99,15 +107,18 @@ result<step> planner::decode(const node& n, const std::vector<int>& in) {
       int64_t da = i < r - a.size() ? 1 : a[i - (r - a.size())];
       int64_t db = i < r - b.size() ? 1 : b[i - (r - b.size())];
       if (da != db && da != 1 && db != 1)
-        return make_error(errc::invalid_argument, n.label() + ": shapes " + shape_str(a) + " and " + shape_str(b) + " do not broadcast");
+        return make_error(errc::invalid_argument,
+                          n.label() + ": shapes " + shape_str(a) + " and " + shape_str(b) + " do not broadcast");
       out[i] = da == 1 ? db : da;
     }
     for (int id : s.inputs)
-      if (is_const(id) && const_of(id)->type != dtype::f32 && const_of(id)->type != dtype::f16 && const_of(id)->type != dtype::f64)
+      if (is_const(id) && const_of(id)->type != dtype::f32 && const_of(id)->type != dtype::f16 &&
+          const_of(id)->type != dtype::f64)
         return make_error(errc::unsupported, n.label() + ": integer operand with a runtime tensor");
     // PRelu broadcasts the slope to X only (unidirectionally): the output is X's shape.
     if (s.kind == op_kind::prelu && out != a)
-      return make_error(errc::invalid_argument, n.label() + ": slope " + shape_str(b) + " does not broadcast to " + shape_str(a));
+      return make_error(errc::invalid_argument,
+                        n.label() + ": slope " + shape_str(b) + " does not broadcast to " + shape_str(a));
   } else if (op == "Transpose") {
     IDPHOTO_TRY(need_runtime_or_const(1));
     IDPHOTO_TRY(decode_transpose(n, in, s, out));
@@ -128,10 +139,12 @@ result<step> planner::decode(const node& n, const std::vector<int>& in) {
     out[cp.axis] = 0;
     for (int id : xs) {
       const shape_t& sh = shape_of(id);
-      if (static_cast<int64_t>(sh.size()) != rank) return make_error(errc::invalid_argument, n.label() + ": inputs differ in rank");
+      if (static_cast<int64_t>(sh.size()) != rank)
+        return make_error(errc::invalid_argument, n.label() + ": inputs differ in rank");
       for (int64_t d = 0; d < rank; ++d)
         if (d != cp.axis && sh[d] != shape_of(xs[0])[d])
-          return make_error(errc::invalid_argument, n.label() + ": input shapes " + shape_str(sh) + " and " + shape_str(shape_of(xs[0])) + " do not match");
+          return make_error(errc::invalid_argument, n.label() + ": input shapes " + shape_str(sh) + " and " +
+                                                        shape_str(shape_of(xs[0])) + " do not match");
       out[cp.axis] += sh[cp.axis];
       if (is_const(id) && const_of(id)->type != dtype::f32 && const_of(id)->type != dtype::f16)
         return make_error(errc::unsupported, n.label() + ": non-float constant input");
@@ -148,32 +161,50 @@ result<step> planner::decode(const node& n, const std::vector<int>& in) {
     if (op == "Conv") {
       IDPHOTO_TRY(need_runtime_or_const(2));
       const tensor* w = const_of(in[1]);
-      if (!w) return make_error(errc::unsupported, n.label() + ": weights '" + n.inputs[1] + "' must be an initialiser or constant (runtime weights are not supported)");
-      if (w->shape.size() != 4) return make_error(errc::invalid_argument, n.label() + ": weights must be 4-D, got " + shape_str(w->shape));
+      if (!w)
+        return make_error(errc::unsupported,
+                          n.label() + ": weights '" + n.inputs[1] +
+                              "' must be an initialiser or constant (runtime weights are not supported)");
+      if (w->shape.size() != 4)
+        return make_error(errc::invalid_argument, n.label() + ": weights must be 4-D, got " + shape_str(w->shape));
       if (w->type != dtype::f32 && w->type != dtype::f16)
         return make_error(errc::unsupported, n.label() + ": weights of type " + dtype_name(w->type));
       conv_params c;
-      c.n = x[0]; c.c_in = x[1]; c.h_in = x[2]; c.w_in = x[3];
+      c.n = x[0];
+      c.c_in = x[1];
+      c.h_in = x[2];
+      c.w_in = x[3];
       c.group = n.get_int("group", 1);
       c.c_out = w->shape[0];
       if (c.group <= 0 || c.c_in % c.group || c.c_out % c.group || w->shape[1] * c.group != c.c_in)
-        return make_error(errc::invalid_argument, n.label() + ": channels " + std::to_string(c.c_in) + " do not fit weights " +
-                                                      shape_str(w->shape) + " with group " + std::to_string(c.group));
+        return make_error(errc::invalid_argument, n.label() + ": channels " + std::to_string(c.c_in) +
+                                                      " do not fit weights " + shape_str(w->shape) + " with group " +
+                                                      std::to_string(c.group));
       auto ks = n.get_ints("kernel_shape", {w->shape[2], w->shape[3]});
       if (ks.size() != 2 || ks[0] != w->shape[2] || ks[1] != w->shape[3])
         return make_error(errc::invalid_argument, n.label() + ": kernel_shape does not match the weights");
       auto st = n.get_ints("strides", {1, 1}), dl = n.get_ints("dilations", {1, 1});
-      if (st.size() != 2 || dl.size() != 2) return make_error(errc::unsupported, n.label() + ": only 2-D convolution is supported");
+      if (st.size() != 2 || dl.size() != 2)
+        return make_error(errc::unsupported, n.label() + ": only 2-D convolution is supported");
       spatial_attrs a{ks[0], ks[1], st[0], st[1], dl[0], dl[1], 0, 0, 0, 0};
       IDPHOTO_TRY(resolve_pads(n, c.h_in, c.w_in, false, a, c.h_out, c.w_out));
-      c.kh = a.kh; c.kw = a.kw; c.stride_h = a.sh; c.stride_w = a.sw; c.dil_h = a.dh; c.dil_w = a.dw;
-      c.pad_t = a.pt; c.pad_l = a.pl; c.pad_b = a.pb; c.pad_r = a.pr;
+      c.kh = a.kh;
+      c.kw = a.kw;
+      c.stride_h = a.sh;
+      c.stride_w = a.sw;
+      c.dil_h = a.dh;
+      c.dil_w = a.dw;
+      c.pad_t = a.pt;
+      c.pad_l = a.pl;
+      c.pad_b = a.pb;
+      c.pad_r = a.pr;
       s.inputs = {in[0], in[1]};
       if (in.size() > 2 && in[2] >= 0) {
         const tensor* b = const_of(in[2]);
         if (!b) return make_error(errc::unsupported, n.label() + ": bias must be an initialiser or constant");
         if (b->size() != c.c_out || (b->type != dtype::f32 && b->type != dtype::f16))
-          return make_error(errc::invalid_argument, n.label() + ": bias must be float with " + std::to_string(c.c_out) + " values");
+          return make_error(errc::invalid_argument,
+                            n.label() + ": bias must be float with " + std::to_string(c.c_out) + " values");
         c.has_bias = true;
         s.inputs.push_back(in[2]);
       }
@@ -182,11 +213,15 @@ result<step> planner::decode(const node& n, const std::vector<int>& in) {
       out = {c.n, c.c_out, c.h_out, c.w_out};
     } else if (op == "MaxPool" || op == "AveragePool") {
       pool_params pp;
-      pp.n = x[0]; pp.c = x[1]; pp.h_in = x[2]; pp.w_in = x[3];
+      pp.n = x[0];
+      pp.c = x[1];
+      pp.h_in = x[2];
+      pp.w_in = x[3];
       auto ks = n.get_ints("kernel_shape");
       if (ks.size() != 2) return make_error(errc::unsupported, n.label() + ": only 2-D pooling is supported");
       auto st = n.get_ints("strides", {1, 1}), dl = n.get_ints("dilations", {1, 1});
-      if (st.size() != 2 || dl.size() != 2) return make_error(errc::invalid_argument, n.label() + ": strides/dilations must have 2 values");
+      if (st.size() != 2 || dl.size() != 2)
+        return make_error(errc::invalid_argument, n.label() + ": strides/dilations must have 2 values");
       if (n.get_int("storage_order", 0) != 0) return make_error(errc::unsupported, n.label() + ": storage_order 1");
       pp.ceil_mode = n.get_int("ceil_mode", 0) != 0;
       pp.count_include_pad = n.get_int("count_include_pad", 0) != 0;
@@ -194,8 +229,16 @@ result<step> planner::decode(const node& n, const std::vector<int>& in) {
         return make_error(errc::unsupported, n.label() + ": dilated average pooling");
       spatial_attrs a{ks[0], ks[1], st[0], st[1], dl[0], dl[1], 0, 0, 0, 0};
       IDPHOTO_TRY(resolve_pads(n, pp.h_in, pp.w_in, pp.ceil_mode, a, pp.h_out, pp.w_out));
-      pp.kh = a.kh; pp.kw = a.kw; pp.stride_h = a.sh; pp.stride_w = a.sw; pp.dil_h = a.dh; pp.dil_w = a.dw;
-      pp.pad_t = a.pt; pp.pad_l = a.pl; pp.pad_b = a.pb; pp.pad_r = a.pr;
+      pp.kh = a.kh;
+      pp.kw = a.kw;
+      pp.stride_h = a.sh;
+      pp.stride_w = a.sw;
+      pp.dil_h = a.dh;
+      pp.dil_w = a.dw;
+      pp.pad_t = a.pt;
+      pp.pad_l = a.pl;
+      pp.pad_b = a.pb;
+      pp.pad_r = a.pr;
       s.kind = op == "MaxPool" ? op_kind::max_pool : op_kind::avg_pool;
       s.inputs = {in[0]};
       s.params = pp;
@@ -212,10 +255,12 @@ result<step> planner::decode(const node& n, const std::vector<int>& in) {
       batch_norm_params bp;
       std::vector<std::vector<double>> prm;
       for (int k = 1; k <= 4; ++k) {
-        if (!is_const(in[k])) return make_error(errc::unsupported, n.label() + ": scale, bias, mean and var must be constants");
+        if (!is_const(in[k]))
+          return make_error(errc::unsupported, n.label() + ": scale, bias, mean and var must be constants");
         prm.push_back(to_f64_values(*const_of(in[k])));
         if (static_cast<int64_t>(prm.back().size()) != x[1])
-          return make_error(errc::invalid_argument, n.label() + ": parameter " + std::to_string(k) + " must have " + std::to_string(x[1]) + " values");
+          return make_error(errc::invalid_argument, n.label() + ": parameter " + std::to_string(k) + " must have " +
+                                                        std::to_string(x[1]) + " values");
       }
       const double eps = n.get_float("epsilon", 1e-5f);
       for (int64_t c = 0; c < x[1]; ++c) {
@@ -244,7 +289,10 @@ result<step> planner::decode(const node& n, const std::vector<int>& in) {
 result<void> planner::decode_resize(const node& n, const std::vector<int>& in, int node_index, step& s, shape_t& out) {
   const shape_t& x = shape_of(in[0]);
   resize_params rp;
-  rp.n = x[0]; rp.c = x[1]; rp.h_in = x[2]; rp.w_in = x[3];
+  rp.n = x[0];
+  rp.c = x[1];
+  rp.h_in = x[2];
+  rp.w_in = x[3];
   const bool upsample = n.op_type == "Upsample";
   std::string mode = n.get_string("mode", "nearest");
   if (mode == "nearest") rp.mode = resize_mode::nearest;
@@ -303,13 +351,15 @@ result<void> planner::decode_resize(const node& n, const std::vector<int>& in, i
   } else {
     if (scales.size() != 4) return make_error(errc::invalid_argument, n.label() + ": needs 4 scales or sizes");
     if (scales[0] != 1 || scales[1] != 1) return make_error(errc::unsupported, n.label() + ": scaling N or C");
-    if (!(scales[2] > 0) || !(scales[3] > 0) || scales[2] * static_cast<double>(rp.h_in) > max_dim || scales[3] * static_cast<double>(rp.w_in) > max_dim)
+    if (!(scales[2] > 0) || !(scales[3] > 0) || scales[2] * static_cast<double>(rp.h_in) > max_dim ||
+        scales[3] * static_cast<double>(rp.w_in) > max_dim)
       return make_error(errc::invalid_argument, n.label() + ": bad scales");
     rp.scale_h = static_cast<float>(scales[2]);
     rp.scale_w = static_cast<float>(scales[3]);
     rp.h_out = static_cast<int64_t>(std::floor(static_cast<double>(rp.h_in) * static_cast<double>(rp.scale_h)));
     rp.w_out = static_cast<int64_t>(std::floor(static_cast<double>(rp.w_in) * static_cast<double>(rp.scale_w)));
-    if (rp.h_out <= 0 || rp.w_out <= 0) return make_error(errc::invalid_argument, n.label() + ": output would be empty");
+    if (rp.h_out <= 0 || rp.w_out <= 0)
+      return make_error(errc::invalid_argument, n.label() + ": output would be empty");
   }
   s.params = rp;
   out = {rp.n, rp.c, rp.h_out, rp.w_out};
@@ -332,7 +382,8 @@ result<void> planner::decode_transpose(const node& n, const std::vector<int>& in
   std::vector<char> seen(static_cast<size_t>(rank), 0);
   out.clear();
   for (int64_t p : tp.perm) {
-    if (p < 0 || p >= rank || seen[p]) return make_error(errc::invalid_argument, n.label() + ": perm is not a permutation");
+    if (p < 0 || p >= rank || seen[p])
+      return make_error(errc::invalid_argument, n.label() + ": perm is not a permutation");
     seen[p] = 1;
     out.push_back(x[p]);
   }
@@ -362,7 +413,8 @@ result<void> planner::decode_pad(const node& n, const std::vector<int>& in, step
     if (!is_const(in[1])) return make_error(errc::unsupported, n.label() + ": pads must be known at plan time");
     pads = to_i64_values(*const_of(in[1]));
     if (in.size() > 2 && in[2] >= 0) {
-      if (!is_const(in[2])) return make_error(errc::unsupported, n.label() + ": constant_value must be known at plan time");
+      if (!is_const(in[2]))
+        return make_error(errc::unsupported, n.label() + ": constant_value must be known at plan time");
       auto v = to_f64_values(*const_of(in[2]));
       if (v.size() != 1) return make_error(errc::invalid_argument, n.label() + ": constant_value must be a scalar");
       pp.value = static_cast<float>(v[0]);
@@ -370,16 +422,16 @@ result<void> planner::decode_pad(const node& n, const std::vector<int>& in, step
     if (in.size() > 3 && in[3] >= 0) return make_error(errc::unsupported, n.label() + ": axes input");
   }
   if (pads.size() != 2 * rank)
-    return make_error(errc::invalid_argument, n.label() + ": pads has " + std::to_string(pads.size()) + " values for rank " +
-                                                  std::to_string(rank));
+    return make_error(errc::invalid_argument, n.label() + ": pads has " + std::to_string(pads.size()) +
+                                                  " values for rank " + std::to_string(rank));
   pp.begin.assign(pads.begin(), pads.begin() + static_cast<std::ptrdiff_t>(rank));
   pp.end.assign(pads.begin() + static_cast<std::ptrdiff_t>(rank), pads.end());
   out.assign(rank, 0);
   for (size_t d = 0; d < rank; ++d) {
     out[d] = x[d] + pp.begin[d] + pp.end[d];
     if (out[d] <= 0 || out[d] > max_dim)
-      return make_error(errc::invalid_argument, n.label() + ": padded dimension " + std::to_string(d) + " would be " +
-                                                    std::to_string(out[d]));
+      return make_error(errc::invalid_argument,
+                        n.label() + ": padded dimension " + std::to_string(d) + " would be " + std::to_string(out[d]));
     if (pp.mode != pad_mode::constant && (pp.begin[d] < 0 || pp.end[d] < 0))
       return make_error(errc::unsupported, n.label() + ": negative pads in " + mode + " mode");
   }

@@ -22,7 +22,8 @@ struct spatial_attrs {
 // Pads from pads/auto_pad for one spatial op, and the output size (ho, wo). Fails with
 // unsupported (not 2-D, unknown auto_pad) or invalid_argument (negative pads, kernel
 // larger than the padded input).
-result<void> resolve_pads(const node& n, int64_t h, int64_t w, bool ceil_mode, spatial_attrs& a, int64_t& ho, int64_t& wo);
+result<void> resolve_pads(const node& n, int64_t h, int64_t w, bool ceil_mode, spatial_attrs& a, int64_t& ho,
+                          int64_t& wo);
 
 class planner {
  public:
@@ -66,7 +67,7 @@ class planner {
   const plan_request& req_;
   plan& p_;
   std::unordered_map<std::string, int> ids_;
-  std::unordered_map<std::string, int> producer_;  // value name -> node index
+  std::unordered_map<std::string, int> producer_;        // value name -> node index
   std::unordered_map<int, std::string> resize_partner_;  // node index -> partner value ("" = graph input)
   std::vector<bool> needed_;
 };

@@ -105,16 +105,20 @@ namespace {
 double source_coord(resize_coord mode, int64_t out_i, float scale, int64_t in_len, int64_t out_len) {
   const double x = static_cast<double>(out_i), s = static_cast<double>(scale);
   switch (mode) {
-    case resize_coord::half_pixel: return (x + 0.5) / s - 0.5;
+    case resize_coord::half_pixel:
+      return (x + 0.5) / s - 0.5;
     // ONNX takes the resized length as in_len * scale, not rounded down (onnx/onnx#2462);
     // with sizes given, scale = out/in and this is out_len exactly.
-    case resize_coord::pytorch_half_pixel: return static_cast<double>(in_len) * s > 1.0 ? (x + 0.5) / s - 0.5 : 0.0;
+    case resize_coord::pytorch_half_pixel:
+      return static_cast<double>(in_len) * s > 1.0 ? (x + 0.5) / s - 0.5 : 0.0;
     case resize_coord::align_corners: {
       const double len = static_cast<double>(in_len) * s;
       return len > 1.0 ? x * static_cast<double>(in_len - 1) / (len - 1.0) : 0.0;
     }
-    case resize_coord::asymmetric: return x / s;
-    case resize_coord::tf_half_pixel_for_nn: return (x + 0.5) / s;
+    case resize_coord::asymmetric:
+      return x / s;
+    case resize_coord::tf_half_pixel_for_nn:
+      return (x + 0.5) / s;
   }
   return 0.0;
 }
@@ -128,9 +132,14 @@ int64_t nearest_index(resize_nearest mode, double c, int64_t in_len) {
     case resize_nearest::round_prefer_ceil:
       r = (c - std::floor(c) == 0.5) ? std::ceil(c) : std::round(c);
       break;
-    case resize_nearest::floor: r = std::floor(c); break;
-    case resize_nearest::ceil: r = std::ceil(c); break;
-    default: r = std::floor(c);
+    case resize_nearest::floor:
+      r = std::floor(c);
+      break;
+    case resize_nearest::ceil:
+      r = std::ceil(c);
+      break;
+    default:
+      r = std::floor(c);
   }
   return std::clamp<int64_t>(static_cast<int64_t>(r), 0, in_len - 1);
 }
@@ -149,11 +158,14 @@ void resize(const resize_params& p, const float* x, float* y) {
   const int64_t in_hw = p.h_in * p.w_in, out_hw = p.h_out * p.w_out;
   if (p.mode == resize_mode::nearest) {
     std::vector<int64_t> iy(p.h_out), ix(p.w_out);
-    for (int64_t o = 0; o < p.h_out; ++o) iy[o] = nearest_index(p.nearest, source_coord(p.coord, o, p.scale_h, p.h_in, p.h_out), p.h_in);
-    for (int64_t o = 0; o < p.w_out; ++o) ix[o] = nearest_index(p.nearest, source_coord(p.coord, o, p.scale_w, p.w_in, p.w_out), p.w_in);
+    for (int64_t o = 0; o < p.h_out; ++o)
+      iy[o] = nearest_index(p.nearest, source_coord(p.coord, o, p.scale_h, p.h_in, p.h_out), p.h_in);
+    for (int64_t o = 0; o < p.w_out; ++o)
+      ix[o] = nearest_index(p.nearest, source_coord(p.coord, o, p.scale_w, p.w_in, p.w_out), p.w_in);
     for (int64_t nc = 0; nc < p.n * p.c; ++nc)
       for (int64_t oy = 0; oy < p.h_out; ++oy)
-        for (int64_t ox = 0; ox < p.w_out; ++ox) y[nc * out_hw + oy * p.w_out + ox] = x[nc * in_hw + iy[oy] * p.w_in + ix[ox]];
+        for (int64_t ox = 0; ox < p.w_out; ++ox)
+          y[nc * out_hw + oy * p.w_out + ox] = x[nc * in_hw + iy[oy] * p.w_in + ix[ox]];
     return;
   }
   std::vector<lerp_tap> ty(p.h_out), tx(p.w_out);
@@ -179,15 +191,23 @@ void unary(op_kind k, const clip_params* cp, int64_t count, const float* x, floa
   for (int64_t i = 0; i < count; ++i) {
     const float v = x[i];
     switch (k) {
-      case op_kind::relu: y[i] = v > 0 ? v : 0.f; break;
-      case op_kind::sigmoid: y[i] = 1.f / (1.f + std::exp(-v)); break;
-      case op_kind::clip: y[i] = std::min(std::max(v, cp->lo), cp->hi); break;
-      default: y[i] = v;
+      case op_kind::relu:
+        y[i] = v > 0 ? v : 0.f;
+        break;
+      case op_kind::sigmoid:
+        y[i] = 1.f / (1.f + std::exp(-v));
+        break;
+      case op_kind::clip:
+        y[i] = std::min(std::max(v, cp->lo), cp->hi);
+        break;
+      default:
+        y[i] = v;
     }
   }
 }
 
-void binary(op_kind k, const float* a, const shape_t& sa, const float* b, const shape_t& sb, float* y, const shape_t& sy) {
+void binary(op_kind k, const float* a, const shape_t& sa, const float* b, const shape_t& sb, float* y,
+            const shape_t& sy) {
   const size_t r = sy.size();
   // Element strides of a and b in the output's index space (0 where broadcast).
   std::vector<int64_t> st_a(r, 0), st_b(r, 0);
@@ -195,8 +215,14 @@ void binary(op_kind k, const float* a, const shape_t& sa, const float* b, const 
   for (size_t i = r; i-- > 0;) {
     const int64_t ka = static_cast<int64_t>(i) - static_cast<int64_t>(r - sa.size());
     const int64_t kb = static_cast<int64_t>(i) - static_cast<int64_t>(r - sb.size());
-    if (ka >= 0) { st_a[i] = sa[ka] == 1 ? 0 : acc_a; acc_a *= sa[ka]; }
-    if (kb >= 0) { st_b[i] = sb[kb] == 1 ? 0 : acc_b; acc_b *= sb[kb]; }
+    if (ka >= 0) {
+      st_a[i] = sa[ka] == 1 ? 0 : acc_a;
+      acc_a *= sa[ka];
+    }
+    if (kb >= 0) {
+      st_b[i] = sb[kb] == 1 ? 0 : acc_b;
+      acc_b *= sb[kb];
+    }
   }
   const int64_t total = numel(sy);
   std::vector<int64_t> idx(r, 0);
@@ -204,12 +230,23 @@ void binary(op_kind k, const float* a, const shape_t& sa, const float* b, const 
   for (int64_t o = 0; o < total; ++o) {
     const float u = a[ia], v = b[ib];
     switch (k) {
-      case op_kind::add: y[o] = u + v; break;
-      case op_kind::sub: y[o] = u - v; break;
-      case op_kind::mul: y[o] = u * v; break;
-      case op_kind::div: y[o] = u / v; break;
-      case op_kind::prelu: y[o] = u < 0 ? u * v : u; break;
-      default: y[o] = 0;
+      case op_kind::add:
+        y[o] = u + v;
+        break;
+      case op_kind::sub:
+        y[o] = u - v;
+        break;
+      case op_kind::mul:
+        y[o] = u * v;
+        break;
+      case op_kind::div:
+        y[o] = u / v;
+        break;
+      case op_kind::prelu:
+        y[o] = u < 0 ? u * v : u;
+        break;
+      default:
+        y[o] = 0;
     }
     for (size_t d = r; d-- > 0;) {  // odometer increment
       ++idx[d];
@@ -282,7 +319,8 @@ void pad(const pad_params& p, const float* x, const shape_t& sx, float* y, const
   }
 }
 
-void concat(int64_t axis, const std::vector<const float*>& xs, const std::vector<shape_t>& shapes, float* y, const shape_t& sy) {
+void concat(int64_t axis, const std::vector<const float*>& xs, const std::vector<shape_t>& shapes, float* y,
+            const shape_t& sy) {
   int64_t outer = 1, inner = 1;
   for (int64_t d = 0; d < axis; ++d) outer *= sy[d];
   for (size_t d = axis + 1; d < sy.size(); ++d) inner *= sy[d];
@@ -300,7 +338,8 @@ base::result<void> run_step(const step& s, const std::vector<const float*>& in, 
     case op_kind::conv:
       conv(std::get<conv_params>(s.params), in[0], in[1], in.size() > 2 ? in[2] : nullptr, out);
       return {};
-    case op_kind::relu: case op_kind::sigmoid:
+    case op_kind::relu:
+    case op_kind::sigmoid:
       unary(s.kind, nullptr, numel(out_shape), in[0], out);
       return {};
     case op_kind::clip: {
@@ -308,21 +347,38 @@ base::result<void> run_step(const step& s, const std::vector<const float*>& in, 
       unary(s.kind, &cp, numel(out_shape), in[0], out);
       return {};
     }
-    case op_kind::max_pool: max_pool(std::get<pool_params>(s.params), in[0], out); return {};
-    case op_kind::avg_pool: avg_pool(std::get<pool_params>(s.params), in[0], out); return {};
+    case op_kind::max_pool:
+      max_pool(std::get<pool_params>(s.params), in[0], out);
+      return {};
+    case op_kind::avg_pool:
+      avg_pool(std::get<pool_params>(s.params), in[0], out);
+      return {};
     case op_kind::global_avg_pool:
       global_avg_pool(in_shapes[0][0], in_shapes[0][1], in_shapes[0][2] * in_shapes[0][3], in[0], out);
       return {};
     case op_kind::batch_norm:
-      batch_norm(std::get<batch_norm_params>(s.params), in_shapes[0][0], in_shapes[0][1], in_shapes[0][2] * in_shapes[0][3], in[0], out);
+      batch_norm(std::get<batch_norm_params>(s.params), in_shapes[0][0], in_shapes[0][1],
+                 in_shapes[0][2] * in_shapes[0][3], in[0], out);
       return {};
-    case op_kind::resize: resize(std::get<resize_params>(s.params), in[0], out); return {};
-    case op_kind::concat: concat(std::get<concat_params>(s.params).axis, in, in_shapes, out, out_shape); return {};
-    case op_kind::add: case op_kind::sub: case op_kind::mul: case op_kind::div: case op_kind::prelu:
+    case op_kind::resize:
+      resize(std::get<resize_params>(s.params), in[0], out);
+      return {};
+    case op_kind::concat:
+      concat(std::get<concat_params>(s.params).axis, in, in_shapes, out, out_shape);
+      return {};
+    case op_kind::add:
+    case op_kind::sub:
+    case op_kind::mul:
+    case op_kind::div:
+    case op_kind::prelu:
       binary(s.kind, in[0], in_shapes[0], in[1], in_shapes[1], out, out_shape);
       return {};
-    case op_kind::transpose: transpose(std::get<transpose_params>(s.params), in[0], in_shapes[0], out); return {};
-    case op_kind::pad: pad(std::get<pad_params>(s.params), in[0], in_shapes[0], out, out_shape); return {};
+    case op_kind::transpose:
+      transpose(std::get<transpose_params>(s.params), in[0], in_shapes[0], out);
+      return {};
+    case op_kind::pad:
+      pad(std::get<pad_params>(s.params), in[0], in_shapes[0], out, out_shape);
+      return {};
   }
   return base::make_error(base::errc::internal, s.node + ": unknown step kind");
 }

@@ -25,15 +25,15 @@ lerp_tap linear_tap(resize_coord mode, int64_t out_i, float scale, int64_t in_le
 // relu, sigmoid, clip (clip needs cp).
 void unary(op_kind k, const clip_params* cp, int64_t count, const float* x, float* y);
 // add, sub, mul, div, prelu (y = a < 0 ? a * b : a) with numpy broadcasting; shapes are right-aligned.
-void binary(op_kind k, const float* a, const shape_t& sa, const float* b, const shape_t& sb,
-            float* y, const shape_t& sy);
+void binary(op_kind k, const float* a, const shape_t& sa, const float* b, const shape_t& sb, float* y,
+            const shape_t& sy);
 // y[i_0..i_r] = x[i at perm^-1]: output dim d is input dim perm[d]. Any rank.
 void transpose(const transpose_params& p, const float* x, const shape_t& sx, float* y);
 // Output index i reads input index i - begin (constant value outside; edge clamps; reflect
 // mirrors without repeating the edge cell). Any rank; negative pads crop.
 void pad(const pad_params& p, const float* x, const shape_t& sx, float* y, const shape_t& sy);
-void concat(int64_t axis, const std::vector<const float*>& xs, const std::vector<shape_t>& shapes,
-            float* y, const shape_t& sy);
+void concat(int64_t axis, const std::vector<const float*>& xs, const std::vector<shape_t>& shapes, float* y,
+            const shape_t& sy);
 
 // Runs one step on dense NCHW float32 buffers. in[i] matches step.inputs[i]
 // (conv weights and bias already widened to float32). Fails only for an op kind

@@ -40,9 +40,11 @@ result<std::vector<named_tensor>> session::run(const std::vector<named_tensor>& 
       return make_error(errc::unsupported, "input '" + vi.name + "' is declared " + dtype_name(vi.type) +
                                                "; only float32 inputs are supported");
     if (found->t.type != dtype::f32)
-      return make_error(errc::invalid_argument, "input '" + vi.name + "' must be float32, got " + dtype_name(found->t.type));
+      return make_error(errc::invalid_argument,
+                        "input '" + vi.name + "' must be float32, got " + dtype_name(found->t.type));
     if (found->t.bytes.size() != static_cast<size_t>(numel(found->t.shape)) * 4)
-      return make_error(errc::invalid_argument, "input '" + vi.name + "' holds the wrong number of bytes for " + shape_str(found->t.shape));
+      return make_error(errc::invalid_argument,
+                        "input '" + vi.name + "' holds the wrong number of bytes for " + shape_str(found->t.shape));
     ordered.push_back(&found->t);
     key.push_back(found->t.shape);
     req.input_shapes.emplace_back(vi.name, found->t.shape);
@@ -57,7 +59,8 @@ result<std::vector<named_tensor>> session::run(const std::vector<named_tensor>& 
     const auto t0 = clock::now();
     auto p = make_plan(*model_, req);
     IDPHOTO_TRY(p);
-    auto ex = opts_.backend == backend_kind::onednn ? make_onednn_executor(**p, opts_) : make_reference_executor(**p, opts_);
+    auto ex =
+        opts_.backend == backend_kind::onednn ? make_onednn_executor(**p, opts_) : make_reference_executor(**p, opts_);
     IDPHOTO_TRY(ex);
     cached_plan cp;
     cp.p = std::move(*p);

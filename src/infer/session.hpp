@@ -45,7 +45,7 @@ struct run_stats {
   int64_t resident_weight_bytes = 0;  // weights held by the executor in its own buffers
   int64_t scratch_bytes = 0;          // executor scratch (widening buffers, oneDNN scratchpad)
   int n_steps = 0;
-  double plan_ms = 0;                 // 0 when the plan came from the cache
+  double plan_ms = 0;  // 0 when the plan came from the cache
   double run_ms = 0;
 };
 

@@ -12,40 +12,67 @@ namespace idphoto::infer {
 
 const char* dtype_name(dtype t) {
   switch (t) {
-    case dtype::f32: return "float32";
-    case dtype::f16: return "float16";
-    case dtype::f64: return "float64";
-    case dtype::i64: return "int64";
-    case dtype::i32: return "int32";
-    case dtype::i8: return "int8";
-    case dtype::u8: return "uint8";
-    case dtype::boolean: return "bool";
-    case dtype::unknown: return "unknown";
+    case dtype::f32:
+      return "float32";
+    case dtype::f16:
+      return "float16";
+    case dtype::f64:
+      return "float64";
+    case dtype::i64:
+      return "int64";
+    case dtype::i32:
+      return "int32";
+    case dtype::i8:
+      return "int8";
+    case dtype::u8:
+      return "uint8";
+    case dtype::boolean:
+      return "bool";
+    case dtype::unknown:
+      return "unknown";
   }
   return "unknown";
 }
 
 dtype dtype_from_onnx(int64_t onnx_code) {
   switch (onnx_code) {  // onnx.proto TensorProto.DataType
-    case 1: return dtype::f32;
-    case 10: return dtype::f16;
-    case 11: return dtype::f64;
-    case 7: return dtype::i64;
-    case 6: return dtype::i32;
-    case 3: return dtype::i8;
-    case 2: return dtype::u8;
-    case 9: return dtype::boolean;
-    default: return dtype::unknown;
+    case 1:
+      return dtype::f32;
+    case 10:
+      return dtype::f16;
+    case 11:
+      return dtype::f64;
+    case 7:
+      return dtype::i64;
+    case 6:
+      return dtype::i32;
+    case 3:
+      return dtype::i8;
+    case 2:
+      return dtype::u8;
+    case 9:
+      return dtype::boolean;
+    default:
+      return dtype::unknown;
   }
 }
 
 size_t dtype_size(dtype t) {
   switch (t) {
-    case dtype::f32: case dtype::i32: return 4;
-    case dtype::f16: return 2;
-    case dtype::f64: case dtype::i64: return 8;
-    case dtype::i8: case dtype::u8: case dtype::boolean: return 1;
-    case dtype::unknown: return 0;
+    case dtype::f32:
+    case dtype::i32:
+      return 4;
+    case dtype::f16:
+      return 2;
+    case dtype::f64:
+    case dtype::i64:
+      return 8;
+    case dtype::i8:
+    case dtype::u8:
+    case dtype::boolean:
+      return 1;
+    case dtype::unknown:
+      return 0;
   }
   return 0;
 }
@@ -92,14 +119,31 @@ static std::vector<Out> convert_values(const tensor& t) {
   std::vector<Out> r(n);
   for (size_t i = 0; i < n; ++i) {
     switch (t.type) {
-      case dtype::f32: r[i] = static_cast<Out>(t.data<float>()[i]); break;
-      case dtype::f16: r[i] = static_cast<Out>(half_to_float(t.data<uint16_t>()[i])); break;
-      case dtype::f64: r[i] = static_cast<Out>(t.data<double>()[i]); break;
-      case dtype::i64: r[i] = static_cast<Out>(t.data<int64_t>()[i]); break;
-      case dtype::i32: r[i] = static_cast<Out>(t.data<int32_t>()[i]); break;
-      case dtype::i8: r[i] = static_cast<Out>(t.data<int8_t>()[i]); break;
-      case dtype::u8: case dtype::boolean: r[i] = static_cast<Out>(t.data<uint8_t>()[i]); break;
-      case dtype::unknown: r[i] = 0; break;
+      case dtype::f32:
+        r[i] = static_cast<Out>(t.data<float>()[i]);
+        break;
+      case dtype::f16:
+        r[i] = static_cast<Out>(half_to_float(t.data<uint16_t>()[i]));
+        break;
+      case dtype::f64:
+        r[i] = static_cast<Out>(t.data<double>()[i]);
+        break;
+      case dtype::i64:
+        r[i] = static_cast<Out>(t.data<int64_t>()[i]);
+        break;
+      case dtype::i32:
+        r[i] = static_cast<Out>(t.data<int32_t>()[i]);
+        break;
+      case dtype::i8:
+        r[i] = static_cast<Out>(t.data<int8_t>()[i]);
+        break;
+      case dtype::u8:
+      case dtype::boolean:
+        r[i] = static_cast<Out>(t.data<uint8_t>()[i]);
+        break;
+      case dtype::unknown:
+        r[i] = 0;
+        break;
     }
   }
   return r;

@@ -35,8 +35,14 @@ struct tensor {
   const std::byte* raw() const { return ext ? ext : bytes.data(); }
   size_t raw_size() const { return ext ? ext_size : bytes.size(); }
   // Mutable access is for owned tensors only.
-  template <class T> T* data() { return reinterpret_cast<T*>(bytes.data()); }
-  template <class T> const T* data() const { return reinterpret_cast<const T*>(raw()); }
+  template <class T>
+  T* data() {
+    return reinterpret_cast<T*>(bytes.data());
+  }
+  template <class T>
+  const T* data() const {
+    return reinterpret_cast<const T*>(raw());
+  }
 
   static tensor zeros(dtype t, shape_t s);
   static tensor from_f32(shape_t s, const std::vector<float>& v);

@@ -49,8 +49,7 @@ base::result<void> global_init() {
   static std::once_flag once;
   static CURLcode rc = CURLE_OK;
   std::call_once(once, [] { rc = curl_global_init(CURL_GLOBAL_DEFAULT); });
-  if (rc != CURLE_OK)
-    return make_error(errc::internal, std::string("curl_global_init: ") + curl_easy_strerror(rc));
+  if (rc != CURLE_OK) return make_error(errc::internal, std::string("curl_global_init: ") + curl_easy_strerror(rc));
   return {};
 }
 
@@ -65,11 +64,9 @@ base::result<curl_ptr> new_handle(const handle_options& o) {
   if (!h) return make_error(errc::internal, "curl_easy_init failed");
   CURL* c = h.get();
   bool ok = set(c, CURLOPT_NOSIGNAL, 1L) && set(c, CURLOPT_PROTOCOLS_STR, "http,https") &&
-            set(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https") &&
-            set(c, CURLOPT_FOLLOWLOCATION, 0L) && set(c, CURLOPT_MAXREDIRS, 0L) &&
-            set(c, CURLOPT_PROXY, "") && set(c, CURLOPT_NOPROXY, "*") &&
-            set(c, CURLOPT_TIMEOUT_MS, o.timeout_ms) &&
-            set(c, CURLOPT_CONNECTTIMEOUT_MS, o.connect_timeout_ms) &&
+            set(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https") && set(c, CURLOPT_FOLLOWLOCATION, 0L) &&
+            set(c, CURLOPT_MAXREDIRS, 0L) && set(c, CURLOPT_PROXY, "") && set(c, CURLOPT_NOPROXY, "*") &&
+            set(c, CURLOPT_TIMEOUT_MS, o.timeout_ms) && set(c, CURLOPT_CONNECTTIMEOUT_MS, o.connect_timeout_ms) &&
             set(c, CURLOPT_USERAGENT, o.user_agent);
   if (!ok) return make_error(errc::internal, "curl_easy_setopt refused an option (libcurl too old?)");
   return h;
@@ -124,8 +121,7 @@ base::result<response> perform(CURL* h, std::size_t max_body_bytes, const std::s
   CURLcode rc = curl_easy_perform(h);
   if (rc != CURLE_OK) {
     if (body.over_cap)
-      return make_error(errc::too_large,
-                        what + ": response over " + std::to_string(max_body_bytes) + " bytes");
+      return make_error(errc::too_large, what + ": response over " + std::to_string(max_body_bytes) + " bytes");
     return error_for(rc, what);
   }
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r.status);

@@ -24,7 +24,7 @@ using curl_string_ptr = base::unique_handle<char, curl_free>;
 base::result<void> global_init();
 
 struct handle_options {
-  long timeout_ms = 30000;         // whole transfer
+  long timeout_ms = 30000;  // whole transfer
   long connect_timeout_ms = 10000;
   const char* user_agent = "idphoto";
   // Always: http,https only (also for redirects); redirects never followed by curl (callers

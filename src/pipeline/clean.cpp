@@ -21,7 +21,7 @@ using base::result;
 
 const std::vector<colour_preset>& colour_presets() {
   static const std::vector<colour_preset> p = {
-      {"blue", {67, 142, 219}},   // #438EDB, the usual ID-photo blue
+      {"blue", {67, 142, 219}},  // #438EDB, the usual ID-photo blue
       {"white", {255, 255, 255}},
       {"grey", {240, 240, 240}},  // #F0F0F0, passport-style light grey
       {"red", {255, 0, 0}},       // #FF0000, the ID-photo red
@@ -41,12 +41,16 @@ result<void> pipeline_config::validate() const {
   std::string bad;
   auto bad_size = [](int s) { return s < 384 || s > 1024 || s % 32 != 0; };
   if (model_size_px != 0 && bad_size(model_size_px))
-    bad += "model size must be 0 (follow the subject) or a multiple of 32 from 384 to 1024 (got " + std::to_string(model_size_px) + "); ";
-  if (bad_size(auto_size_px)) bad += "auto model size must be a multiple of 32 from 384 to 1024 (got " + std::to_string(auto_size_px) + "); ";
+    bad += "model size must be 0 (follow the subject) or a multiple of 32 from 384 to 1024 (got " +
+           std::to_string(model_size_px) + "); ";
+  if (bad_size(auto_size_px))
+    bad += "auto model size must be a multiple of 32 from 384 to 1024 (got " + std::to_string(auto_size_px) + "); ";
   if (bad_size(auto_no_face_size_px))
-    bad += "no-face model size must be a multiple of 32 from 384 to 1024 (got " + std::to_string(auto_no_face_size_px) + "); ";
+    bad += "no-face model size must be a multiple of 32 from 384 to 1024 (got " + std::to_string(auto_no_face_size_px) +
+           "); ";
   if (bad_size(auto_tight_size_px))
-    bad += "tight-face model size must be a multiple of 32 from 384 to 1024 (got " + std::to_string(auto_tight_size_px) + "); ";
+    bad += "tight-face model size must be a multiple of 32 from 384 to 1024 (got " +
+           std::to_string(auto_tight_size_px) + "); ";
   if (!(tight_face_fraction >= 0 && tight_face_fraction <= 1)) bad += "tight face fraction must be 0..1; ";
   if (retry_size_px != 0 && (retry_size_px < 384 || retry_size_px > 1024 || retry_size_px % 32 != 0))
     bad += "retry size must be 0 or a multiple of 32 from 384 to 1024 (got " + std::to_string(retry_size_px) + "); ";
@@ -105,7 +109,8 @@ int choose_model_size(const pipeline_config& cfg, double face_fraction) {
 result<clean_result> cleaner::clean(std::span<const uint8_t> bytes, const clean_options& o) {
   using clock = std::chrono::steady_clock;
   if (o.max_size_px < 16 || o.max_size_px > 4096)
-    return make_error(errc::invalid_argument, "max size must be 16..4096 px (got " + std::to_string(o.max_size_px) + ")");
+    return make_error(errc::invalid_argument,
+                      "max size must be 16..4096 px (got " + std::to_string(o.max_size_px) + ")");
   std::lock_guard<std::mutex> lock(mu_);
   clean_result res;
   const auto t_all = clock::now();
@@ -183,7 +188,8 @@ result<clean_result> cleaner::clean(std::span<const uint8_t> bytes, const clean_
   // frame to the spec (landmarks, plan, render from the photo, assess, encode) or composite -> encode
   t0 = clock::now();
   if (o.spec) {
-    IDPHOTO_TRY(frame_to_spec(bytes, info->swaps_axes() ? info->height : info->width, photo, *out_plane, alpha, o, res));
+    IDPHOTO_TRY(
+        frame_to_spec(bytes, info->swaps_axes() ? info->height : info->width, photo, *out_plane, alpha, o, res));
     res.timing.encode_ms = ms_since(t0);
     res.timing.total_ms = ms_since(t_all);
     return res;

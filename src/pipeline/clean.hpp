@@ -56,11 +56,11 @@ struct pipeline_config {
   int retry_size_px = 640;
   double retry_below_coverage = 0.15;
   fit_mode fit = fit_mode::squash;
-  int n_threads = 0;                         // 0 = all cores
+  int n_threads = 0;  // 0 = all cores
   infer::weights_mode weights = infer::weights_mode::streamed;
-  std::string face_cascade;                  // empty = OpenCV's frontal-face default
+  std::string face_cascade;  // empty = OpenCV's frontal-face default
   image::image_limits limits;
-  int work_side_px = 1024;                   // decode box for refinement; >= max_size_px is used
+  int work_side_px = 1024;  // decode box for refinement; >= max_size_px is used
   // Give the network's activation memory back after each photo, so refinement and
   // encoding (and an idle server) do not sit on it. Costs ~10-20% of inference time.
   bool trim_after_run = true;
@@ -74,11 +74,11 @@ struct pipeline_config {
 int choose_model_size(const pipeline_config& cfg, double face_fraction);
 
 struct clean_options {
-  int max_size_px = 800;                        // output fits max_size x max_size, never upscaled
+  int max_size_px = 800;                                              // output fits max_size x max_size, never upscaled
   std::optional<image::rgb8> background = image::rgb8{67, 142, 219};  // nullopt = transparent PNG
-  image::encode_options encode;                 // format and quality
-  bool refine = true;                           // person only + edge refinement + decontamination
-  bool mask_only = false;                       // output the final alpha as an 8-bit grey PNG
+  image::encode_options encode;                                       // format and quality
+  bool refine = true;                                                 // person only + edge refinement + decontamination
+  bool mask_only = false;                                             // output the final alpha as an 8-bit grey PNG
   // Framing to an ID spec (at its dpi: at_dpi / resolve_spec): the output is exactly the
   // spec's pixels, framed from the face's landmarks (frame.hpp), with a compliance report.
   // max_size_px, background, encode and mask_only do not apply then; `frame` says the
@@ -99,10 +99,10 @@ struct clean_result {
   std::vector<uint8_t> bytes;  // the encoded output
   image::format fmt = image::format::png;
   int width = 0, height = 0;
-  bool person = false;         // a face was found
-  double coverage = 0;         // mean alpha, 0..1
-  int model_size_px = 0;       // the network input side used (retry_size_px after a retry)
-  double face_fraction = 0;    // largest face box width / photo width (0 = no face): drives the size rule
+  bool person = false;       // a face was found
+  double coverage = 0;       // mean alpha, 0..1
+  int model_size_px = 0;     // the network input side used (retry_size_px after a retry)
+  double face_fraction = 0;  // largest face box width / photo width (0 = no face): drives the size rule
   std::vector<std::string> warnings;
   clean_warning warning = clean_warning::none;  // the first of these that applies
   clean_timing timing;
@@ -148,8 +148,9 @@ class cleaner {
   // clean_spec.cpp: frames the cut-out to o.spec. photo, work and alpha: the work-size photo,
   // its pixels and its final mask (all one size); bytes: the file, decoded again when the
   // frame needs more pixels than the work size has; full_w: its upright width (from the probe).
-  base::result<void> frame_to_spec(std::span<const uint8_t> bytes, int full_w, const image::image& photo, const rgb8_plane& work,
-                                   const alpha_plane& alpha, const clean_options& o, clean_result& res);
+  base::result<void> frame_to_spec(std::span<const uint8_t> bytes, int full_w, const image::image& photo,
+                                   const rgb8_plane& work, const alpha_plane& alpha, const clean_options& o,
+                                   clean_result& res);
   std::unique_ptr<face::face_analyser> landmarks_;  // loaded on the first photo framed to a spec
   pipeline_config cfg_;
   model_spec spec_;

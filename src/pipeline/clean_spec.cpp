@@ -15,7 +15,9 @@ namespace idphoto::pipeline {
 using base::errc;
 using base::make_error;
 
-bool is_no_face(const base::error& e) { return e.code == errc::invalid_argument && e.detail.rfind(no_face_error, 0) == 0; }
+bool is_no_face(const base::error& e) {
+  return e.code == errc::invalid_argument && e.detail.rfind(no_face_error, 0) == 0;
+}
 
 spec_output_faults set_spec_output(bool background_given, bool format_given, clean_options* co) {
   spec_output_faults f;
@@ -63,10 +65,12 @@ vec2 times(vec2 p, double k) { return {p.x * k, p.y * k}; }
 
 }  // namespace
 
-base::result<void> cleaner::frame_to_spec(std::span<const uint8_t> bytes, int full_w, const image::image& photo, const rgb8_plane& work,
-                                          const alpha_plane& alpha, const clean_options& o, clean_result& res) {
+base::result<void> cleaner::frame_to_spec(std::span<const uint8_t> bytes, int full_w, const image::image& photo,
+                                          const rgb8_plane& work, const alpha_plane& alpha, const clean_options& o,
+                                          clean_result& res) {
   const id_spec& spec = *o.spec;
-  if (alpha.width != work.width || alpha.height != work.height || photo.width() != work.width || photo.height() != work.height)
+  if (alpha.width != work.width || alpha.height != work.height || photo.width() != work.width ||
+      photo.height() != work.height)
     return make_error(errc::internal, "frame: the work photo and its mask differ in size");
   if (!landmarks_) {
     face::face_config fc;
@@ -79,7 +83,9 @@ base::result<void> cleaner::frame_to_spec(std::span<const uint8_t> bytes, int fu
   const face::rgb_view view{work.px.data(), work.width, work.height};
   auto faces = landmarks_->detect(view);
   IDPHOTO_TRY(faces);
-  if (faces->empty()) return make_error(errc::invalid_argument, std::string(no_face_error) + ": the photo cannot be framed to " + spec.name);
+  if (faces->empty())
+    return make_error(errc::invalid_argument,
+                      std::string(no_face_error) + ": the photo cannot be framed to " + spec.name);
   auto mesh = landmarks_->landmarks(view, choose_face(*faces, o.frame.min_face_score));
   IDPHOTO_TRY(mesh);
 

@@ -16,7 +16,8 @@ struct rect {
   int x0, y0, x1, y1;  // half-open
 };
 rect clip(double x0, double y0, double x1, double y1, int w, int h) {
-  rect r{static_cast<int>(std::floor(x0)), static_cast<int>(std::floor(y0)), static_cast<int>(std::ceil(x1)), static_cast<int>(std::ceil(y1))};
+  rect r{static_cast<int>(std::floor(x0)), static_cast<int>(std::floor(y0)), static_cast<int>(std::ceil(x1)),
+         static_cast<int>(std::ceil(y1))};
   r.x0 = std::clamp(r.x0, 0, w);
   r.x1 = std::clamp(r.x1, 0, w);
   r.y0 = std::clamp(r.y0, 0, h);
@@ -52,9 +53,12 @@ std::string fmt(const char* f, double v) {
 
 const char* verdict_name(verdict v) {
   switch (v) {
-    case verdict::pass: return "pass";
-    case verdict::warn: return "warn";
-    default: return "fail";
+    case verdict::pass:
+      return "pass";
+    case verdict::warn:
+      return "warn";
+    default:
+      return "fail";
   }
 }
 
@@ -99,7 +103,9 @@ compliance_report assess(const compliance_input& in, const compliance_limits& li
   const double W = in.out_rgb->width, H = in.out_rgb->height;
 
   add("one_face", in.n_faces, 1, 1, in.n_faces == 1, true,
-      in.n_faces == 1 ? "" : (in.n_faces == 0 ? "no face detected above the score threshold" : std::to_string(in.n_faces) + " faces in the photo"));
+      in.n_faces == 1 ? ""
+                      : (in.n_faces == 0 ? "no face detected above the score threshold"
+                                         : std::to_string(in.n_faces) + " faces in the photo"));
 
   const double head = (in.out_chin.y - in.out_crown.y) / H;
   std::string head_note;
@@ -131,7 +137,8 @@ compliance_report assess(const compliance_input& in, const compliance_limits& li
   pose_rule("yaw", in.yaw_deg, lim.yaw_max_deg);
   pose_rule("pitch", in.pitch_deg, lim.pitch_max_deg);
 
-  add("eyes_open", in.face->eye_open, lim.eye_open_min, 1, in.face->eye_open >= lim.eye_open_min, true, "lid gap / eye-to-chin distance");
+  add("eyes_open", in.face->eye_open, lim.eye_open_min, 1, in.face->eye_open >= lim.eye_open_min, true,
+      "lid gap / eye-to-chin distance");
   add("mouth_closed", in.face->mouth_open, 0, lim.mouth_open_max, in.face->mouth_open <= lim.mouth_open_max, true,
       "inner-lip gap / eye-to-chin distance");
 
@@ -145,34 +152,43 @@ compliance_report assess(const compliance_input& in, const compliance_limits& li
 
   const double blur = edge_blur_px(*in.out_rgb, *in.out_alpha, sharp_box.x0, sharp_box.y0, sharp_box.x1, sharp_box.y1);
   add("sharpness", blur, 0, lim.blur_max_px, blur >= 0 && blur <= lim.blur_max_px, false,
-      blur < 0 ? "no edges to measure in the face" : fmt("edges blurred over a Gaussian sigma of %.2f output px", blur));
+      blur < 0 ? "no edges to measure in the face"
+               : fmt("edges blurred over a Gaussian sigma of %.2f output px", blur));
 
   const region_stats fs = stats(*in.out_rgb, *in.out_alpha, face_box);
   const double mean_luma = fs.opaque ? fs.luma_sum / static_cast<double>(fs.opaque) / 255.0 : 0;
   const double clipped = fs.opaque ? static_cast<double>(fs.clipped) / static_cast<double>(fs.opaque) : 1;
-  add("exposure", mean_luma, lim.luma_min, lim.luma_max, mean_luma >= lim.luma_min && mean_luma <= lim.luma_max && clipped <= lim.clipped_max, false,
+  add("exposure", mean_luma, lim.luma_min, lim.luma_max,
+      mean_luma >= lim.luma_min && mean_luma <= lim.luma_max && clipped <= lim.clipped_max, false,
       fmt("face luminance; clipped pixels %.1f %%", 100 * clipped));
 
   const double cheek_y0 = eye_y + 0.2 * t, cheek_y1 = in.out_mouth.y - 0.05 * t;
   const double nx = in.out_nose.x;
-  const region_stats ls = stats(*in.out_rgb, *in.out_alpha, clip(fl + 0.15 * (nx - fl), cheek_y0, nx - 0.1 * fw, cheek_y1, w, h));
-  const region_stats rs = stats(*in.out_rgb, *in.out_alpha, clip(nx + 0.1 * fw, cheek_y0, fr - 0.15 * (fr - nx), cheek_y1, w, h));
+  const region_stats ls =
+      stats(*in.out_rgb, *in.out_alpha, clip(fl + 0.15 * (nx - fl), cheek_y0, nx - 0.1 * fw, cheek_y1, w, h));
+  const region_stats rs =
+      stats(*in.out_rgb, *in.out_alpha, clip(nx + 0.1 * fw, cheek_y0, fr - 0.15 * (fr - nx), cheek_y1, w, h));
   double balance = 0;
   if (ls.opaque && rs.opaque) {
     const double a = ls.luma_sum / static_cast<double>(ls.opaque), b = rs.luma_sum / static_cast<double>(rs.opaque);
     balance = std::max(a, b) > 0 ? std::min(a, b) / std::max(a, b) : 0;
   }
-  add("lighting_balance", balance, lim.balance_min, 1, balance >= lim.balance_min, false, "darker / brighter cheek luminance");
+  add("lighting_balance", balance, lim.balance_min, 1, balance >= lim.balance_min, false,
+      "darker / brighter cheek luminance");
 
   const double src_ied = in.face->eye_distance_px;
   const double out_ied = src_ied * in.scale;
   add("source_resolution", src_ied, out_ied, 0, in.scale <= 1.0 + 1e-6, in.scale > 2.0,
-      in.scale <= 1.0 + 1e-6 ? "" : fmt("the face was enlarged %.2fx: the photo has fewer pixels than the spec needs", in.scale));
+      in.scale <= 1.0 + 1e-6
+          ? ""
+          : fmt("the face was enlarged %.2fx: the photo has fewer pixels than the spec needs", in.scale));
 
   const bool filled = in.outside_fraction <= 1e-4;
   add("frame_filled", in.outside_fraction, 0, 0, filled, in.outside_person_fraction > 1e-3,
-      filled ? "" : (in.outside_person_fraction > 1e-3 ? "the frame runs past the photo through the head: it was extended"
-                                                       : "the frame runs past the photo's edge: extended with the background or the photo's edge"));
+      filled ? ""
+             : (in.outside_person_fraction > 1e-3
+                    ? "the frame runs past the photo through the head: it was extended"
+                    : "the frame runs past the photo's edge: extended with the background or the photo's edge"));
 
   // Background: measured on pure-background pixels of the output, else the colour used.
   double bg_dist = 0;
@@ -191,13 +207,19 @@ compliance_report assess(const compliance_input& in, const compliance_limits& li
           ++n;
         }
     image::rgb8 measured = in.background;
-    if (n) measured = {static_cast<uint8_t>(std::lround(sum[0] / static_cast<double>(n))), static_cast<uint8_t>(std::lround(sum[1] / static_cast<double>(n))), static_cast<uint8_t>(std::lround(sum[2] / static_cast<double>(n)))};
+    if (n)
+      measured = {static_cast<uint8_t>(std::lround(sum[0] / static_cast<double>(n))),
+                  static_cast<uint8_t>(std::lround(sum[1] / static_cast<double>(n))),
+                  static_cast<uint8_t>(std::lround(sum[2] / static_cast<double>(n)))};
     bg_dist = 1e9;
     std::string nearest;
     for (const auto& c : spec.backgrounds) {
-      const double dm = std::sqrt(std::pow(double(c.rgb.r) - measured.r, 2) + std::pow(double(c.rgb.g) - measured.g, 2) + std::pow(double(c.rgb.b) - measured.b, 2));
-      const double du = std::sqrt(std::pow(double(c.rgb.r) - in.background.r, 2) + std::pow(double(c.rgb.g) - in.background.g, 2) +
-                                  std::pow(double(c.rgb.b) - in.background.b, 2));
+      const double dm =
+          std::sqrt(std::pow(double(c.rgb.r) - measured.r, 2) + std::pow(double(c.rgb.g) - measured.g, 2) +
+                    std::pow(double(c.rgb.b) - measured.b, 2));
+      const double du =
+          std::sqrt(std::pow(double(c.rgb.r) - in.background.r, 2) + std::pow(double(c.rgb.g) - in.background.g, 2) +
+                    std::pow(double(c.rgb.b) - in.background.b, 2));
       const double d = std::max(dm, du);  // both the colour asked for and the one measured must match
       if (d < bg_dist) {
         bg_dist = d;

@@ -34,27 +34,28 @@ struct compliance_report {
 // Thresholds not set by a spec (docs/specs.md gives each one's source).
 struct compliance_limits {
   double roll_max_deg = 8, yaw_max_deg = 5, pitch_max_deg = 5;  // ICAO TR Portrait Quality
-  double pose_hard_margin_deg = 7;    // yaw/pitch fail hard beyond max + this: about the 95th-percentile error of our estimator (docs/specs.md)
+  double pose_hard_margin_deg =
+      7;  // yaw/pitch fail hard beyond max + this: about the 95th-percentile error of our estimator (docs/specs.md)
   double centre_min = 0.45, centre_max = 0.55;  // ISO/IEC 19794-5 face centre, fraction of the width
-  double eye_open_min = 0.02;         // OFIQ EyesOpen sigmoid centre: lid gap / eye-to-chin
-  double mouth_open_max = 0.08;       // OFIQ MouthClosed: x0 - 2w (0.2 - 2 x 0.06)
-  double blur_max_px = 2.0;           // ours: edge blur (Gaussian sigma) in output pixels
-  double luma_min = 0.2, luma_max = 0.8;  // OFIQ LuminanceMean sigmoid centres
-  double clipped_max = 0.10;          // ours: share of face pixels <= 25 or >= 247
-  double balance_min = 0.7;           // ours: darker / brighter half of the face
-  double background_tolerance = 8;    // ours: RGB distance to an allowed colour
-  double certainty_min = 0.9;         // ours: mean |2a - 1| over the frame
-  double face_opaque_min = 0.9;       // ours: share of the face with alpha >= 0.5
+  double eye_open_min = 0.02;                   // OFIQ EyesOpen sigmoid centre: lid gap / eye-to-chin
+  double mouth_open_max = 0.08;                 // OFIQ MouthClosed: x0 - 2w (0.2 - 2 x 0.06)
+  double blur_max_px = 2.0;                     // ours: edge blur (Gaussian sigma) in output pixels
+  double luma_min = 0.2, luma_max = 0.8;        // OFIQ LuminanceMean sigmoid centres
+  double clipped_max = 0.10;                    // ours: share of face pixels <= 25 or >= 247
+  double balance_min = 0.7;                     // ours: darker / brighter half of the face
+  double background_tolerance = 8;              // ours: RGB distance to an allowed colour
+  double certainty_min = 0.9;                   // ours: mean |2a - 1| over the frame
+  double face_opaque_min = 0.9;                 // ours: share of the face with alpha >= 0.5
 };
 
 // What assess() looks at: the framed output and how it was made.
 struct compliance_input {
   const id_spec* spec = nullptr;
-  const face_points* face = nullptr;       // in photo pixels
+  const face_points* face = nullptr;  // in photo pixels
   const crown_result* crown = nullptr;
   double yaw_deg = 0, pitch_deg = 0;
-  int n_faces = 0;                         // detections above the score threshold
-  double scale = 1;                        // output px per photo px
+  int n_faces = 0;   // detections above the score threshold
+  double scale = 1;  // output px per photo px
   vec2 out_eye_left, out_eye_right, out_chin, out_crown, out_mouth, out_nose, out_forehead;  // output pixels
   vec2 out_side_left, out_side_right;
   double out_face_centre_x = 0;            // the face centre line, output pixels

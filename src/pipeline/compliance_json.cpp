@@ -21,7 +21,8 @@ nlohmann::json num(double v, int decimals = 4) {
 std::string compliance_json(const compliance_report& r) {
   nlohmann::json rules = nlohmann::json::array();
   for (const auto& x : r.rules) {
-    nlohmann::json o = {{"rule", x.rule}, {"value", num(x.value)}, {"min", num(x.min)}, {"max", num(x.max)}, {"pass", x.pass}, {"hard", x.hard}};
+    nlohmann::json o = {{"rule", x.rule},    {"value", num(x.value)}, {"min", num(x.min)},
+                        {"max", num(x.max)}, {"pass", x.pass},        {"hard", x.hard}};
     if (!x.note.empty()) o["note"] = x.note;
     rules.push_back(std::move(o));
   }

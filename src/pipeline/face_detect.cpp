@@ -24,7 +24,8 @@ base::result<std::unique_ptr<face_detector>> face_detector::load(const std::stri
   d->impl_ = std::make_unique<impl>();
   try {
     if (!d->impl_->cascade.load(path))
-      return base::make_error(base::errc::not_found, "face cascade '" + path + "' is missing or unreadable (Debian package opencv-data)");
+      return base::make_error(base::errc::not_found,
+                              "face cascade '" + path + "' is missing or unreadable (Debian package opencv-data)");
   } catch (const cv::Exception& e) {
     return base::make_error(base::errc::corrupt, "face cascade '" + path + "': " + e.what());
   }
@@ -47,7 +48,8 @@ std::vector<box> face_detector::detect(const rgb8_plane& photo, int detect_side_
     for (const auto& f : faces)
       out.push_back({static_cast<int>(f.x / scale), static_cast<int>(f.y / scale), static_cast<int>(f.width / scale),
                      static_cast<int>(f.height / scale)});
-    std::sort(out.begin(), out.end(), [](const box& a, const box& b) { return a.width * a.height > b.width * b.height; });
+    std::sort(out.begin(), out.end(),
+              [](const box& a, const box& b) { return a.width * a.height > b.width * b.height; });
   } catch (const cv::Exception&) {
     out.clear();
   }

@@ -48,7 +48,8 @@ base::result<face_points> measure_face(const face::mesh& m) {
   f.eye_right = b;
   f.eye_mid = {(a.x + b.x) / 2, (a.y + b.y) / 2};
   f.eye_distance_px = dist(a, b);
-  if (!(f.eye_distance_px >= 2)) return make_error(errc::invalid_argument, "face mesh: the eyes are less than 2 px apart");
+  if (!(f.eye_distance_px >= 2))
+    return make_error(errc::invalid_argument, "face mesh: the eyes are less than 2 px apart");
   f.axis_u = {(b.x - a.x) / f.eye_distance_px, (b.y - a.y) / f.eye_distance_px};
   f.axis_n = {-f.axis_u.y, f.axis_u.x};  // u turned 90 degrees clockwise: down the face
   f.roll_deg = std::atan2(b.y - a.y, b.x - a.x) * 180.0 / M_PI;
@@ -64,7 +65,8 @@ base::result<face_points> measure_face(const face::mesh& m) {
   f.side_right = sr;
   const double chin_down = (f.chin.x - f.eye_mid.x) * f.axis_n.x + (f.chin.y - f.eye_mid.y) * f.axis_n.y;
   if (!(chin_down > 0.5 * f.eye_distance_px))
-    return make_error(errc::invalid_argument, "face mesh: the chin is not below the eyes (an upside-down or broken mesh)");
+    return make_error(errc::invalid_argument,
+                      "face mesh: the chin is not below the eyes (an upside-down or broken mesh)");
   f.t_px = dist(f.eye_mid, f.chin);
   // Lid pairs at the same place along each eye (upper, lower), inner-lip pairs along the mouth.
   const double right_open = max_gap(m, {{159, 145}, {158, 153}, {160, 144}});

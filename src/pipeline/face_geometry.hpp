@@ -29,8 +29,8 @@ struct vec2 {
 
 // Points measured on one face, in the pixel coordinates of the mesh (x right, y down).
 struct face_points {
-  vec2 eye_left, eye_right;   // eye centres, left and right IN THE IMAGE (eye_left = subject's right eye)
-  vec2 eye_mid;               // midpoint of the two
+  vec2 eye_left, eye_right;  // eye centres, left and right IN THE IMAGE (eye_left = subject's right eye)
+  vec2 eye_mid;              // midpoint of the two
   vec2 chin, nose, mouth, forehead;
   vec2 side_left, side_right;  // face contour at the cheeks, left and right in the image
   double eye_distance_px = 0;  // between the eye centres
@@ -73,24 +73,24 @@ struct synthetic_face {
   double centre_x = 500, centre_y = 500;  // where the eye midpoint lands, pixels
   double eye_distance_px = 100;           // scale: pixels per 63 mm
   double yaw_deg = 0, pitch_deg = 0, roll_deg = 0;
-  double eye_half_height_mm = 5;          // 5 = open, < 1 = closed
-  double mouth_gap_mm = 1;                // inner-lip gap; 1 = closed
-  double camera_distance_mm = 0;          // 0 = orthographic; else perspective from that distance
-  double crown_mm = 125;                  // eye line to the top of the hair (for synthetic masks)
+  double eye_half_height_mm = 5;  // 5 = open, < 1 = closed
+  double mouth_gap_mm = 1;        // inner-lip gap; 1 = closed
+  double camera_distance_mm = 0;  // 0 = orthographic; else perspective from that distance
+  double crown_mm = 125;          // eye line to the top of the hair (for synthetic masks)
 };
 face::mesh make_synthetic_mesh(const synthetic_face& f);
 // The crown (top of the hair) of a synthetic face, in the same pixel coordinates.
 vec2 synthetic_crown(const synthetic_face& f);
 // Anthropometric constants of the reference face, millimetres.
 inline constexpr double reference_eye_distance_mm = 63;
-inline constexpr double reference_chin_mm = 112;      // eye line to chin
-inline constexpr double reference_forehead_mm = 68;   // eye line to FaceMesh #10
-inline constexpr double crown_over_forehead = 1.8;    // eye-to-crown / eye-to-#10, when the crown must be estimated
+inline constexpr double reference_chin_mm = 112;     // eye line to chin
+inline constexpr double reference_forehead_mm = 68;  // eye line to FaceMesh #10
+inline constexpr double crown_over_forehead = 1.8;   // eye-to-crown / eye-to-#10, when the crown must be estimated
 
 // The top of the head (hair included) from the person mask (face_geometry_crown.cpp).
 struct crown_result {
-  vec2 crown;              // on the face's centre line, mesh pixel coordinates
-  double above_eyes_px = 0;  // distance from the eye line up to the crown, along the face axis
+  vec2 crown;                 // on the face's centre line, mesh pixel coordinates
+  double above_eyes_px = 0;   // distance from the eye line up to the crown, along the face axis
   double head_height_px = 0;  // crown to chin along the face axis
   bool at_top_edge = false;   // the mask runs off the photo above the head: the head is cut
   bool estimated = false;     // no usable mask above the face: crown_over_forehead x the forehead distance
@@ -98,6 +98,7 @@ struct crown_result {
 /* alpha: the person mask at any scale; alpha_scale = alpha pixels per photo pixel
  * (alpha.width / photo width). photo_w/photo_h: the photo the mesh coordinates refer to. */
 // Fails with invalid_argument (empty alpha, alpha_scale <= 0 or not matching the sizes).
-base::result<crown_result> find_crown(const alpha_plane& alpha, double alpha_scale, int photo_w, int photo_h, const face_points& f);
+base::result<crown_result> find_crown(const alpha_plane& alpha, double alpha_scale, int photo_w, int photo_h,
+                                      const face_points& f);
 
 }  // namespace idphoto::pipeline

@@ -33,14 +33,16 @@ double sample(const alpha_plane& a, double x, double y) {
  * unknown, and it is estimated from the forehead (FaceMesh #10, the top of the mesh) as
  * crown_over_forehead x its height above the eyes — as it is when the mask ends below the
  * forehead (a mask that missed the head). Cost: O(columns x head height) samples. */
-base::result<crown_result> find_crown(const alpha_plane& alpha, double alpha_scale, int photo_w, int photo_h, const face_points& f) {
+base::result<crown_result> find_crown(const alpha_plane& alpha, double alpha_scale, int photo_w, int photo_h,
+                                      const face_points& f) {
   if (alpha.width < 1 || alpha.height < 1 || alpha.a.size() != static_cast<size_t>(alpha.width) * alpha.height)
     return base::make_error(base::errc::invalid_argument, "crown: empty or inconsistent mask");
   if (!(alpha_scale > 0) || photo_w < 1 || photo_h < 1)
     return base::make_error(base::errc::invalid_argument, "crown: bad mask scale or photo size");
   if (std::fabs(alpha.width - photo_w * alpha_scale) > 1.5 || std::fabs(alpha.height - photo_h * alpha_scale) > 1.5)
-    return base::make_error(base::errc::invalid_argument, "crown: the mask (" + std::to_string(alpha.width) + "x" + std::to_string(alpha.height) +
-                                                              ") is not the photo (" + std::to_string(photo_w) + "x" + std::to_string(photo_h) +
+    return base::make_error(base::errc::invalid_argument, "crown: the mask (" + std::to_string(alpha.width) + "x" +
+                                                              std::to_string(alpha.height) + ") is not the photo (" +
+                                                              std::to_string(photo_w) + "x" + std::to_string(photo_h) +
                                                               ") at scale " + std::to_string(alpha_scale));
   const double step = 1.0 / alpha_scale;  // one alpha pixel, in photo pixels
   const double gap_max = std::max(2 * step, 0.04 * f.eye_distance_px);

@@ -17,12 +17,18 @@ namespace {
  * depends only on these dozen points, and its error against faces that differ from them
  * is measured in tests/pipeline/test_face_geometry.cpp (docs/specs.md). */
 constexpr model_point pose_points[] = {
-    {mesh_index::right_eye_outer, -45.5, 0.5, 4},  {mesh_index::right_eye_inner, -17.5, 0.5, 4},
-    {mesh_index::left_eye_inner, 17.5, 0.5, 4},    {mesh_index::left_eye_outer, 45.5, 0.5, 4},
-    {mesh_index::nose_tip, 0, 42, -24},            {mesh_index::nose_bridge, 0, -3, -8},
-    {mesh_index::mouth_right, -25, 70, -2},        {mesh_index::mouth_left, 25, 70, -2},
-    {mesh_index::chin, 0, 112, -8},                {mesh_index::forehead, 0, -68, -6},
-    {mesh_index::side_right, -72, 12, 50},         {mesh_index::side_left, 72, 12, 50},
+    {mesh_index::right_eye_outer, -45.5, 0.5, 4},
+    {mesh_index::right_eye_inner, -17.5, 0.5, 4},
+    {mesh_index::left_eye_inner, 17.5, 0.5, 4},
+    {mesh_index::left_eye_outer, 45.5, 0.5, 4},
+    {mesh_index::nose_tip, 0, 42, -24},
+    {mesh_index::nose_bridge, 0, -3, -8},
+    {mesh_index::mouth_right, -25, 70, -2},
+    {mesh_index::mouth_left, 25, 70, -2},
+    {mesh_index::chin, 0, 112, -8},
+    {mesh_index::forehead, 0, -68, -6},
+    {mesh_index::side_right, -72, 12, 50},
+    {mesh_index::side_left, 72, 12, 50},
 };
 
 struct p3 {
@@ -31,8 +37,9 @@ struct p3 {
 
 // FaceMesh's face oval (FACEMESH_FACE_OVAL), clockwise from the forehead (#10) in the
 // image: through the subject's left cheek (#454, image right), the chin (#152), #234.
-constexpr int face_oval[36] = {10,  338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377,
-                               152, 148, 176, 149, 150, 136, 172, 58,  132, 93,  234, 127, 162, 21,  54,  103, 67,  109};
+constexpr int face_oval[36] = {10,  338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288,
+                               397, 365, 379, 378, 400, 377, 152, 148, 176, 149, 150, 136,
+                               172, 58,  132, 93,  234, 127, 162, 21,  54,  103, 67,  109};
 
 // Inner-lip pairs (upper, lower) from the mouth centre outwards, and their x (mm).
 constexpr int lip_pairs[7][2] = {{13, 14}, {82, 87}, {312, 317}, {81, 178}, {311, 402}, {80, 88}, {310, 318}};
@@ -55,7 +62,7 @@ std::array<p3, 468> build_face(const synthetic_face& f) {
   for (const auto& p : pose_points) put(p.index, p.x, p.y, p.z);
   // Eyes: each contour is 9 lower-lid points from the outer to the inner corner (both
   // corners included) and 7 upper-lid points between them, on an ellipse of the given half-height.
-  auto eye = [&](const int (&idx)[16], double outer_x, double inner_x) {
+  auto eye = [&](const int(&idx)[16], double outer_x, double inner_x) {
     const double h = f.eye_half_height_mm;
     for (int k = 0; k <= 8; ++k) {  // idx[0..8]: outer corner, lower lid, inner corner
       const double t = k / 8.0;

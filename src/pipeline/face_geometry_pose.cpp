@@ -11,7 +11,8 @@ namespace {
 
 /* Solves the symmetric 3x3 system A x = b by Cramer's rule; false if A is singular. */
 bool solve3(const double A[3][3], const double b[3], double x[3]) {
-  const double det = A[0][0] * (A[1][1] * A[2][2] - A[1][2] * A[2][1]) - A[0][1] * (A[1][0] * A[2][2] - A[1][2] * A[2][0]) +
+  const double det = A[0][0] * (A[1][1] * A[2][2] - A[1][2] * A[2][1]) -
+                     A[0][1] * (A[1][0] * A[2][2] - A[1][2] * A[2][0]) +
                      A[0][2] * (A[1][0] * A[2][1] - A[1][1] * A[2][0]);
   if (std::fabs(det) < 1e-12) return false;
   for (int c = 0; c < 3; ++c) {
@@ -111,7 +112,8 @@ base::result<head_pose> estimate_pose(const face::mesh& m) {
     const double X[3] = {p.x - cX, p.y - cY, p.z - cZ};
     const double u = cx + scale * (r1[0] * X[0] + r1[1] * X[1] + r1[2] * X[2]);
     const double v = cy + scale * (r2[0] * X[0] + r2[1] * X[1] + r2[2] * X[2]);
-    ss += std::pow(u - m.pts[static_cast<size_t>(p.index)].x, 2) + std::pow(v - m.pts[static_cast<size_t>(p.index)].y, 2);
+    ss +=
+        std::pow(u - m.pts[static_cast<size_t>(p.index)].x, 2) + std::pow(v - m.pts[static_cast<size_t>(p.index)].y, 2);
   }
   hp.rms_px = std::sqrt(ss / static_cast<double>(n));
   return hp;

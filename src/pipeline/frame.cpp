@@ -23,7 +23,8 @@ vec2 frame_transform::to_source(vec2 o) const {
 }
 
 base::result<frame_transform> plan_frame(const id_spec& spec, const face_points& f, const crown_result& crown) {
-  if (spec.width_px < 1 || spec.height_px < 1) return base::make_error(base::errc::invalid_argument, "frame: the spec has no pixel size");
+  if (spec.width_px < 1 || spec.height_px < 1)
+    return base::make_error(base::errc::invalid_argument, "frame: the spec has no pixel size");
   if (!(crown.head_height_px > 0) || !(f.eye_distance_px > 0))
     return base::make_error(base::errc::invalid_argument, "frame: the head has no height");
   frame_transform t;
@@ -35,8 +36,8 @@ base::result<frame_transform> plan_frame(const id_spec& spec, const face_points&
   const double H = spec.height_px;
   t.scale = spec.head.centre() * H / crown.head_height_px;
   t.centre_u = dot(sub(f.mouth, f.eye_mid), f.axis_u) / 2;  // midway between the eye midpoint (0) and the mouth
-  const double crown_up = crown.above_eyes_px * t.scale;                 // output px from the eye line up to the crown
-  const double chin_down = dot(sub(f.chin, f.eye_mid), f.axis_n) * t.scale;  // and down to the chin
+  const double crown_up = crown.above_eyes_px * t.scale;    // output px from the eye line up to the crown
+  const double chin_down = dot(sub(f.chin, f.eye_mid), f.axis_n) * t.scale;         // and down to the chin
   const double eye_lo = (1 - spec.eyes.max) * H, eye_hi = (1 - spec.eyes.min) * H;  // allowed eye_y, from the top
   if (spec.crown_margin) {
     t.eye_y = spec.crown_margin->centre() * H + crown_up;

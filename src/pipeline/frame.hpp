@@ -21,12 +21,13 @@ namespace idphoto::pipeline {
 // translate. Both coordinate systems have pixel centres at +0.5.
 struct frame_transform {
   int out_w = 0, out_h = 0;
-  double scale = 1;        // output pixels per photo pixel
-  vec2 pivot;              // eye midpoint, photo pixels
-  vec2 axis_u, axis_n;     // the face's axes in the photo (unit; u along the eye line, n down the face)
-  double centre_u = 0;     // the face's centre along u, relative to the pivot (photo pixels)
-  double eye_y = 0;        // where the eye line lands, output pixels from the top
-  bool bands_conflict = false;  // the head did not fit both its band and the margins: the eye line was moved off its target
+  double scale = 1;     // output pixels per photo pixel
+  vec2 pivot;           // eye midpoint, photo pixels
+  vec2 axis_u, axis_n;  // the face's axes in the photo (unit; u along the eye line, n down the face)
+  double centre_u = 0;  // the face's centre along u, relative to the pivot (photo pixels)
+  double eye_y = 0;     // where the eye line lands, output pixels from the top
+  bool bands_conflict =
+      false;  // the head did not fit both its band and the margins: the eye line was moved off its target
 
   vec2 to_output(vec2 p) const;
   vec2 to_source(vec2 o) const;
@@ -43,15 +44,15 @@ base::result<frame_transform> plan_frame(const id_spec& spec, const face_points&
 // A source for rendering: RGB pixels of (part of) the photo, possibly pre-shrunk.
 struct frame_source {
   const rgb8_plane* rgb = nullptr;
-  vec2 origin;          // photo pixel where the plane's (0,0) corner is
+  vec2 origin;                      // photo pixel where the plane's (0,0) corner is
   double scale_x = 1, scale_y = 1;  // plane pixels per photo pixel (< 1 when pre-shrunk)
-  int photo_w = 0, photo_h = 0;  // the whole photo (for the outside test)
+  int photo_w = 0, photo_h = 0;     // the whole photo (for the outside test)
 };
 
 struct rendered_frame {
-  rgb8_plane rgb;           // composite on the background, out_w x out_h
-  alpha_plane alpha;        // the person mask in the output
-  double outside_fraction = 0;       // share of output pixels taken from beyond the photo's edges
+  rgb8_plane rgb;                      // composite on the background, out_w x out_h
+  alpha_plane alpha;                   // the person mask in the output
+  double outside_fraction = 0;         // share of output pixels taken from beyond the photo's edges
   double outside_person_fraction = 0;  // of those, on the person above the chin (a cut head, extended)
 };
 
@@ -62,8 +63,8 @@ struct rendered_frame {
  * background there becomes the background colour, and the person (shoulders cut by the
  * bottom edge) is continued; both are counted. */
 // Fails with invalid_argument (empty source or mask, bad transform).
-base::result<rendered_frame> render_frame(const frame_source& src, const alpha_plane& alpha, double alpha_scale, const frame_transform& t,
-                                          image::rgb8 background, double chin_out_y);
+base::result<rendered_frame> render_frame(const frame_source& src, const alpha_plane& alpha, double alpha_scale,
+                                          const frame_transform& t, image::rgb8 background, double chin_out_y);
 
 // Encoded bytes with the dpi in the file; with max_kb (JPEG only), the highest quality
 // that fits, by binary search (never by padding).
@@ -117,7 +118,8 @@ struct framed_photo {
 // Fails with invalid_argument (empty inputs, mask scale mismatch, bad mesh), too_large
 // (max_kb unreachable), or the image module's errors. A photo that breaks the spec's rules
 // is not an error: it is framed as well as it can be and the report says which rules fail.
-base::result<framed_photo> frame_photo(const image::image& photo, const alpha_plane& alpha, double alpha_scale, const face::mesh& mesh,
-                                       const std::vector<face::detection>& faces, const id_spec& spec, const frame_options& o = {});
+base::result<framed_photo> frame_photo(const image::image& photo, const alpha_plane& alpha, double alpha_scale,
+                                       const face::mesh& mesh, const std::vector<face::detection>& faces,
+                                       const id_spec& spec, const frame_options& o = {});
 
 }  // namespace idphoto::pipeline

@@ -26,7 +26,8 @@ base::result<encoded_frame> encode_frame(const rgb8_plane& px, double dpi, image
     auto b = image::encode(*tagged, image::encode_options{image::format::png, 90});
     IDPHOTO_TRY(b);
     if (max_kb > 0 && b->size() > limit)
-      return base::make_error(base::errc::too_large, "the PNG is " + std::to_string(b->size() / 1000) + " KB, over the " + std::to_string(max_kb) +
+      return base::make_error(base::errc::too_large, "the PNG is " + std::to_string(b->size() / 1000) +
+                                                         " KB, over the " + std::to_string(max_kb) +
                                                          " KB limit: use JPEG output, which can be compressed to fit");
     out.bytes = std::move(*b);
     return out;
@@ -58,8 +59,9 @@ base::result<encoded_frame> encode_frame(const rgb8_plane& px, double dpi, image
     }
   }
   if (best == 0)
-    return base::make_error(base::errc::too_large, "even JPEG quality 1 is over the " + std::to_string(max_kb) + " KB limit at " +
-                                                       std::to_string(px.width) + "x" + std::to_string(px.height) + " px");
+    return base::make_error(base::errc::too_large, "even JPEG quality 1 is over the " + std::to_string(max_kb) +
+                                                       " KB limit at " + std::to_string(px.width) + "x" +
+                                                       std::to_string(px.height) + " px");
   out.bytes = std::move(best_bytes);
   out.quality = best;
   return out;

@@ -13,11 +13,13 @@ namespace idphoto::pipeline {
 using base::errc;
 using base::make_error;
 
-base::result<framed_photo> frame_photo(const image::image& photo, const alpha_plane& alpha, double alpha_scale, const face::mesh& mesh,
-                                       const std::vector<face::detection>& faces, const id_spec& spec, const frame_options& o) {
+base::result<framed_photo> frame_photo(const image::image& photo, const alpha_plane& alpha, double alpha_scale,
+                                       const face::mesh& mesh, const std::vector<face::detection>& faces,
+                                       const id_spec& spec, const frame_options& o) {
   if (photo.empty()) return make_error(errc::invalid_argument, "frame: empty photo");
-  if (spec.width_px < 16 || spec.height_px < 16 || spec.width_px > 10000 || spec.height_px > 10000 || spec.backgrounds.empty() ||
-      !(spec.head.min > 0 && spec.head.max <= 1 && spec.head.min <= spec.head.max) || !(spec.eyes.min > 0 && spec.eyes.max < 1))
+  if (spec.width_px < 16 || spec.height_px < 16 || spec.width_px > 10000 || spec.height_px > 10000 ||
+      spec.backgrounds.empty() || !(spec.head.min > 0 && spec.head.max <= 1 && spec.head.min <= spec.head.max) ||
+      !(spec.eyes.min > 0 && spec.eyes.max < 1))
     return make_error(errc::invalid_argument, "frame: spec '" + spec.name + "' is incomplete");
   const int pw = photo.width(), ph = photo.height();
   auto f = measure_face(mesh);
@@ -34,12 +36,15 @@ base::result<framed_photo> frame_photo(const image::image& photo, const alpha_pl
 
   // The frame's footprint in the photo, clipped to it: only that part is decoded to pixels.
   double x0 = 1e18, y0 = 1e18, x1 = -1e18, y1 = -1e18;
-  for (const vec2 c : {vec2{0, 0}, vec2{double(plan->out_w), 0}, vec2{0, double(plan->out_h)}, vec2{double(plan->out_w), double(plan->out_h)}}) {
+  for (const vec2 c : {vec2{0, 0}, vec2{double(plan->out_w), 0}, vec2{0, double(plan->out_h)},
+                       vec2{double(plan->out_w), double(plan->out_h)}}) {
     const vec2 p = plan->to_source(c);
     x0 = std::min(x0, p.x), y0 = std::min(y0, p.y), x1 = std::max(x1, p.x), y1 = std::max(y1, p.y);
   }
-  const int cx0 = std::clamp(static_cast<int>(std::floor(x0)) - 2, 0, pw - 1), cy0 = std::clamp(static_cast<int>(std::floor(y0)) - 2, 0, ph - 1);
-  const int cx1 = std::clamp(static_cast<int>(std::ceil(x1)) + 2, cx0 + 1, pw), cy1 = std::clamp(static_cast<int>(std::ceil(y1)) + 2, cy0 + 1, ph);
+  const int cx0 = std::clamp(static_cast<int>(std::floor(x0)) - 2, 0, pw - 1),
+            cy0 = std::clamp(static_cast<int>(std::floor(y0)) - 2, 0, ph - 1);
+  const int cx1 = std::clamp(static_cast<int>(std::ceil(x1)) + 2, cx0 + 1, pw),
+            cy1 = std::clamp(static_cast<int>(std::ceil(y1)) + 2, cy0 + 1, ph);
   auto srgb = image::to_srgb(photo);
   IDPHOTO_TRY(srgb);
   auto region = image::crop(srgb->rgb, cx0, cy0, cx1 - cx0, cy1 - cy0);
@@ -67,7 +72,9 @@ base::result<framed_photo> frame_photo(const image::image& photo, const alpha_pl
   const face::detection* mine = nullptr;
   for (const auto& d : faces) {
     if (d.score >= o.min_face_score) ++n_faces;
-    if (f->eye_mid.x >= d.x0 && f->eye_mid.x <= d.x1 && f->eye_mid.y >= d.y0 && f->eye_mid.y <= d.y1 && (!mine || d.score > mine->score)) mine = &d;
+    if (f->eye_mid.x >= d.x0 && f->eye_mid.x <= d.x1 && f->eye_mid.y >= d.y0 && f->eye_mid.y <= d.y1 &&
+        (!mine || d.score > mine->score))
+      mine = &d;
   }
 
   compliance_input ci;
@@ -87,7 +94,8 @@ base::result<framed_photo> frame_photo(const image::image& photo, const alpha_pl
   ci.out_forehead = plan->to_output(f->forehead);
   ci.out_side_left = plan->to_output(f->side_left);
   ci.out_side_right = plan->to_output(f->side_right);
-  ci.out_face_centre_x = plan->to_output({f->eye_mid.x + plan->centre_u * f->axis_u.x, f->eye_mid.y + plan->centre_u * f->axis_u.y}).x;
+  ci.out_face_centre_x =
+      plan->to_output({f->eye_mid.x + plan->centre_u * f->axis_u.x, f->eye_mid.y + plan->centre_u * f->axis_u.y}).x;
   ci.out_rgb = &out->rgb;
   ci.out_alpha = &out->alpha;
   ci.outside_fraction = out->outside_fraction;
@@ -104,7 +112,8 @@ base::result<framed_photo> frame_photo(const image::image& photo, const alpha_pl
   IDPHOTO_TRY(enc);
   r.file = std::move(*enc);
   if (spec.file_format && fmt != *spec.file_format)
-    r.warnings.push_back(std::string("the spec asks for ") + image::format_name(*spec.file_format) + ", written as " + image::format_name(fmt));
+    r.warnings.push_back(std::string("the spec asks for ") + image::format_name(*spec.file_format) + ", written as " +
+                         image::format_name(fmt));
   if (spec.min_kb && r.file.bytes.size() < static_cast<size_t>(spec.min_kb) * 1000)
     r.warnings.push_back("the file is under the spec's minimum of " + std::to_string(spec.min_kb) + " KB");
   r.width = plan->out_w;
@@ -116,7 +125,8 @@ base::result<framed_photo> frame_photo(const image::image& photo, const alpha_pl
     r.face.box[0] = mine->x0, r.face.box[1] = mine->y0, r.face.box[2] = mine->x1, r.face.box[3] = mine->y1;
   } else {
     float bx0 = 1e30f, by0 = 1e30f, bx1 = -1e30f, by1 = -1e30f;
-    for (const auto& p : mesh.pts) bx0 = std::min(bx0, p.x), by0 = std::min(by0, p.y), bx1 = std::max(bx1, p.x), by1 = std::max(by1, p.y);
+    for (const auto& p : mesh.pts)
+      bx0 = std::min(bx0, p.x), by0 = std::min(by0, p.y), bx1 = std::max(bx1, p.x), by1 = std::max(by1, p.y);
     r.face.box[0] = bx0, r.face.box[1] = by0, r.face.box[2] = bx1, r.face.box[3] = by1;
     r.warnings.push_back("no detection holds the mesh: the face box is the mesh's bounding box");
   }

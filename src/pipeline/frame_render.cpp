@@ -24,15 +24,17 @@ double sample_alpha(const alpha_plane& p, double x, double y) {
   const int x0 = static_cast<int>(fx), y0 = static_cast<int>(fy);
   const int x1 = std::min(x0 + 1, p.width - 1), y1 = std::min(y0 + 1, p.height - 1);
   const double tx = fx - x0, ty = fy - y0;
-  const double v = (p.at(x0, y0) * (1 - tx) + p.at(x1, y0) * tx) * (1 - ty) + (p.at(x0, y1) * (1 - tx) + p.at(x1, y1) * tx) * ty;
+  const double v =
+      (p.at(x0, y0) * (1 - tx) + p.at(x1, y0) * tx) * (1 - ty) + (p.at(x0, y1) * (1 - tx) + p.at(x1, y1) * tx) * ty;
   return std::clamp(v, 0.0, 1.0);
 }
 
 }  // namespace
 
-base::result<rendered_frame> render_frame(const frame_source& src, const alpha_plane& alpha, double alpha_scale, const frame_transform& t,
-                                          image::rgb8 bg, double chin_out_y) {
-  if (!src.rgb || src.rgb->width < 1 || src.rgb->height < 1 || src.rgb->px.size() != static_cast<size_t>(src.rgb->width) * src.rgb->height * 3)
+base::result<rendered_frame> render_frame(const frame_source& src, const alpha_plane& alpha, double alpha_scale,
+                                          const frame_transform& t, image::rgb8 bg, double chin_out_y) {
+  if (!src.rgb || src.rgb->width < 1 || src.rgb->height < 1 ||
+      src.rgb->px.size() != static_cast<size_t>(src.rgb->width) * src.rgb->height * 3)
     return base::make_error(base::errc::invalid_argument, "render: empty source");
   if (alpha.width < 1 || alpha.height < 1 || !(alpha_scale > 0) || src.photo_w < 1 || src.photo_h < 1)
     return base::make_error(base::errc::invalid_argument, "render: empty mask or photo size");

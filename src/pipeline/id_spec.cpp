@@ -39,7 +39,8 @@ result<void> check_shape(const std::string& file, const std::string& text) {
     }
     if (c == '"') in_string = true;
     else if (c == '{' || c == '[') {
-      if (++depth > max_depth) return make_error(errc::invalid_argument, file + ": nested deeper than " + std::to_string(max_depth));
+      if (++depth > max_depth)
+        return make_error(errc::invalid_argument, file + ": nested deeper than " + std::to_string(max_depth));
     } else if (c == '}' || c == ']') {
       --depth;
     } else if (c == '\0') {
@@ -71,7 +72,8 @@ struct reader {
     }
     if (!it->is_string()) return bad(path + "." + key, "must be a string");
     const auto& s = it->get_ref<const std::string&>();
-    if (s.size() > max_string_bytes) return bad(path + "." + key, "longer than " + std::to_string(max_string_bytes) + " bytes");
+    if (s.size() > max_string_bytes)
+      return bad(path + "." + key, "longer than " + std::to_string(max_string_bytes) + " bytes");
     for (unsigned char ch : s)
       if (ch < 0x20) return bad(path + "." + key, "control character");
     return s;
@@ -97,7 +99,8 @@ struct reader {
     const auto it = o.find(key);
     if (it == o.end()) return bad(path + "." + key, "missing");
     if (!it->is_array()) return bad(path + "." + key, "must be an array");
-    if (it->size() > max_array_items) return bad(path + "." + key, "more than " + std::to_string(max_array_items) + " items");
+    if (it->size() > max_array_items)
+      return bad(path + "." + key, "more than " + std::to_string(max_array_items) + " items");
     return &*it;
   }
 };
@@ -220,7 +223,9 @@ result<band> to_fraction(const reader& r, const raw_band& b, double height_mm, c
 }
 
 result<id_spec> load_spec(const reader& r, const json& root, const spec_catalogue& cat) {
-  IDPHOTO_TRY(r.only_keys(root, "$", {"name", "title", "size", "pixels", "dpi", "head", "eyes", "crown_margin", "background", "file", "notes"}));
+  IDPHOTO_TRY(r.only_keys(
+      root, "$",
+      {"name", "title", "size", "pixels", "dpi", "head", "eyes", "crown_margin", "background", "file", "notes"}));
   id_spec s;
   auto need_source = [&](const std::string& path, const std::string& id, const char* field) -> result<void> {
     if (!cat.find_source(id)) return r.bad(path + ".source", "unknown source '" + id + "'");
@@ -272,7 +277,8 @@ result<id_spec> load_spec(const reader& r, const json& root, const spec_catalogu
     s.height_px = static_cast<int>(*ph);
     s.dpi = s.width_px / (s.width_mm / 25.4);
     const double dpi_h = s.height_px / (s.height_mm / 25.4);
-    if (std::fabs(dpi_h - s.dpi) > 0.01 * s.dpi) return r.bad("$.pixels", "aspect ratio differs from the size's by more than 1 %");
+    if (std::fabs(dpi_h - s.dpi) > 0.01 * s.dpi)
+      return r.bad("$.pixels", "aspect ratio differs from the size's by more than 1 %");
     s.pixels_from_authority = true;
     auto psrc = r.str(**px, "source", "$.pixels");
     IDPHOTO_TRY(psrc);
@@ -317,7 +323,8 @@ result<id_spec> load_spec(const reader& r, const json& root, const spec_catalogu
     IDPHOTO_TRY(tb);
     auto tf = to_fraction(r, *tb, s.height_mm, "$.crown_margin");
     IDPHOTO_TRY(tf);
-    if (tf->max + s.head.min > 1.0) return r.bad("$.crown_margin", "margin plus the smallest head is taller than the photo");
+    if (tf->max + s.head.min > 1.0)
+      return r.bad("$.crown_margin", "margin plus the smallest head is taller than the photo");
     s.crown_margin = *tf;
     IDPHOTO_TRY(need_source("$.crown_margin", tb->source, "crown_margin"));
   }
@@ -356,7 +363,8 @@ result<id_spec> load_spec(const reader& r, const json& root, const spec_catalogu
       if (!(**file).contains(k)) continue;
       auto v = r.num(**file, k, "$.file");
       IDPHOTO_TRY(v);
-      if (!(*v >= 1 && *v <= 100000) || *v != std::floor(*v)) return r.bad(std::string("$.file.") + k, "must be a whole number 1..100000");
+      if (!(*v >= 1 && *v <= 100000) || *v != std::floor(*v))
+        return r.bad(std::string("$.file.") + k, "must be a whole number 1..100000");
       (std::string(k) == "max_kb" ? s.max_kb : s.min_kb) = static_cast<int>(*v);
     }
     if (s.max_kb && s.min_kb > s.max_kb) return r.bad("$.file", "min_kb is larger than max_kb");
@@ -369,7 +377,8 @@ result<id_spec> load_spec(const reader& r, const json& root, const spec_catalogu
     auto notes = r.arr(root, "notes", "$");
     IDPHOTO_TRY(notes);
     for (const auto& n : **notes) {
-      if (!n.is_string() || n.get_ref<const std::string&>().size() > max_string_bytes) return r.bad("$.notes", "must be strings");
+      if (!n.is_string() || n.get_ref<const std::string&>().size() > max_string_bytes)
+        return r.bad("$.notes", "must be strings");
       s.notes.push_back(n.get<std::string>());
     }
   }
@@ -420,7 +429,8 @@ result<spec_catalogue> load_catalogue(std::span<const spec_file> files) {
     }
     auto s = load_spec(r, root, cat);
     IDPHOTO_TRY(s);
-    if (cat.find(s->name)) return make_error(errc::invalid_argument, f->name + ": duplicate spec name '" + s->name + "'");
+    if (cat.find(s->name))
+      return make_error(errc::invalid_argument, f->name + ": duplicate spec name '" + s->name + "'");
     cat.specs.push_back(std::move(*s));
   }
   if (cat.specs.empty()) return make_error(errc::invalid_argument, "spec catalogue: no specs");
@@ -437,14 +447,16 @@ const result<spec_catalogue>& builtin_catalogue() {
 
 result<id_spec> at_dpi(const id_spec& spec, double dpi) {
   if (dpi == 0) return spec;
-  if (!(dpi >= 72 && dpi <= 1200)) return make_error(errc::invalid_argument, "dpi must be 72..1200 (got " + std::to_string(dpi) + ")");
+  if (!(dpi >= 72 && dpi <= 1200))
+    return make_error(errc::invalid_argument, "dpi must be 72..1200 (got " + std::to_string(dpi) + ")");
   id_spec s = spec;
   s.dpi = dpi;
   s.width_px = static_cast<int>(std::lround(s.width_mm / 25.4 * dpi));
   s.height_px = static_cast<int>(std::lround(s.height_mm / 25.4 * dpi));
   if (s.width_px < 16 || s.height_px < 16 || s.width_px > 10000 || s.height_px > 10000)
-    return make_error(errc::invalid_argument, "at " + std::to_string(dpi) + " dpi the photo would be " + std::to_string(s.width_px) + "x" +
-                                                  std::to_string(s.height_px) + " px (16..10000 allowed)");
+    return make_error(errc::invalid_argument, "at " + std::to_string(dpi) + " dpi the photo would be " +
+                                                  std::to_string(s.width_px) + "x" + std::to_string(s.height_px) +
+                                                  " px (16..10000 allowed)");
   s.pixels_from_authority = false;
   return s;
 }

@@ -44,7 +44,7 @@ struct id_spec {
   band eyes;                           // eye line, measured up from the bottom edge
   bool eyes_from_authority = true;     // false: the authority sets none and ISO/IEC 19794-5's band is used (soft rule)
   std::optional<band> crown_margin;    // top edge to crown, when the authority sets it (it then anchors the frame)
-  std::vector<named_colour> backgrounds;  // allowed colours; the first is the default
+  std::vector<named_colour> backgrounds;     // allowed colours; the first is the default
   std::optional<image::format> file_format;  // what the authority asks for, if anything
   int max_kb = 0, min_kb = 0;                // file size limits (1 KB = 1000 bytes); 0 = none
   std::vector<spec_source> sources;

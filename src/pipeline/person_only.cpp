@@ -103,7 +103,8 @@ person_only_result person_only(const alpha_plane& alpha, const std::vector<box>&
   const size_t n_px = static_cast<size_t>(w) * h;
   std::vector<int> label;
   std::vector<int64_t> sizes;
-  const int n = label_regions(w, h, true, [&](int i) { return alpha.a[i] >= 0.5f; }, label, sizes);
+  const int n = label_regions(
+      w, h, true, [&](int i) { return alpha.a[i] >= 0.5f; }, label, sizes);
   if (n == 0) return r;
 
   int subject = -1;
@@ -116,7 +117,8 @@ person_only_result person_only(const alpha_plane& alpha, const std::vector<box>&
     std::vector<int64_t> votes(n, 0);
     for (int y = f.y + f.height / 3; y < f.y + 2 * f.height / 3; ++y)
       for (int x = f.x + f.width / 3; x < f.x + 2 * f.width / 3; ++x)
-        if (x >= 0 && y >= 0 && x < w && y < h && label[static_cast<size_t>(y) * w + x] >= 0) ++votes[label[static_cast<size_t>(y) * w + x]];
+        if (x >= 0 && y >= 0 && x < w && y < h && label[static_cast<size_t>(y) * w + x] >= 0)
+          ++votes[label[static_cast<size_t>(y) * w + x]];
     auto best = std::max_element(votes.begin(), votes.end());
     if (*best > 0) {
       subject = static_cast<int>(best - votes.begin());
@@ -140,7 +142,8 @@ person_only_result person_only(const alpha_plane& alpha, const std::vector<box>&
     double best = -1;
     const double diag = std::hypot(w / 2.0, h / 2.0);
     for (int l = 0; l < n; ++l) {
-      const double score = static_cast<double>(sizes[l]) * (1.0 - 0.5 * std::hypot(cx[l] - w / 2.0, cy[l] - h / 2.0) / diag);
+      const double score =
+          static_cast<double>(sizes[l]) * (1.0 - 0.5 * std::hypot(cx[l] - w / 2.0, cy[l] - h / 2.0) / diag);
       if (score > best) {
         best = score;
         subject = l;
@@ -156,7 +159,8 @@ person_only_result person_only(const alpha_plane& alpha, const std::vector<box>&
   int link_of_subject = -1;
   if (o.link_alpha > 0 && o.link_alpha < 0.5f) {
     std::vector<int64_t> link_sizes;
-    label_regions(w, h, true, [&](int i) { return alpha.a[i] >= o.link_alpha; }, link_label, link_sizes);
+    label_regions(
+        w, h, true, [&](int i) { return alpha.a[i] >= o.link_alpha; }, link_label, link_sizes);
     for (size_t i = 0; i < n_px && link_of_subject < 0; ++i)
       if (label[i] == subject) link_of_subject = link_label[i];
     for (size_t i = 0; i < n_px; ++i)
@@ -166,7 +170,8 @@ person_only_result person_only(const alpha_plane& alpha, const std::vector<box>&
     const double fcx = face->x + face->width / 2.0, fmid = face->y + face->height / 2.0;
     const double min_px = o.min_body_fraction * static_cast<double>(n_px);
     for (int l = 0; l < n; ++l)
-      if (!keep_region[l] && top[l] > fmid && std::abs(cx[l] - fcx) < o.body_half_width_faces * static_cast<float>(face->width) &&
+      if (!keep_region[l] && top[l] > fmid &&
+          std::abs(cx[l] - fcx) < o.body_half_width_faces * static_cast<float>(face->width) &&
           static_cast<double>(sizes[l]) >= min_px)
         keep_region[l] = 2;
   }
@@ -186,7 +191,8 @@ person_only_result person_only(const alpha_plane& alpha, const std::vector<box>&
     auto beside = [&](int i) { return std::abs(i % w - fcx) > half; };
     std::vector<int> side_label;
     std::vector<int64_t> side_sizes;
-    const int ns = label_regions(w, h, true, [&](int i) { return kept[i] && beside(i) && i / w < shoulder_y; }, side_label, side_sizes);
+    const int ns = label_regions(
+        w, h, true, [&](int i) { return kept[i] && beside(i) && i / w < shoulder_y; }, side_label, side_sizes);
     std::vector<char> at_edge(ns, 0);
     for (int y = 0; y < h; ++y)
       for (int x : {0, w - 1})
@@ -229,7 +235,8 @@ person_only_result person_only(const alpha_plane& alpha, const std::vector<box>&
     const std::vector<int> d_core = distance_to(core, w, h, bridge_px + 1);
     const std::vector<int> d_others = distance_to(others, w, h, bridge_px + 1);
     for (size_t i = 0; i < n_px; ++i)
-      bridge[i] = link_label[i] == link_of_subject && alpha.a[i] < 0.5f && d_core[i] <= bridge_px && d_others[i] <= bridge_px;
+      bridge[i] =
+          link_label[i] == link_of_subject && alpha.a[i] < 0.5f && d_core[i] <= bridge_px && d_others[i] <= bridge_px;
   }
   for (size_t i = 0; i < n_px; ++i)
     if ((dist[i] > margin && !bridge[i]) || (r.side_cut_px > 0 && !kept[i] && alpha.a[i] >= 0.5f)) r.alpha.a[i] = 0.f;
@@ -237,7 +244,8 @@ person_only_result person_only(const alpha_plane& alpha, const std::vector<box>&
   // 6. Fill small enclosed background holes.
   std::vector<int> bg_label;
   std::vector<int64_t> bg_sizes;
-  const int nb = label_regions(w, h, false, [&](int i) { return r.alpha.a[i] < 0.5f; }, bg_label, bg_sizes);
+  const int nb = label_regions(
+      w, h, false, [&](int i) { return r.alpha.a[i] < 0.5f; }, bg_label, bg_sizes);
   std::vector<char> touches_border(nb, 0);
   for (int x = 0; x < w; ++x) {
     if (int l = bg_label[x]; l >= 0) touches_border[l] = 1;

@@ -44,6 +44,7 @@ struct person_only_result {
 // Haar detector (face_detect.hpp); a src/face detection converts in one line
 // (box{x0, y0, x1 - x0, y1 - y0}): the box is all the geometry here uses.
 // Never fails; an empty mask stays empty.
-person_only_result person_only(const alpha_plane& alpha, const std::vector<box>& faces, const person_only_options& o = {});
+person_only_result person_only(const alpha_plane& alpha, const std::vector<box>& faces,
+                               const person_only_options& o = {});
 
 }  // namespace idphoto::pipeline

@@ -49,11 +49,12 @@ base::result<alpha_plane> mask_from_output(const infer::tensor& out, const model
   const auto& s = out.shape;
   const int S = in.size_px;
   if (s.size() != 4 || s[0] != 1 || s[1] != 1 || s[2] != S || s[3] != S)
-    return base::make_error(base::errc::invalid_argument, "model output " + infer::shape_str(s) + " is not [1,1," + std::to_string(S) + "," +
-                                                              std::to_string(S) + "]");
+    return base::make_error(base::errc::invalid_argument, "model output " + infer::shape_str(s) + " is not [1,1," +
+                                                              std::to_string(S) + "," + std::to_string(S) + "]");
   if (out.type != infer::dtype::f32 || out.bytes.size() != static_cast<size_t>(S) * S * sizeof(float))
-    return base::make_error(base::errc::invalid_argument, std::string("model output must be float32, got ") + infer::dtype_name(out.type) +
-                                                              " (" + std::to_string(out.bytes.size()) + " bytes)");
+    return base::make_error(base::errc::invalid_argument, std::string("model output must be float32, got ") +
+                                                              infer::dtype_name(out.type) + " (" +
+                                                              std::to_string(out.bytes.size()) + " bytes)");
   const float* p = out.data<float>();
   float lo = 0, hi = 1;
   if (spec.minmax_output) {  // over the finite values only: NaN or an infinity would poison the range

@@ -15,8 +15,8 @@ enum class fit_mode {
 };
 
 struct model_input {
-  infer::tensor t;          // [1, 3, S, S]; may be moved into the session
-  int size_px = 0;          // S
+  infer::tensor t;                                                 // [1, 3, S, S]; may be moved into the session
+  int size_px = 0;                                                 // S
   int content_x = 0, content_y = 0, content_w = 0, content_h = 0;  // where the photo lies in S x S
 };
 

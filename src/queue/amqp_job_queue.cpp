@@ -74,8 +74,8 @@ base::error reply_error(const std::string& what, const amqp_rpc_reply_t& r) {
     text = bytes_str(m->reply_text);
   }
   errc code = errc::internal;
-  if (reply_code == 403 || reply_code == 530) code = errc::forbidden;     // ACCESS_REFUSED, NOT_ALLOWED (vhost)
-  else if (reply_code == 406) code = errc::conflict;                      // PRECONDITION_FAILED
+  if (reply_code == 403 || reply_code == 530) code = errc::forbidden;  // ACCESS_REFUSED, NOT_ALLOWED (vhost)
+  else if (reply_code == 406) code = errc::conflict;                   // PRECONDITION_FAILED
   else if (reply_code == 404) code = errc::not_found;
   else if (reply_code == 320 || reply_code == 541 || reply_code == 506) code = errc::unavailable;
   return make_error(code, what + ": broker said " + std::to_string(reply_code) + " " + text);
@@ -106,7 +106,10 @@ amqp_table_entry_t int_entry(const char* key, int64_t value) {
 // ---- called from any thread
 
 amqp_job_queue::amqp_job_queue(queue_config c, amqp_endpoint e)
-    : c_(std::move(c)), e_(std::move(e)), dlx_(c_.queue_name + ".dlx"), dlq_(c_.queue_name + ".dead"),
+    : c_(std::move(c)),
+      e_(std::move(e)),
+      dlx_(c_.queue_name + ".dlx"),
+      dlq_(c_.queue_name + ".dead"),
       rng_(std::random_device{}()) {}
 
 amqp_job_queue::~amqp_job_queue() {
@@ -137,8 +140,8 @@ std::string amqp_job_queue::last_error() const {
 
 base::error amqp_job_queue::not_connected(const std::string& what) const {
   std::lock_guard<std::mutex> lk(mu_);
-  return make_error(errc::unavailable, "queue " + what + ": not connected to the broker at " +
-                                           e_.host + ":" + std::to_string(e_.port) +
+  return make_error(errc::unavailable, "queue " + what + ": not connected to the broker at " + e_.host + ":" +
+                                           std::to_string(e_.port) +
                                            (last_error_.empty() ? "" : " (" + last_error_ + ")"));
 }
 
@@ -185,8 +188,8 @@ base::result<void> amqp_job_queue::connect_and_declare() {
                                "cannot connect to the broker at " + where + ": " + amqp_error_string2(st)));
   amqp_set_handshake_timeout(c, &tv);
   amqp_set_rpc_timeout(c, &tv);
-  amqp_rpc_reply_t r = amqp_login(c, e_.vhost.c_str(), 0, 131072, c_.heartbeat_s,
-                                  AMQP_SASL_METHOD_PLAIN, e_.user.c_str(), e_.password.c_str());
+  amqp_rpc_reply_t r = amqp_login(c, e_.vhost.c_str(), 0, 131072, c_.heartbeat_s, AMQP_SASL_METHOD_PLAIN,
+                                  e_.user.c_str(), e_.password.c_str());
   if (r.reply_type != AMQP_RESPONSE_NORMAL) {
     auto e = reply_error("login to " + where + " vhost '" + e_.vhost + "' as '" + e_.user + "'", r);
     // RabbitMQ refuses bad credentials with connection.close 403; a broker that just drops the
@@ -252,9 +255,9 @@ void amqp_job_queue::lose_connection(const std::string& why) {
   content_.clear();
   returned_.clear();
   for (auto& [seq, p] : pending_)
-    p.done->set_value(make_error(errc::unavailable, "queue publish " + p.job_id +
-                                                        ": connection lost before the broker confirmed (" +
-                                                        why + "); publish again"));
+    p.done->set_value(make_error(
+        errc::unavailable,
+        "queue publish " + p.job_id + ": connection lost before the broker confirmed (" + why + "); publish again"));
   pending_.clear();
   std::lock_guard<std::mutex> lk(mu_);
   last_error_ = why;
@@ -293,14 +296,13 @@ void amqp_job_queue::run() {
       auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(backoff_ms + jitter(rng_));
       while (!stopping() && std::chrono::steady_clock::now() < until) {
         nap(static_cast<int>(std::max<long long>(
-            1, std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now()).count())));
+            1,
+            std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now()).count())));
         run_commands();  // they answer "not connected" at once rather than waiting
       }
       if (stopping()) break;
-      if (connect_and_declare().ok())
-        backoff_ms = c_.reconnect_min_ms;
-      else
-        backoff_ms = std::min(backoff_ms * 2, c_.reconnect_max_ms);
+      if (connect_and_declare().ok()) backoff_ms = c_.reconnect_min_ms;
+      else backoff_ms = std::min(backoff_ms * 2, c_.reconnect_max_ms);
       continue;
     }
     amqp_connection_state_t c = conn_.get();
@@ -339,7 +341,6 @@ void amqp_job_queue::run() {
   }
   connected_ = false;
 }
-
 
 }  // namespace detail
 

@@ -17,15 +17,24 @@ namespace {
 // An integer header value of any AMQP integer kind; fallback when absent or not an integer.
 long long int_value(const amqp_field_value_t& v, long long fallback) {
   switch (v.kind) {
-    case AMQP_FIELD_KIND_I8: return v.value.i8;
-    case AMQP_FIELD_KIND_U8: return v.value.u8;
-    case AMQP_FIELD_KIND_I16: return v.value.i16;
-    case AMQP_FIELD_KIND_U16: return v.value.u16;
-    case AMQP_FIELD_KIND_I32: return v.value.i32;
-    case AMQP_FIELD_KIND_U32: return v.value.u32;
-    case AMQP_FIELD_KIND_I64: return v.value.i64;
-    case AMQP_FIELD_KIND_U64: return static_cast<long long>(v.value.u64);
-    default: return fallback;
+    case AMQP_FIELD_KIND_I8:
+      return v.value.i8;
+    case AMQP_FIELD_KIND_U8:
+      return v.value.u8;
+    case AMQP_FIELD_KIND_I16:
+      return v.value.i16;
+    case AMQP_FIELD_KIND_U16:
+      return v.value.u16;
+    case AMQP_FIELD_KIND_I32:
+      return v.value.i32;
+    case AMQP_FIELD_KIND_U32:
+      return v.value.u32;
+    case AMQP_FIELD_KIND_I64:
+      return v.value.i64;
+    case AMQP_FIELD_KIND_U64:
+      return static_cast<long long>(v.value.u64);
+    default:
+      return fallback;
   }
 }
 
@@ -63,8 +72,7 @@ base::result<void> amqp_job_queue::settle_delivery(const delivery& d, const char
 }
 
 base::result<void> amqp_job_queue::start_consuming(int prefetch) {
-  if (prefetch < 1 || prefetch > 1000)
-    return make_error(errc::invalid_argument, "queue: prefetch must be 1..1000");
+  if (prefetch < 1 || prefetch > 1000) return make_error(errc::invalid_argument, "queue: prefetch must be 1..1000");
   return call<void>([this, prefetch]() -> base::result<void> {
     consuming_ = true;
     prefetch_ = prefetch;
@@ -88,8 +96,7 @@ void amqp_job_queue::stop_consuming() {
 
 std::optional<delivery> amqp_job_queue::receive(int timeout_ms) {
   std::unique_lock<std::mutex> lk(mu_);
-  cv_.wait_for(lk, std::chrono::milliseconds(std::max(0, timeout_ms)),
-               [&] { return stop_ || !deliveries_.empty(); });
+  cv_.wait_for(lk, std::chrono::milliseconds(std::max(0, timeout_ms)), [&] { return stop_ || !deliveries_.empty(); });
   if (deliveries_.empty()) return std::nullopt;
   delivery d = std::move(deliveries_.front());
   deliveries_.pop_front();
@@ -97,9 +104,8 @@ std::optional<delivery> amqp_job_queue::receive(int timeout_ms) {
 }
 
 base::result<void> amqp_job_queue::ack(const delivery& d) {
-  return settle_delivery(d, "ack", [](amqp_connection_state_t c, uint64_t tag) {
-    return amqp_basic_ack(c, k_sub, tag, 0);
-  });
+  return settle_delivery(d, "ack",
+                         [](amqp_connection_state_t c, uint64_t tag) { return amqp_basic_ack(c, k_sub, tag, 0); });
 }
 base::result<void> amqp_job_queue::nack(const delivery& d, bool requeue) {
   return settle_delivery(d, requeue ? "nack(requeue)" : "nack", [requeue](amqp_connection_state_t c, uint64_t tag) {
@@ -107,9 +113,8 @@ base::result<void> amqp_job_queue::nack(const delivery& d, bool requeue) {
   });
 }
 base::result<void> amqp_job_queue::reject(const delivery& d) {
-  return settle_delivery(d, "reject", [](amqp_connection_state_t c, uint64_t tag) {
-    return amqp_basic_reject(c, k_sub, tag, 0);
-  });
+  return settle_delivery(d, "reject",
+                         [](amqp_connection_state_t c, uint64_t tag) { return amqp_basic_reject(c, k_sub, tag, 0); });
 }
 
 base::result<std::optional<dead_letter>> amqp_job_queue::next_dead_letter() {
@@ -145,8 +150,8 @@ base::result<std::optional<dead_letter>> amqp_job_queue::next_dead_letter() {
 base::result<void> amqp_job_queue::ack_dead_letter(const dead_letter& d) {
   return call<void>([this, d]() -> base::result<void> {
     if (!conn_ || d.connection != generation_)
-      return make_error(errc::conflict, "queue: dead letter " + d.job_id +
-                                            " came on a lost connection; it is still in the queue");
+      return make_error(errc::conflict,
+                        "queue: dead letter " + d.job_id + " came on a lost connection; it is still in the queue");
     int st = amqp_basic_ack(conn_.get(), k_ctl, d.tag, 0);
     if (st != AMQP_STATUS_OK) {
       lose_connection(std::string("ack failed: ") + amqp_error_string2(st));
@@ -180,8 +185,8 @@ base::result<void> amqp_job_queue::consume_on(amqp_connection_state_t c) {
   if (!amqp_basic_qos(c, k_sub, 0, static_cast<uint16_t>(prefetch_), 0))
     return fail_setup("basic.qos", amqp_get_rpc_reply(c));
   if (!consumer_tag_.empty()) return {};  // already consuming: only the prefetch changed
-  auto* ok = amqp_basic_consume(c, k_sub, amqp_cstring_bytes(c_.queue_name.c_str()), amqp_empty_bytes,
-                                0, /*no_ack=*/0, 0, amqp_empty_table);
+  auto* ok = amqp_basic_consume(c, k_sub, amqp_cstring_bytes(c_.queue_name.c_str()), amqp_empty_bytes, 0, /*no_ack=*/0,
+                                0, amqp_empty_table);
   if (!ok) return fail_setup("basic.consume " + c_.queue_name, amqp_get_rpc_reply(c));
   consumer_tag_ = bytes_str(ok->consumer_tag);
   return {};
@@ -247,8 +252,8 @@ void amqp_job_queue::handle_frame(const amqp_frame_t& f) {
       }
       case AMQP_CONNECTION_CLOSE_METHOD: {
         auto* cl = static_cast<amqp_connection_close_t*>(m.decoded);
-        std::string why = "the broker closed the connection: " + std::to_string(cl->reply_code) + " " +
-                          bytes_str(cl->reply_text);
+        std::string why =
+            "the broker closed the connection: " + std::to_string(cl->reply_code) + " " + bytes_str(cl->reply_text);
         amqp_connection_close_ok_t ok{};
         amqp_send_method(c, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
         lose_connection(why);

@@ -23,8 +23,7 @@ bool valid_job_id(const std::string& id) {
 
 base::result<void> amqp_job_queue::publish(const std::string& job_id) {
   if (!valid_job_id(job_id))
-    return make_error(errc::invalid_argument,
-                      "queue publish: job id must be 1..255 printable ASCII characters");
+    return make_error(errc::invalid_argument, "queue publish: job id must be 1..255 printable ASCII characters");
   auto p = std::make_shared<std::promise<base::result<void>>>();
   auto fut = p->get_future();
   submit([this, job_id, p] {
@@ -33,13 +32,12 @@ base::result<void> amqp_job_queue::publish(const std::string& job_id) {
       return;
     }
     amqp_basic_properties_t props;
-    props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG |
-                   AMQP_BASIC_MESSAGE_ID_FLAG;
+    props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_MESSAGE_ID_FLAG;
     props.content_type = amqp_cstring_bytes("text/plain");
     props.delivery_mode = 2;  // persistent
     props.message_id = amqp_cstring_bytes(job_id.c_str());
-    int st = amqp_basic_publish(conn_.get(), k_pub, amqp_empty_bytes,
-                                amqp_cstring_bytes(c_.queue_name.c_str()), /*mandatory=*/1,
+    int st = amqp_basic_publish(conn_.get(), k_pub, amqp_empty_bytes, amqp_cstring_bytes(c_.queue_name.c_str()),
+                                /*mandatory=*/1,
                                 /*immediate=*/0, &props, amqp_cstring_bytes(job_id.c_str()));
     if (st != AMQP_STATUS_OK) {
       std::string why = std::string("publish failed: ") + amqp_error_string2(st);
@@ -69,8 +67,8 @@ void amqp_job_queue::settle(uint64_t tag, bool multiple, bool acked) {
                                                           ": the broker refused it (basic.nack: the queue is "
                                                           "full, x-overflow=reject-publish)"));
     } else if (returned_.erase(p.job_id)) {
-      p.done->set_value(make_error(errc::internal, "queue publish " + p.job_id +
-                                                       ": returned unroutable (no queue '" + c_.queue_name + "')"));
+      p.done->set_value(make_error(
+          errc::internal, "queue publish " + p.job_id + ": returned unroutable (no queue '" + c_.queue_name + "')"));
     } else {
       p.done->set_value(base::result<void>());
     }

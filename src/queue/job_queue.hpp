@@ -13,17 +13,17 @@
 namespace idphoto::queue {
 
 struct queue_config {
-  std::string url;                       // IDPHOTO_QUEUE_URL amqp://user:pass@host[:port][/vhost]
+  std::string url;                          // IDPHOTO_QUEUE_URL amqp://user:pass@host[:port][/vhost]
   std::string queue_name = "idphoto.jobs";  // IDPHOTO_QUEUE_NAME; the DLQ is "<name>.dead"
-  int delivery_limit = 5;                // IDPHOTO_QUEUE_DELIVERY_LIMIT: x-delivery-limit, redeliveries
-                                         // after the first before the broker dead-letters (1..1000)
-  int max_length = 100000;               // IDPHOTO_QUEUE_MAX_LENGTH: x-max-length; past it publishes
-                                         // are refused (x-overflow=reject-publish) (1..100000000)
-  int heartbeat_s = 30;                  // IDPHOTO_QUEUE_HEARTBEAT_S: AMQP heartbeat (0 = off; 0..600)
-  int connect_timeout_ms = 5000;         // TCP connect + AMQP handshake + each setup RPC
-  int publish_timeout_ms = 10000;        // IDPHOTO_QUEUE_PUBLISH_TIMEOUT_MS: wait for the confirm
-  int reconnect_min_ms = 200;            // backoff after a lost connection: doubles from min…
-  int reconnect_max_ms = 10000;          // …to max, with ±25% jitter
+  int delivery_limit = 5;                   // IDPHOTO_QUEUE_DELIVERY_LIMIT: x-delivery-limit, redeliveries
+                                            // after the first before the broker dead-letters (1..1000)
+  int max_length = 100000;                  // IDPHOTO_QUEUE_MAX_LENGTH: x-max-length; past it publishes
+                                            // are refused (x-overflow=reject-publish) (1..100000000)
+  int heartbeat_s = 30;                     // IDPHOTO_QUEUE_HEARTBEAT_S: AMQP heartbeat (0 = off; 0..600)
+  int connect_timeout_ms = 5000;            // TCP connect + AMQP handshake + each setup RPC
+  int publish_timeout_ms = 10000;           // IDPHOTO_QUEUE_PUBLISH_TIMEOUT_MS: wait for the confirm
+  int reconnect_min_ms = 200;               // backoff after a lost connection: doubles from min…
+  int reconnect_max_ms = 10000;             // …to max, with ±25% jitter
 };
 
 // IDPHOTO_QUEUE_URL (a secret: it holds the password), IDPHOTO_QUEUE_NAME,
@@ -47,22 +47,22 @@ base::result<amqp_endpoint> parse_amqp_url(const std::string& url);
 base::result<void> validate(const queue_config& c);
 
 struct delivery {
-  std::string job_id;         // the message_id (= the body)
-  std::uint64_t tag = 0;      // delivery tag, valid on the connection it came from
+  std::string job_id;            // the message_id (= the body)
+  std::uint64_t tag = 0;         // delivery tag, valid on the connection it came from
   std::uint64_t connection = 0;  // which connection (ack/nack/reject on a later one are refused)
-  int delivery_count = 0;     // x-delivery-count: 0 on the first delivery, +1 per return
+  int delivery_count = 0;        // x-delivery-count: 0 on the first delivery, +1 per return
   bool redelivered = false;
 };
 
 struct dead_letter {
   std::string job_id;
-  std::string reason;         // x-first-death-reason: "delivery_limit", "rejected", …
+  std::string reason;  // x-first-death-reason: "delivery_limit", "rejected", …
   std::uint64_t tag = 0, connection = 0;
 };
 
 struct queue_depth {
-  std::uint64_t ready = 0;    // messages in the queue not yet delivered
-  std::uint64_t dead = 0;     // messages waiting in the dead-letter queue
+  std::uint64_t ready = 0;  // messages in the queue not yet delivered
+  std::uint64_t dead = 0;   // messages waiting in the dead-letter queue
 };
 
 /*

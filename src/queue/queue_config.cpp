@@ -15,8 +15,7 @@ using base::errc;
 using base::make_error;
 
 bool host_char(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-         c == '-';
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-';
 }
 
 const base::env_key k_url{"IDPHOTO_QUEUE_URL", base::env_kind::secret, 0, 0,
@@ -24,18 +23,17 @@ const base::env_key k_url{"IDPHOTO_QUEUE_URL", base::env_kind::secret, 0, 0,
 const base::env_key k_name{"IDPHOTO_QUEUE_NAME", base::env_kind::string, 0, 0, "queue name"};
 const base::env_key k_delivery_limit{"IDPHOTO_QUEUE_DELIVERY_LIMIT", base::env_kind::integer, 1, 1000,
                                      "x-delivery-limit"};
-const base::env_key k_max_length{"IDPHOTO_QUEUE_MAX_LENGTH", base::env_kind::integer, 1, 100'000'000,
-                                 "x-max-length"};
+const base::env_key k_max_length{"IDPHOTO_QUEUE_MAX_LENGTH", base::env_kind::integer, 1, 100'000'000, "x-max-length"};
 const base::env_key k_heartbeat{"IDPHOTO_QUEUE_HEARTBEAT_S", base::env_kind::integer, 0, 600,
                                 "AMQP heartbeat, s (0 = off)"};
-const base::env_key k_publish_timeout{"IDPHOTO_QUEUE_PUBLISH_TIMEOUT_MS", base::env_kind::duration_ms,
-                                      100, 600'000, "wait for the broker's confirm"};
+const base::env_key k_publish_timeout{"IDPHOTO_QUEUE_PUBLISH_TIMEOUT_MS", base::env_kind::duration_ms, 100, 600'000,
+                                      "wait for the broker's confirm"};
 
 }  // namespace
 
 const std::vector<base::env_key>& env_keys() {
-  static const std::vector<base::env_key> keys = {k_url, k_name, k_delivery_limit, k_max_length,
-                                                  k_heartbeat, k_publish_timeout};
+  static const std::vector<base::env_key> keys = {k_url,        k_name,      k_delivery_limit,
+                                                  k_max_length, k_heartbeat, k_publish_timeout};
   return keys;
 }
 
@@ -53,8 +51,9 @@ base::result<amqp_endpoint> parse_amqp_url(const std::string& url) {
     return make_error(errc::invalid_argument, "IDPHOTO_QUEUE_URL: " + why);
   };
   if (url.rfind("amqps://", 0) == 0)
-    return make_error(errc::unsupported, "IDPHOTO_QUEUE_URL: amqps:// (TLS) is not supported yet; "
-                                         "use amqp:// on a private network or a TLS sidecar");
+    return make_error(errc::unsupported,
+                      "IDPHOTO_QUEUE_URL: amqps:// (TLS) is not supported yet; "
+                      "use amqp:// on a private network or a TLS sidecar");
   if (url.rfind("amqp://", 0) != 0) return bad("must start with amqp://");
   if (url.size() > 2048) return bad("longer than 2048 characters");
   std::string_view rest(url);
@@ -92,7 +91,8 @@ base::result<amqp_endpoint> parse_amqp_url(const std::string& url) {
     if (e.vhost.find('/') != std::string::npos && e.vhost != "/")
       return bad("vhost must be one path segment (write '/' as %2F)");
   }
-  if (e.vhost.empty()) e.vhost.assign(1, '/');  // not = "/": GCC 12 warns there (-Wrestrict false positive, GCC bug 105329)
+  if (e.vhost.empty())
+    e.vhost.assign(1, '/');  // not = "/": GCC 12 warns there (-Wrestrict false positive, GCC bug 105329)
   return e;
 }
 
@@ -104,8 +104,8 @@ base::result<void> validate(const queue_config& c) {
   if (!url.ok()) return url.err();
   if (c.queue_name.empty() || c.queue_name.size() > 200 ||
       !std::all_of(c.queue_name.begin(), c.queue_name.end(), [](char ch) {
-        return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-               ch == '.' || ch == '-' || ch == '_';
+        return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '.' ||
+               ch == '-' || ch == '_';
       }))
     return bad("queue name must be 1..200 of [A-Za-z0-9._-]");
   if (c.queue_name.rfind("amq.", 0) == 0) return bad("queue names starting with amq. are the broker's");
@@ -114,12 +114,10 @@ base::result<void> validate(const queue_config& c) {
   if (outside(c.delivery_limit, k_delivery_limit)) return bad("delivery limit must be " + range(k_delivery_limit));
   if (outside(c.max_length, k_max_length)) return bad("max length must be " + range(k_max_length));
   if (outside(c.heartbeat_s, k_heartbeat)) return bad("heartbeat must be " + range(k_heartbeat) + " s");
-  if (c.connect_timeout_ms < 100 || c.connect_timeout_ms > 600000)
-    return bad("connect timeout must be 100..600000 ms");
+  if (c.connect_timeout_ms < 100 || c.connect_timeout_ms > 600000) return bad("connect timeout must be 100..600000 ms");
   if (outside(c.publish_timeout_ms, k_publish_timeout))
     return bad("publish timeout must be " + range(k_publish_timeout) + " ms");
-  if (c.reconnect_min_ms < 10 || c.reconnect_max_ms < c.reconnect_min_ms ||
-      c.reconnect_max_ms > 600000)
+  if (c.reconnect_min_ms < 10 || c.reconnect_max_ms < c.reconnect_min_ms || c.reconnect_max_ms > 600000)
     return bad("reconnect backoff must satisfy 10 <= min <= max <= 600000 ms");
   return {};
 }

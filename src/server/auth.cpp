@@ -21,7 +21,8 @@ bool authorised(const httplib::Request& req, httplib::Response& res, const app::
     send_error(res, http_auth_error(), config.retry_after_s);
     return false;
   }
-  const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  const int64_t now =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   auto v = jwt_verify_hs256(h.substr(prefix.size()), config.jwt_secret, now, 30);
   if (!v.ok()) {
     this_request().log_detail = "auth: " + v.err().detail;

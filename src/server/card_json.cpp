@@ -38,12 +38,13 @@ json card_json(const db::id_card& c) {
 
 base::result<db::id_card_fields> card_fields(const json& b) {
   static const std::vector<std::pair<const char*, std::optional<std::string> db::id_card_fields::*>> keys = {
-      {"fullName", &db::id_card_fields::full_name},       {"idNumber", &db::id_card_fields::id_number},
+      {"fullName", &db::id_card_fields::full_name},        {"idNumber", &db::id_card_fields::id_number},
       {"organization", &db::id_card_fields::organization}, {"role", &db::id_card_fields::role},
-      {"issuedAt", &db::id_card_fields::issued_at},       {"expiresAt", &db::id_card_fields::expires_at},
+      {"issuedAt", &db::id_card_fields::issued_at},        {"expiresAt", &db::id_card_fields::expires_at},
       {"photoSpec", &db::id_card_fields::photo_spec}};
-  static const std::vector<std::string> read_only = {"id", "rawPhotoUrl", "cleanPhotoUrl", "photoStatus", "photoError",
-                                                     "photoWarning", "photoCompliance", "photoFace", "createdAt", "updatedAt"};
+  static const std::vector<std::string> read_only = {"id",         "rawPhotoUrl",  "cleanPhotoUrl",   "photoStatus",
+                                                     "photoError", "photoWarning", "photoCompliance", "photoFace",
+                                                     "createdAt",  "updatedAt"};
   db::id_card_fields f;
   for (const auto& [k, v] : b.items()) {
     bool known = std::find(read_only.begin(), read_only.end(), k) != read_only.end();

@@ -10,8 +10,8 @@ namespace idphoto::server {
 
 struct http_error {
   int status = 500;
-  std::string code;     // stable, machine-readable: "too_large", "queue_full", …
-  std::string message;  // public, safe to show
+  std::string code;          // stable, machine-readable: "too_large", "queue_full", …
+  std::string message;       // public, safe to show
   bool retry_after = false;  // answer with Retry-After (503)
 };
 

@@ -26,7 +26,8 @@ using base::errc;
 
 void router::on(const char* method, const std::string& pattern, const char* name, access need, handler h) {
   routes_.emplace_back(method, std::regex(pattern));
-  httplib::Server::Handler wrapped = [&config = config_, name, need, h = std::move(h)](const httplib::Request& req, httplib::Response& res) {
+  httplib::Server::Handler wrapped = [&config = config_, name, need, h = std::move(h)](const httplib::Request& req,
+                                                                                       httplib::Response& res) {
     this_request().route = name;
     if (need == access::bearer && !authorised(req, res, config)) return;
     h(req, res);
@@ -67,23 +68,24 @@ struct http_server::impl {
       return httplib::Server::HandlerResponse::Unhandled;
     });
     // httplib's own answers (no route, body over the limit, bad request line) get our JSON shape.
-    http.set_error_handler(httplib::Server::HandlerWithResponse([this](const httplib::Request& req, httplib::Response& res) {
-      if (!res.body.empty() || res.status == 204) return httplib::Server::HandlerResponse::Unhandled;
-      // A method no route has (TRACE, CONNECT, OPTIONS, anything unknown): 501. A standard one
-      // on a path that has other methods: 405 with Allow. (Closing the connection after a
-      // malformed request is not in our hands with cpp-httplib 0.11: docs/architecture.md.)
-      static const std::set<std::string> served = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"};
-      if (!req.method.empty() && !served.count(req.method)) {
-        res.status = 501;
-      } else if (res.status == 404) {
-        if (const std::string allow = routes.allowed_methods(req.path); !allow.empty()) {
-          res.status = 405;
-          res.set_header("Allow", allow);
-        }
-      }
-      send_error(res, http_error_for_status(res.status), retry_after());
-      return httplib::Server::HandlerResponse::Handled;
-    }));
+    http.set_error_handler(
+        httplib::Server::HandlerWithResponse([this](const httplib::Request& req, httplib::Response& res) {
+          if (!res.body.empty() || res.status == 204) return httplib::Server::HandlerResponse::Unhandled;
+          // A method no route has (TRACE, CONNECT, OPTIONS, anything unknown): 501. A standard one
+          // on a path that has other methods: 405 with Allow. (Closing the connection after a
+          // malformed request is not in our hands with cpp-httplib 0.11: docs/architecture.md.)
+          static const std::set<std::string> served = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"};
+          if (!req.method.empty() && !served.count(req.method)) {
+            res.status = 501;
+          } else if (res.status == 404) {
+            if (const std::string allow = routes.allowed_methods(req.path); !allow.empty()) {
+              res.status = 405;
+              res.set_header("Allow", allow);
+            }
+          }
+          send_error(res, http_error_for_status(res.status), retry_after());
+          return httplib::Server::HandlerResponse::Handled;
+        }));
     http.set_exception_handler([this](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
       std::string what = "unknown exception";
       try {
@@ -96,7 +98,8 @@ struct http_server::impl {
       res.headers.clear();
       send_error(res, http_error_for(errc::internal), retry_after());
     });
-    http.set_logger([this](const httplib::Request& req, const httplib::Response& res) { emit(end_request(req, res, stats)); });
+    http.set_logger(
+        [this](const httplib::Request& req, const httplib::Response& res) { emit(end_request(req, res, stats)); });
   }
 
   void install_routes() {
@@ -141,7 +144,8 @@ base::result<int> http_server::bind() {
     p_->port = port;
   } else {
     if (!p_->http.bind_to_port(c.bind_host, c.port))
-      return base::make_error(errc::unavailable, "cannot bind " + c.bind_host + ":" + std::to_string(c.port) + " (in use, or not allowed)");
+      return base::make_error(
+          errc::unavailable, "cannot bind " + c.bind_host + ":" + std::to_string(c.port) + " (in use, or not allowed)");
     p_->port = c.port;
   }
   return p_->port;

@@ -23,7 +23,8 @@ base::error refuse(const std::string& why) { return base::make_error(errc::forbi
 std::optional<std::string> hmac_sha256(const std::string& key, const std::string& data) {
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
-  if (!HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &n))
+  if (!HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
+            data.size(), out, &n))
     return std::nullopt;
   return std::string(reinterpret_cast<const char*>(out), n);
 }
@@ -102,13 +103,15 @@ base::result<std::string> jwt_sign_hs256(const jwt_claims& c, const std::string&
   if (!c.sub.empty()) payload["sub"] = c.sub;
   if (c.nbf) payload["nbf"] = *c.nbf;
   if (c.iat) payload["iat"] = *c.iat;
-  const std::string signing_input = base64url_encode(R"({"alg":"HS256","typ":"JWT"})") + "." + base64url_encode(payload.dump());
+  const std::string signing_input =
+      base64url_encode(R"({"alg":"HS256","typ":"JWT"})") + "." + base64url_encode(payload.dump());
   auto mac = hmac_sha256(secret, signing_input);
   if (!mac) return base::make_error(errc::internal, "HMAC-SHA256 failed");
   return signing_input + "." + base64url_encode(*mac);
 }
 
-base::result<jwt_claims> jwt_verify_hs256(const std::string& token, const std::string& secret, int64_t now_s, int64_t leeway_s) {
+base::result<jwt_claims> jwt_verify_hs256(const std::string& token, const std::string& secret, int64_t now_s,
+                                          int64_t leeway_s) {
   if (secret.empty()) return refuse("no secret configured");
   if (token.size() > k_max_token_bytes) return refuse("longer than " + std::to_string(k_max_token_bytes) + " bytes");
   const auto d1 = token.find('.');
@@ -125,7 +128,8 @@ base::result<jwt_claims> jwt_verify_hs256(const std::string& token, const std::s
   const json& header = *header_doc;
   const auto alg = header.find("alg");
   if (alg == header.end() || !alg->is_string() || alg->get<std::string>() != "HS256") return refuse("alg is not HS256");
-  if (const auto typ = header.find("typ"); typ != header.end() && (!typ->is_string() || (*typ != "JWT" && *typ != "jwt")))
+  if (const auto typ = header.find("typ");
+      typ != header.end() && (!typ->is_string() || (*typ != "JWT" && *typ != "jwt")))
     return refuse("typ is not JWT");
   if (header.contains("crit")) return refuse("crit header extensions are not supported");
 
@@ -133,7 +137,8 @@ base::result<jwt_claims> jwt_verify_hs256(const std::string& token, const std::s
   if (!sig) return refuse("signature is not base64url");
   auto mac = hmac_sha256(secret, token.substr(0, d2));
   if (!mac) return base::make_error(errc::internal, "HMAC-SHA256 failed");
-  if (sig->size() != mac->size() || CRYPTO_memcmp(sig->data(), mac->data(), mac->size()) != 0) return refuse("bad signature");
+  if (sig->size() != mac->size() || CRYPTO_memcmp(sig->data(), mac->data(), mac->size()) != 0)
+    return refuse("bad signature");
 
   auto payload_text = base64url_decode(p64);
   if (!payload_text) return refuse("payload is not base64url");

@@ -40,7 +40,10 @@ std::string label(const std::string& v) {
   std::string o;
   for (char c : v) {
     if (c == '\\' || c == '"') o += '\\';
-    if (c == '\n') { o += "\\n"; continue; }
+    if (c == '\n') {
+      o += "\\n";
+      continue;
+    }
     o += c;
   }
   return o;
@@ -50,7 +53,8 @@ void render_histogram(std::string& out, const std::string& name, const std::stri
   const std::string sep = labels.empty() ? "" : ",";
   for (size_t i = 0; i < metrics::k_buckets_s.size(); ++i) {
     cum += h.le[i];
-    out += name + "_bucket{" + labels + sep + "le=\"" + num(metrics::k_buckets_s[i]) + "\"} " + std::to_string(cum) + "\n";
+    out +=
+        name + "_bucket{" + labels + sep + "le=\"" + num(metrics::k_buckets_s[i]) + "\"} " + std::to_string(cum) + "\n";
   }
   out += name + "_bucket{" + labels + sep + "le=\"+Inf\"} " + std::to_string(h.count) + "\n";
   const std::string l = labels.empty() ? "" : "{" + labels + "}";
@@ -65,10 +69,12 @@ std::string metrics::render(const app::pool_stats& pool) const {
   out += "# HELP idphoto_http_requests_total HTTP requests answered, by route pattern and status.\n";
   out += "# TYPE idphoto_http_requests_total counter\n";
   for (const auto& [k, n] : requests_)
-    out += "idphoto_http_requests_total{route=\"" + label(k.first) + "\",status=\"" + std::to_string(k.second) + "\"} " + std::to_string(n) + "\n";
+    out += "idphoto_http_requests_total{route=\"" + label(k.first) + "\",status=\"" + std::to_string(k.second) +
+           "\"} " + std::to_string(n) + "\n";
   out += "# HELP idphoto_http_request_duration_seconds Time from routing to the response, by route pattern.\n";
   out += "# TYPE idphoto_http_request_duration_seconds histogram\n";
-  for (const auto& [route, h] : request_seconds_) render_histogram(out, "idphoto_http_request_duration_seconds", "route=\"" + label(route) + "\"", h);
+  for (const auto& [route, h] : request_seconds_)
+    render_histogram(out, "idphoto_http_request_duration_seconds", "route=\"" + label(route) + "\"", h);
   out += "# HELP idphoto_clean_duration_seconds Processing time of one clean on a worker (decode to encode).\n";
   out += "# TYPE idphoto_clean_duration_seconds histogram\n";
   render_histogram(out, "idphoto_clean_duration_seconds", "", clean_seconds_);
@@ -77,7 +83,9 @@ std::string metrics::render(const app::pool_stats& pool) const {
   out += "idphoto_cleans_total{result=\"failed\"} " + std::to_string(cleans_failed_) + "\n";
   out += "# HELP idphoto_queue_depth Jobs submitted and waiting for a worker.\n# TYPE idphoto_queue_depth gauge\n";
   out += "idphoto_queue_depth " + std::to_string(pool.queued) + "\n";
-  out += "# HELP idphoto_jobs_admitted Jobs holding a place (waiting, running, or storing), out of idphoto_jobs_capacity.\n# TYPE idphoto_jobs_admitted gauge\n";
+  out +=
+      "# HELP idphoto_jobs_admitted Jobs holding a place (waiting, running, or storing), out of "
+      "idphoto_jobs_capacity.\n# TYPE idphoto_jobs_admitted gauge\n";
   out += "idphoto_jobs_admitted " + std::to_string(pool.admitted) + "\n";
   out += "# HELP idphoto_jobs_capacity Workers plus queue places.\n# TYPE idphoto_jobs_capacity gauge\n";
   out += "idphoto_jobs_capacity " + std::to_string(pool.capacity) + "\n";
@@ -85,9 +93,13 @@ std::string metrics::render(const app::pool_stats& pool) const {
   out += "idphoto_jobs_running " + std::to_string(pool.running) + "\n";
   out += "# HELP idphoto_workers Inference workers (each holds one model).\n# TYPE idphoto_workers gauge\n";
   out += "idphoto_workers " + std::to_string(pool.n_workers) + "\n";
-  out += "# HELP idphoto_resident_memory_bytes Resident set size of the process (VmRSS).\n# TYPE idphoto_resident_memory_bytes gauge\n";
+  out +=
+      "# HELP idphoto_resident_memory_bytes Resident set size of the process (VmRSS).\n# TYPE "
+      "idphoto_resident_memory_bytes gauge\n";
   out += "idphoto_resident_memory_bytes " + std::to_string(base::current_rss_bytes()) + "\n";
-  out += "# HELP idphoto_peak_resident_memory_bytes Peak resident set size of the process (VmHWM).\n# TYPE idphoto_peak_resident_memory_bytes gauge\n";
+  out +=
+      "# HELP idphoto_peak_resident_memory_bytes Peak resident set size of the process (VmHWM).\n# TYPE "
+      "idphoto_peak_resident_memory_bytes gauge\n";
   out += "idphoto_peak_resident_memory_bytes " + std::to_string(base::peak_rss_bytes()) + "\n";
   return out;
 }

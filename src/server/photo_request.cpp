@@ -22,7 +22,8 @@ std::optional<std::string> field(const httplib::Request& req, const char* name) 
 
 }  // namespace
 
-bool photo_options(const httplib::Request& req, httplib::Response& res, const app::service& svc, const json* body, app::photo_options* o) {
+bool photo_options(const httplib::Request& req, httplib::Response& res, const app::service& svc, const json* body,
+                   app::photo_options* o) {
   auto get = [&](const char* k) -> std::optional<std::string> {
     if (body && body->contains(k)) {
       const auto& v = (*body)[k];
@@ -57,7 +58,8 @@ bool photo_options(const httplib::Request& req, httplib::Response& res, const ap
       return false;
     }
     send_bad_request(res, "bad photo options: bg is blue, white, grey, red, #RRGGBB or none; maxSize 16.." +
-                              std::to_string(svc.config().max_size_limit_px) + "; format png, jpg or webp (bg none needs png or webp)");
+                              std::to_string(svc.config().max_size_limit_px) +
+                              "; format png, jpg or webp (bg none needs png or webp)");
     return false;
   }
   return true;
@@ -68,9 +70,11 @@ void send_photo_outcome(httplib::Response& res, const app::service& svc, const a
   send_json(res, 200, card_json(*o.card));
 }
 
-void fetch_and_clean(app::service& svc, const std::string& id, const httplib::Request& req, httplib::Response& res, const json& b) {
+void fetch_and_clean(app::service& svc, const std::string& id, const httplib::Request& req, httplib::Response& res,
+                     const json& b) {
   const auto url = b.find("rawPhotoUrl");
-  if (url == b.end() || !url->is_string() || url->get<std::string>().empty()) return send_bad_request(res, "rawPhotoUrl (a string) is required");
+  if (url == b.end() || !url->is_string() || url->get<std::string>().empty())
+    return send_bad_request(res, "rawPhotoUrl (a string) is required");
   app::photo_options po;
   if (!photo_options(req, res, svc, &b, &po)) return;
   send_photo_outcome(res, svc, svc.fetch_and_clean(id, url->get<std::string>(), po));

@@ -13,8 +13,8 @@ namespace idphoto::server {
 
 // bg, maxSize, format, spec, dpi, maxKb from a JSON body (when given), the multipart form or the
 // query; false (400 sent) when one is malformed or the service refuses the combination.
-bool photo_options(const httplib::Request& req, httplib::Response& res, const app::service& svc, const nlohmann::json* body,
-                   app::photo_options* o);
+bool photo_options(const httplib::Request& req, httplib::Response& res, const app::service& svc,
+                   const nlohmann::json* body, app::photo_options* o);
 // 200 with the card, or the table's answer for the outcome's error (with the card when it has one).
 void send_photo_outcome(httplib::Response& res, const app::service& svc, const app::photo_outcome& o);
 // Fetches body's rawPhotoUrl for card id and cleans it; 400 sent when rawPhotoUrl is missing.

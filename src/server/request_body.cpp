@@ -49,7 +49,8 @@ bool photo_body(const httplib::Request& req, httplib::Response& res, std::string
     *out = std::move(mreq.body);
     return true;
   }
-  send_bad_request(res, "send the photo as multipart/form-data field 'photo' or as a raw image body (Content-Type image/*)", 415);
+  send_bad_request(
+      res, "send the photo as multipart/form-data field 'photo' or as a raw image body (Content-Type image/*)", 415);
   return false;
 }
 

@@ -18,8 +18,8 @@ std::string utc_now_rfc3339() {
   std::tm tm{};
   gmtime_r(&t, &tm);
   char b[80];
-  std::snprintf(b, sizeof b, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                tm.tm_sec, static_cast<int>(ms));
+  std::snprintf(b, sizeof b, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
   return b;
 }
 
@@ -34,13 +34,15 @@ void begin_request() {
 
 std::string end_request(const httplib::Request& req, const httplib::Response& res, metrics& stats) {
   const bool timed = t_scope.start != std::chrono::steady_clock::time_point{};
-  const double s = timed ? std::chrono::duration<double>(std::chrono::steady_clock::now() - t_scope.start).count() : 0.0;
+  const double s =
+      timed ? std::chrono::duration<double>(std::chrono::steady_clock::now() - t_scope.start).count() : 0.0;
   stats.count_request(t_scope.route, res.status, s);
   char ms[32];
   std::snprintf(ms, sizeof ms, "%.1f", s * 1000);
   // The path without the query (it may carry options, never secrets, but keep lines short).
-  std::string line = utc_now_rfc3339() + " " + log_safe(req.remote_addr, 64) + " " + log_safe(req.method, 16) + " " + log_safe(req.path, 200) + " " +
-                     std::to_string(res.status) + " " + ms + "ms " + std::to_string(res.body.size()) + "B route=" + t_scope.route;
+  std::string line = utc_now_rfc3339() + " " + log_safe(req.remote_addr, 64) + " " + log_safe(req.method, 16) + " " +
+                     log_safe(req.path, 200) + " " + std::to_string(res.status) + " " + ms + "ms " +
+                     std::to_string(res.body.size()) + "B route=" + t_scope.route;
   if (!t_scope.log_detail.empty()) line += " error=\"" + log_safe(t_scope.log_detail, 300) + "\"";
   t_scope = request_scope{};
   return line;

@@ -18,7 +18,8 @@ using json = nlohmann::json;
 // body as application/json with status, Cache-Control: no-store.
 void send_json(httplib::Response& res, int status, const json& body);
 // {"error": {"code", "message"}} (and "card" when given), Retry-After and WWW-Authenticate as e asks.
-void send_error(httplib::Response& res, const http_error& e, int retry_after_s, const std::optional<db::id_card>& card = std::nullopt);
+void send_error(httplib::Response& res, const http_error& e, int retry_after_s,
+                const std::optional<db::id_card>& card = std::nullopt);
 // A request the server refuses by its shape (http_request_error), message also in the log.
 void send_bad_request(httplib::Response& res, const std::string& message, int status = 400);
 // The table's answer for e raised at where; "stage: error" goes to the log.

@@ -21,54 +21,59 @@ using base::errc;
 namespace {
 
 void add_crud(router& r, app::service& svc) {
-  r.on("POST", "/api/id-cards", "/api/id-cards", access::bearer, [&svc](const httplib::Request& req, httplib::Response& res) {
-    auto b = json_body(req, res);
-    if (!b) return;
-    auto f = card_fields(*b);
-    if (!f.ok()) return send_bad_request(res, f.err().detail);
-    auto c = svc.create_card(*f);
-    if (!c.ok()) return fail(res, svc, c.err(), app::stage::database);
-    res.set_header("Location", "/api/id-cards/" + c->id);
-    send_json(res, 201, card_json(*c));
-  });
-  r.on("GET", "/api/id-cards", "/api/id-cards", access::bearer, [&svc](const httplib::Request& req, httplib::Response& res) {
-    int limit = 20;
-    if (req.has_param("limit")) {
-      try {
-        size_t used = 0;
-        const std::string s = req.get_param_value("limit");
-        limit = std::stoi(s, &used);
-        if (used != s.size()) throw std::invalid_argument("limit");
-      } catch (const std::exception&) {
-        return send_bad_request(res, "limit must be an integer in 1..100");
-      }
-      if (limit < 1 || limit > 100) return send_bad_request(res, "limit must be an integer in 1..100");
-    }
-    auto p = svc.list_cards(limit, req.get_param_value("cursor"));
-    if (!p.ok()) return fail(res, svc, p.err(), app::stage::database);
-    json items = json::array();
-    for (const auto& c : p->items) items.push_back(card_json(c));
-    send_json(res, 200, json{{"items", items}, {"nextCursor", nullable(p->next_cursor)}});
-  });
-  r.on("GET", R"(/api/id-cards/([^/]+))", "/api/id-cards/{id}", access::bearer, [&svc](const httplib::Request& req, httplib::Response& res) {
-    auto c = svc.get_card(req.matches[1]);
-    if (!c.ok()) return fail(res, svc, c.err(), app::stage::database);
-    send_json(res, 200, card_json(*c));
-  });
-  r.on("PATCH", R"(/api/id-cards/([^/]+))", "/api/id-cards/{id}", access::bearer, [&svc](const httplib::Request& req, httplib::Response& res) {
-    auto b = json_body(req, res);
-    if (!b) return;
-    auto f = card_fields(*b);
-    if (!f.ok()) return send_bad_request(res, f.err().detail);
-    auto c = svc.patch_card(req.matches[1], *f);
-    if (!c.ok()) return fail(res, svc, c.err(), app::stage::database);
-    send_json(res, 200, card_json(*c));
-  });
-  r.on("DELETE", R"(/api/id-cards/([^/]+))", "/api/id-cards/{id}", access::bearer, [&svc](const httplib::Request& req, httplib::Response& res) {
-    auto d = svc.delete_card(req.matches[1]);
-    if (!d.ok()) return fail(res, svc, d.err(), app::stage::database);
-    res.status = 204;
-  });
+  r.on("POST", "/api/id-cards", "/api/id-cards", access::bearer,
+       [&svc](const httplib::Request& req, httplib::Response& res) {
+         auto b = json_body(req, res);
+         if (!b) return;
+         auto f = card_fields(*b);
+         if (!f.ok()) return send_bad_request(res, f.err().detail);
+         auto c = svc.create_card(*f);
+         if (!c.ok()) return fail(res, svc, c.err(), app::stage::database);
+         res.set_header("Location", "/api/id-cards/" + c->id);
+         send_json(res, 201, card_json(*c));
+       });
+  r.on("GET", "/api/id-cards", "/api/id-cards", access::bearer,
+       [&svc](const httplib::Request& req, httplib::Response& res) {
+         int limit = 20;
+         if (req.has_param("limit")) {
+           try {
+             size_t used = 0;
+             const std::string s = req.get_param_value("limit");
+             limit = std::stoi(s, &used);
+             if (used != s.size()) throw std::invalid_argument("limit");
+           } catch (const std::exception&) {
+             return send_bad_request(res, "limit must be an integer in 1..100");
+           }
+           if (limit < 1 || limit > 100) return send_bad_request(res, "limit must be an integer in 1..100");
+         }
+         auto p = svc.list_cards(limit, req.get_param_value("cursor"));
+         if (!p.ok()) return fail(res, svc, p.err(), app::stage::database);
+         json items = json::array();
+         for (const auto& c : p->items) items.push_back(card_json(c));
+         send_json(res, 200, json{{"items", items}, {"nextCursor", nullable(p->next_cursor)}});
+       });
+  r.on("GET", R"(/api/id-cards/([^/]+))", "/api/id-cards/{id}", access::bearer,
+       [&svc](const httplib::Request& req, httplib::Response& res) {
+         auto c = svc.get_card(req.matches[1]);
+         if (!c.ok()) return fail(res, svc, c.err(), app::stage::database);
+         send_json(res, 200, card_json(*c));
+       });
+  r.on("PATCH", R"(/api/id-cards/([^/]+))", "/api/id-cards/{id}", access::bearer,
+       [&svc](const httplib::Request& req, httplib::Response& res) {
+         auto b = json_body(req, res);
+         if (!b) return;
+         auto f = card_fields(*b);
+         if (!f.ok()) return send_bad_request(res, f.err().detail);
+         auto c = svc.patch_card(req.matches[1], *f);
+         if (!c.ok()) return fail(res, svc, c.err(), app::stage::database);
+         send_json(res, 200, card_json(*c));
+       });
+  r.on("DELETE", R"(/api/id-cards/([^/]+))", "/api/id-cards/{id}", access::bearer,
+       [&svc](const httplib::Request& req, httplib::Response& res) {
+         auto d = svc.delete_card(req.matches[1]);
+         if (!d.ok()) return fail(res, svc, d.err(), app::stage::database);
+         res.status = 204;
+       });
 }
 
 // A PDF answer, shown in the browser, named after the card.
@@ -92,7 +97,8 @@ void add_pdfs(router& r, app::service& svc) {
            // The fields and the photo were checked when stored: one the card module refuses now
            // is our data's fault (500), not the request's. not_found (no card) stays 404.
            base::error e = pdf.err();
-           if (e.code == errc::corrupt || e.code == errc::unsupported || e.code == errc::invalid_argument || e.code == errc::too_large)
+           if (e.code == errc::corrupt || e.code == errc::unsupported || e.code == errc::invalid_argument ||
+               e.code == errc::too_large)
              e.code = errc::internal;
            return fail(res, svc, e, app::stage::store);
          }
@@ -105,8 +111,10 @@ void add_pdfs(router& r, app::service& svc) {
          int copies = 0;
          if (req.has_param("copies")) {
            const std::string v = req.get_param_value("copies");
-           if (v.empty() || v.size() > 3 || v.find_first_not_of("0123456789") != std::string::npos || std::stoi(v) > card::max_sheet_copies)
-             return send_bad_request(res, "copies must be 0.." + std::to_string(card::max_sheet_copies) + " (0 = fill the page)");
+           if (v.empty() || v.size() > 3 || v.find_first_not_of("0123456789") != std::string::npos ||
+               std::stoi(v) > card::max_sheet_copies)
+             return send_bad_request(
+                 res, "copies must be 0.." + std::to_string(card::max_sheet_copies) + " (0 = fill the page)");
            copies = std::stoi(v);
          }
          std::optional<std::string> spec;
@@ -114,12 +122,14 @@ void add_pdfs(router& r, app::service& svc) {
          auto pdf = svc.photo_sheet_pdf(req.matches[1], *paper, copies, spec);
          if (!pdf.ok() && pdf.err().code == errc::conflict) {
            this_request().log_detail = "photo sheet: " + pdf.err().to_string();
-           const auto why = pdf.err().detail == "spec differs" ? pdf_refusal::spec_differs : pdf_refusal::no_framed_photo;
+           const auto why =
+               pdf.err().detail == "spec differs" ? pdf_refusal::spec_differs : pdf_refusal::no_framed_photo;
            return send_error(res, http_error_for(why), svc.config().retry_after_s);
          }
          if (!pdf.ok()) {
            base::error e = pdf.err();
-           if (e.code == errc::corrupt || e.code == errc::unsupported || e.code == errc::too_large) e.code = errc::internal;
+           if (e.code == errc::corrupt || e.code == errc::unsupported || e.code == errc::too_large)
+             e.code = errc::internal;
            return fail(res, svc, e, app::stage::store);
          }
          send_pdf(res, "photos-" + std::string(req.matches[1]) + ".pdf", *pdf);

@@ -53,27 +53,31 @@ bool usable_ranges(const httplib::Request& req, size_t size, httplib::Response& 
 }  // namespace
 
 void add_file_routes(router& r, app::service& svc) {
-  r.on("GET", R"(/files/(.+))", "/files/{key}", access::open, [&svc](const httplib::Request& req, httplib::Response& res) {
-    const std::string key = req.matches[1];
-    auto path = svc.local_file(key);
-    if (!path.ok()) return fail(res, svc, base::make_error(base::errc::not_found, path.err().detail), app::stage::store);
-    auto f = std::make_shared<std::ifstream>(*path, std::ios::binary);
-    std::error_code ec;
-    const auto size = std::filesystem::file_size(*path, ec);
-    if (!*f || ec) return fail(res, svc, base::make_error(base::errc::not_found, "cannot open " + key), app::stage::store);
-    res.set_header("Cache-Control", "private, max-age=31536000, immutable");
-    res.set_header("X-Robots-Tag", "noindex");
-    if (!usable_ranges(req, static_cast<size_t>(size), res, svc.config().retry_after_s)) return;
-    res.set_content_provider(static_cast<size_t>(size), file_content_type(key), [f](size_t offset, size_t length, httplib::DataSink& sink) {
-      char buf[64 * 1024];
-      f->seekg(static_cast<std::streamoff>(offset));
-      const auto n = std::min(length, sizeof buf);
-      f->read(buf, static_cast<std::streamsize>(n));
-      const auto got = f->gcount();
-      if (got <= 0) return false;
-      return sink.write(buf, static_cast<size_t>(got));
-    });
-  });
+  r.on("GET", R"(/files/(.+))", "/files/{key}", access::open,
+       [&svc](const httplib::Request& req, httplib::Response& res) {
+         const std::string key = req.matches[1];
+         auto path = svc.local_file(key);
+         if (!path.ok())
+           return fail(res, svc, base::make_error(base::errc::not_found, path.err().detail), app::stage::store);
+         auto f = std::make_shared<std::ifstream>(*path, std::ios::binary);
+         std::error_code ec;
+         const auto size = std::filesystem::file_size(*path, ec);
+         if (!*f || ec)
+           return fail(res, svc, base::make_error(base::errc::not_found, "cannot open " + key), app::stage::store);
+         res.set_header("Cache-Control", "private, max-age=31536000, immutable");
+         res.set_header("X-Robots-Tag", "noindex");
+         if (!usable_ranges(req, static_cast<size_t>(size), res, svc.config().retry_after_s)) return;
+         res.set_content_provider(static_cast<size_t>(size), file_content_type(key),
+                                  [f](size_t offset, size_t length, httplib::DataSink& sink) {
+                                    char buf[64 * 1024];
+                                    f->seekg(static_cast<std::streamoff>(offset));
+                                    const auto n = std::min(length, sizeof buf);
+                                    f->read(buf, static_cast<std::streamsize>(n));
+                                    const auto got = f->gcount();
+                                    if (got <= 0) return false;
+                                    return sink.write(buf, static_cast<size_t>(got));
+                                  });
+       });
 }
 
 }  // namespace idphoto::server

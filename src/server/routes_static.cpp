@@ -30,9 +30,8 @@ void add_static_routes(router& r, app::service& svc, const metrics& stats) {
   r.on("GET", "/metrics", "/metrics", access::open, [&svc, &stats](const httplib::Request&, httplib::Response& res) {
     res.set_content(stats.render(svc.stats()), "text/plain; version=0.0.4; charset=utf-8");
   });
-  r.on("GET", "/openapi.json", "/openapi.json", access::open, [](const httplib::Request&, httplib::Response& res) {
-    res.set_content(openapi_json(), "application/json");
-  });
+  r.on("GET", "/openapi.json", "/openapi.json", access::open,
+       [](const httplib::Request&, httplib::Response& res) { res.set_content(openapi_json(), "application/json"); });
 }
 
 }  // namespace idphoto::server

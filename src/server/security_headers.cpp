@@ -16,7 +16,9 @@ std::string origin_of(const std::string& url) {
 
 }  // namespace
 
-httplib::Headers security_headers() { return {{"X-Content-Type-Options", "nosniff"}, {"Referrer-Policy", "no-referrer"}}; }
+httplib::Headers security_headers() {
+  return {{"X-Content-Type-Options", "nosniff"}, {"Referrer-Policy", "no-referrer"}};
+}
 
 /* Scripts, styles and requests to this origin only; images also from where the store serves
  * photos (the public URL, or Cloudinary's delivery host) — so an injected script could neither
@@ -25,7 +27,8 @@ std::string page_csp(const app::app_config& c) {
   std::string img = "'self' data: blob:";
   const std::string store = origin_of(c.cloudinary ? c.cloudinary->delivery_base_url : c.effective_public_url());
   if (!store.empty()) img += " " + store;
-  return "default-src 'self'; img-src " + img + "; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+  return "default-src 'self'; img-src " + img +
+         "; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 }
 
 std::string header_safe(std::string v) {

@@ -15,14 +15,18 @@ std::optional<json> parse_strict_json(std::string_view text) {
   bool repeated = false;
   const json::parser_callback_t check = [&](int, json::parse_event_t event, json& parsed) {
     switch (event) {
-      case json::parse_event_t::object_start: open.emplace_back(); break;
+      case json::parse_event_t::object_start:
+        open.emplace_back();
+        break;
       case json::parse_event_t::object_end:
         if (!open.empty()) open.pop_back();
         break;
       case json::parse_event_t::key:
-        if (!open.empty() && parsed.is_string() && !open.back().insert(parsed.get<std::string>()).second) repeated = true;
+        if (!open.empty() && parsed.is_string() && !open.back().insert(parsed.get<std::string>()).second)
+          repeated = true;
         break;
-      default: break;
+      default:
+        break;
     }
     return true;
   };

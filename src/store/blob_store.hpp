@@ -53,13 +53,12 @@ class blob_store {
    * when a folder exists but cannot be listed. Local only: Cloudinary and S3 answer unsupported
    * (listing their keys is not implemented: the Admin API's resource list, ListObjectsV2), so
    * their orphans stay until removed by hand. */
-  virtual base::result<sweep_report> sweep_orphans(const std::set<std::string>& referenced,
-                                                   int min_age_s) = 0;
+  virtual base::result<sweep_report> sweep_orphans(const std::set<std::string>& referenced, int min_age_s) = 0;
 };
 
 struct local_config {
-  std::string dir = "data/files";        // IDPHOTO_STORE_DIR; created if missing
-  std::string public_base_url;           // IDPHOTO_PUBLIC_URL, e.g. "http://localhost:8080"
+  std::string dir = "data/files";  // IDPHOTO_STORE_DIR; created if missing
+  std::string public_base_url;     // IDPHOTO_PUBLIC_URL, e.g. "http://localhost:8080"
 };
 // io when the directory cannot be created or written.
 base::result<std::unique_ptr<blob_store>> make_local_store(const local_config& c);
@@ -79,11 +78,11 @@ base::result<std::size_t> sweep_temp_files(const std::string& dir, int min_age_s
 // unavailable, deadline → timeout, unparseable response → corrupt. See cloudinary_store.cpp.
 struct cloudinary_config {
   std::string cloud_name, api_key, api_secret;
-  std::string folder = "idphoto";                       // IDPHOTO_CLOUDINARY_FOLDER
+  std::string folder = "idphoto";                           // IDPHOTO_CLOUDINARY_FOLDER
   std::string api_base_url = "https://api.cloudinary.com";  // tests point it at a stand-in
   // Where get/exists read the bytes back: {delivery_base_url}/{cloud}/image/upload/v1/{public_id}.{ext}
   std::string delivery_base_url = "https://res.cloudinary.com";  // tests point it at a stand-in
-  int timeout_ms = 30000;                               // whole request
+  int timeout_ms = 30000;                                        // whole request
 };
 // Parses "cloudinary://API_KEY:API_SECRET@CLOUD_NAME"; invalid_argument naming what is wrong.
 base::result<cloudinary_config> cloudinary_from_url(const std::string& url);
@@ -92,8 +91,7 @@ base::result<std::unique_ptr<blob_store>> make_cloudinary_store(const cloudinary
 // The documented request signature: hex SHA-1 of "k1=v1&k2=v2…" (keys sorted, params named
 // file, api_key, resource_type, cloud_name and signature left out) followed by api_secret.
 // Never fails.
-std::string cloudinary_signature(const std::map<std::string, std::string>& params,
-                                 const std::string& api_secret);
+std::string cloudinary_signature(const std::map<std::string, std::string>& params, const std::string& api_secret);
 
 /*
  * S3 (AWS S3 and compatibles: tested against OpenStack Swift's s3api). Object name =
@@ -111,17 +109,17 @@ enum class s3_addressing {
   virtual_host,  // {scheme}://{bucket}.{endpoint host}/{object}: AWS's preferred form
 };
 struct s3_config {
-  std::string endpoint;          // IDPHOTO_S3_ENDPOINT "http(s)://host[:port]"; empty = AWS,
-                                 // https://s3.{region}.amazonaws.com
-  std::string region = "us-east-1";  // AWS_REGION; the SigV4 scope (Swift: its s3api `location`)
-  std::string bucket;            // IDPHOTO_S3_BUCKET; must exist (we never create it)
-  std::string access_key_id;     // AWS_ACCESS_KEY_ID
-  std::string secret_access_key; // AWS_SECRET_ACCESS_KEY; never sent, logged or in an error
-  std::string prefix;            // IDPHOTO_S3_PREFIX, e.g. "idphoto/" (object = prefix + key)
+  std::string endpoint;                            // IDPHOTO_S3_ENDPOINT "http(s)://host[:port]"; empty = AWS,
+                                                   // https://s3.{region}.amazonaws.com
+  std::string region = "us-east-1";                // AWS_REGION; the SigV4 scope (Swift: its s3api `location`)
+  std::string bucket;                              // IDPHOTO_S3_BUCKET; must exist (we never create it)
+  std::string access_key_id;                       // AWS_ACCESS_KEY_ID
+  std::string secret_access_key;                   // AWS_SECRET_ACCESS_KEY; never sent, logged or in an error
+  std::string prefix;                              // IDPHOTO_S3_PREFIX, e.g. "idphoto/" (object = prefix + key)
   s3_addressing addressing = s3_addressing::path;  // IDPHOTO_S3_ADDRESSING; AWS endpoint: virtual
-  int presign_expiry_s = 3600;   // IDPHOTO_S3_PRESIGN_EXPIRY_S; 1..604800 (SigV4's maximum, 7 d)
-  std::string public_base_url;   // IDPHOTO_S3_PUBLIC_URL; set → url = it + "/" + object, no presign
-  int timeout_ms = 30000;        // whole request
+  int presign_expiry_s = 3600;                     // IDPHOTO_S3_PRESIGN_EXPIRY_S; 1..604800 (SigV4's maximum, 7 d)
+  std::string public_base_url;                     // IDPHOTO_S3_PUBLIC_URL; set → url = it + "/" + object, no presign
+  int timeout_ms = 30000;                          // whole request
 };
 // Parses "s3://ACCESS_KEY:SECRET@HOST[:PORT]/BUCKET[/PREFIX/]?region=R&scheme=https|http&
 // style=path|virtual&presign_expiry_s=N" (IDPHOTO_S3_URL; key and secret percent-decoded;
@@ -133,7 +131,7 @@ base::result<std::unique_ptr<blob_store>> make_s3_store(const s3_config& c);
 // A presigned GET URL for key, signed at now_unix_s, valid expiry_s (1..604800) — for handing
 // out fresh URLs when a stored one may have expired. invalid_argument for a bad key or expiry,
 // or a config make_s3_store would refuse.
-base::result<std::string> s3_presigned_get_url(const s3_config& c, const std::string& key,
-                                               std::int64_t now_unix_s, int expiry_s);
+base::result<std::string> s3_presigned_get_url(const s3_config& c, const std::string& key, std::int64_t now_unix_s,
+                                               int expiry_s);
 
 }  // namespace idphoto::store

@@ -55,8 +55,7 @@ std::string strip_trailing_slash(std::string s) {
 }
 
 bool is_name_char(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-         c == '-';
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
 }
 
 bool valid_name(const std::string& s) {
@@ -103,18 +102,14 @@ std::string server_message(const std::string& body) {
 // Maps a non-2xx status: 401/403 forbidden, 404 not_found (delivery) or internal (API: a
 // wrong api_base_url or cloud name), 420/429/5xx unavailable, other statuses internal (a
 // request we built wrong).
-base::error status_error(const std::string& what, const http_response& r,
-                         const std::string& secret, bool api_call) {
+base::error status_error(const std::string& what, const http_response& r, const std::string& secret, bool api_call) {
   std::string detail = what + ": HTTP " + std::to_string(r.status);
   std::string msg = scrub(server_message(r.body), secret);
   if (!msg.empty()) detail += ": " + msg;
   errc code = errc::internal;
-  if (r.status == 401 || r.status == 403)
-    code = errc::forbidden;
-  else if (r.status == 404)
-    code = api_call ? errc::internal : errc::not_found;
-  else if (r.status == 420 || r.status == 429 || r.status >= 500)
-    code = errc::unavailable;
+  if (r.status == 401 || r.status == 403) code = errc::forbidden;
+  else if (r.status == 404) code = api_call ? errc::internal : errc::not_found;
+  else if (r.status == 420 || r.status == 429 || r.status >= 500) code = errc::unavailable;
   return make_error(code, detail);
 }
 
@@ -144,18 +139,16 @@ class cloudinary_store final : public blob_store {
 
     auto j = nlohmann::json::parse(r->body, nullptr, false);
     if (j.is_discarded() || !j.is_object())
-      return make_error(errc::corrupt, "cloudinary upload: response is not JSON: " +
-                                           detail::printable(r->body.substr(0, 80)));
-    if (!j.contains("secure_url") || !j["secure_url"].is_string() ||
-        j["secure_url"].get<std::string>().empty())
+      return make_error(errc::corrupt,
+                        "cloudinary upload: response is not JSON: " + detail::printable(r->body.substr(0, 80)));
+    if (!j.contains("secure_url") || !j["secure_url"].is_string() || j["secure_url"].get<std::string>().empty())
       return make_error(errc::corrupt, "cloudinary upload: response has no secure_url");
     if (j.contains("existing") && j["existing"].is_boolean() && j["existing"].get<bool>())
       return make_error(errc::conflict, "cloudinary upload: public_id already taken: " + public_id);
-    if (j.contains("public_id") && j["public_id"].is_string() &&
-        j["public_id"].get<std::string>() != public_id)
+    if (j.contains("public_id") && j["public_id"].is_string() && j["public_id"].get<std::string>() != public_id)
       return make_error(errc::corrupt, "cloudinary upload: stored under an unexpected public_id '" +
-                                           detail::printable(j["public_id"].get<std::string>()) +
-                                           "' instead of '" + public_id + "'");
+                                           detail::printable(j["public_id"].get<std::string>()) + "' instead of '" +
+                                           public_id + "'");
     return stored{key, j["secure_url"].get<std::string>()};
   }
 
@@ -172,19 +165,16 @@ class cloudinary_store final : public blob_store {
     auto parts = detail::parse_key(key);
     if (!parts.ok()) return parts.err();
     std::map<std::string, std::string> params = {
-        {"invalidate", "true"},
-        {"public_id", public_id_for(parts->folder, parts->id_hex)},
-        {"timestamp", now_s()}};
+        {"invalidate", "true"}, {"public_id", public_id_for(parts->folder, parts->id_hex)}, {"timestamp", now_s()}};
     auto r = signed_post("destroy", params, nullptr);
     if (!r.ok()) return r.err();
     auto j = nlohmann::json::parse(r->body, nullptr, false);
     if (j.is_discarded() || !j.is_object() || !j.contains("result") || !j["result"].is_string())
-      return make_error(errc::corrupt, "cloudinary destroy: unexpected response: " +
-                                           detail::printable(r->body.substr(0, 80)));
+      return make_error(errc::corrupt,
+                        "cloudinary destroy: unexpected response: " + detail::printable(r->body.substr(0, 80)));
     const auto result = j["result"].get<std::string>();
     if (result == "ok" || result == "not found") return {};
-    return make_error(errc::internal, "cloudinary destroy " + key + ": result '" +
-                                          detail::printable(result) + "'");
+    return make_error(errc::internal, "cloudinary destroy " + key + ": result '" + detail::printable(result) + "'");
   }
 
   base::result<bool> exists(const std::string& key) override {
@@ -226,8 +216,8 @@ class cloudinary_store final : public blob_store {
     return (c_.folder.empty() ? "" : c_.folder + "/") + folder + "/" + id_hex;
   }
   std::string delivery_url(const detail::key_parts& p) const {
-    return c_.delivery_base_url + "/" + c_.cloud_name + "/image/upload/v1/" +
-           public_id_for(p.folder, p.id_hex) + "." + p.ext;
+    return c_.delivery_base_url + "/" + c_.cloud_name + "/image/upload/v1/" + public_id_for(p.folder, p.id_hex) + "." +
+           p.ext;
   }
   static std::string now_s() { return std::to_string(static_cast<long long>(std::time(nullptr))); }
 
@@ -253,8 +243,7 @@ class cloudinary_store final : public blob_store {
    * signature and, for uploads, the file part. Any non-200 status becomes an error via
    * status_error; a 200 body is returned for the caller to parse.
    */
-  base::result<http_response> signed_post(const std::string& action,
-                                          const std::map<std::string, std::string>& params,
+  base::result<http_response> signed_post(const std::string& action, const std::map<std::string, std::string>& params,
                                           const file_part* file) const {
     const std::string url = c_.api_base_url + "/v1_1/" + c_.cloud_name + "/image/" + action;
     auto h = new_handle(url);
@@ -292,13 +281,10 @@ class cloudinary_store final : public blob_store {
 
 }  // namespace
 
-std::string cloudinary_signature(const std::map<std::string, std::string>& params,
-                                 const std::string& api_secret) {
+std::string cloudinary_signature(const std::map<std::string, std::string>& params, const std::string& api_secret) {
   std::string to_sign;
   for (const auto& [k, v] : params) {  // std::map iterates in sorted key order
-    if (k == "file" || k == "api_key" || k == "resource_type" || k == "cloud_name" ||
-        k == "signature")
-      continue;
+    if (k == "file" || k == "api_key" || k == "resource_type" || k == "cloud_name" || k == "signature") continue;
     if (!to_sign.empty()) to_sign += '&';
     to_sign += k + "=" + v;
   }
@@ -340,10 +326,8 @@ base::result<cloudinary_config> cloudinary_from_url(const std::string& url) {
   auto colon = user.find(':');
   if (colon == std::string_view::npos) return bad("missing ':' and API secret");
   cloudinary_config c;
-  if (!base::percent_decode(user.substr(0, colon), &c.api_key))
-    return bad("bad percent-encoding in API key");
-  if (!base::percent_decode(user.substr(colon + 1), &c.api_secret))
-    return bad("bad percent-encoding in API secret");
+  if (!base::percent_decode(user.substr(0, colon), &c.api_key)) return bad("bad percent-encoding in API key");
+  if (!base::percent_decode(user.substr(colon + 1), &c.api_secret)) return bad("bad percent-encoding in API secret");
   if (!base::percent_decode(host, &c.cloud_name)) return bad("bad percent-encoding in cloud name");
   if (c.api_key.empty()) return bad("missing API key");
   if (c.api_secret.empty()) return bad("missing API secret");
@@ -362,10 +346,8 @@ base::result<std::unique_ptr<blob_store>> make_cloudinary_store(const cloudinary
   if (!valid_name(c.api_key)) return bad("api_key has characters outside [A-Za-z0-9_-]");
   if (c.api_secret.empty()) return bad("api_secret is missing");
   for (char ch : c.api_secret)
-    if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f)
-      return bad("api_secret contains control characters");
-  if (!valid_folder_path(c.folder))
-    return bad("folder must be name characters [A-Za-z0-9_-] separated by single '/'");
+    if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) return bad("api_secret contains control characters");
+  if (!valid_folder_path(c.folder)) return bad("folder must be name characters [A-Za-z0-9_-] separated by single '/'");
   if (!valid_base_url(c.api_base_url)) return bad("api_base_url must be an http(s) URL");
   if (!valid_base_url(c.delivery_base_url)) return bad("delivery_base_url must be an http(s) URL");
   if (c.timeout_ms <= 0) return bad("timeout_ms must be positive");

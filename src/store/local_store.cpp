@@ -94,8 +94,7 @@ int fsync_dir(const std::string& dir) {
 // Moves tmp to final without ever replacing an existing final file: renameat2(NOREPLACE),
 // or link+unlink on file systems that do not support the flag. Returns errno or 0.
 int rename_no_replace(const std::string& tmp, const std::string& final_path) {
-  if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, final_path.c_str(), RENAME_NOREPLACE) == 0)
-    return 0;
+  if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, final_path.c_str(), RENAME_NOREPLACE) == 0) return 0;
   if (errno != EINVAL && errno != ENOSYS) return errno;
   if (::link(tmp.c_str(), final_path.c_str()) != 0) return errno;
   ::unlink(tmp.c_str());
@@ -140,8 +139,7 @@ base::result<void> for_each_entry(const std::string& dir, const char* what, Fn f
 
 base::result<std::string> absolute_dir(const std::string& dir) {
   if (dir.empty()) return make_error(errc::invalid_argument, "local store: dir is empty");
-  if (dir.find('\0') != std::string::npos)
-    return make_error(errc::invalid_argument, "local store: dir contains NUL");
+  if (dir.find('\0') != std::string::npos) return make_error(errc::invalid_argument, "local store: dir contains NUL");
   std::error_code ec;
   fs::path p = fs::absolute(fs::path(dir), ec);
   if (ec) return make_error(errc::io, "local store: cannot resolve '" + dir + "': " + ec.message());
@@ -152,8 +150,7 @@ base::result<std::string> absolute_dir(const std::string& dir) {
 
 class local_store final : public blob_store {
  public:
-  local_store(std::string dir, std::string base_url)
-      : dir_(std::move(dir)), base_url_(std::move(base_url)) {
+  local_store(std::string dir, std::string base_url) : dir_(std::move(dir)), base_url_(std::move(base_url)) {
     while (!base_url_.empty() && base_url_.back() == '/') base_url_.pop_back();
   }
 
@@ -180,22 +177,18 @@ class local_store final : public blob_store {
     const std::string final_path = dir_ + "/" + key;
     const std::string tmp_path = folder_dir + "/" + std::string(k_temp_prefix) + *tmp_id;
 
-    unique_fd fd(
-        ::open(tmp_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644));
+    unique_fd fd(::open(tmp_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644));
     if (fd.get() < 0)
-      return make_error(errc::io, "local store: cannot create temp file in " + folder_dir + ": " +
-                                      errno_text(errno));
+      return make_error(errc::io, "local store: cannot create temp file in " + folder_dir + ": " + errno_text(errno));
     unlink_guard tmp_guard(tmp_path);
     int e = 0;
     if (!write_all(fd.get(), bytes, &e))
       return make_error(errc::io, "local store: write " + tmp_path + ": " + errno_text(e));
     if (::fsync(fd.get()) != 0)
       return make_error(errc::io, "local store: fsync " + tmp_path + ": " + errno_text(errno));
-    if ((e = fd.close_now()) != 0)
-      return make_error(errc::io, "local store: close " + tmp_path + ": " + errno_text(e));
+    if ((e = fd.close_now()) != 0) return make_error(errc::io, "local store: close " + tmp_path + ": " + errno_text(e));
     if ((e = rename_no_replace(tmp_path, final_path)) != 0) {
-      if (e == EEXIST)
-        return make_error(errc::conflict, "local store: key already exists: " + key);
+      if (e == EEXIST) return make_error(errc::conflict, "local store: key already exists: " + key);
       return make_error(errc::io, "local store: rename to " + final_path + ": " + errno_text(e));
     }
     tmp_guard.release();
@@ -270,22 +263,18 @@ class local_store final : public blob_store {
 
   // Walks the folders: a name that is a key (temp files and strays are not) is kept when
   // referenced or younger than min_age_s by its mtime (set when put wrote it), else unlinked.
-  base::result<sweep_report> sweep_orphans(const std::set<std::string>& referenced,
-                                           int min_age_s) override {
-    if (min_age_s < 0)
-      return make_error(errc::invalid_argument, "sweep_orphans: min_age_s must be 0 or more");
+  base::result<sweep_report> sweep_orphans(const std::set<std::string>& referenced, int min_age_s) override {
+    if (min_age_s < 0) return make_error(errc::invalid_argument, "sweep_orphans: min_age_s must be 0 or more");
     sweep_report rep;
     const std::time_t now = std::time(nullptr);
-    auto walked = for_each_entry(dir_, "sweep_orphans", [&](const char* folder, const std::string& name,
-                                                            const std::string& path) {
-      const std::string key = std::string(folder) + "/" + name;
-      struct stat st {};
-      if (!detail::parse_key(key).ok() || !regular_file(path, &st)) return;
-      if (referenced.count(key) || now - st.st_mtime < min_age_s || ::unlink(path.c_str()) != 0)
-        ++rep.kept;
-      else
-        ++rep.removed;
-    });
+    auto walked = for_each_entry(
+        dir_, "sweep_orphans", [&](const char* folder, const std::string& name, const std::string& path) {
+          const std::string key = std::string(folder) + "/" + name;
+          struct stat st {};
+          if (!detail::parse_key(key).ok() || !regular_file(path, &st)) return;
+          if (referenced.count(key) || now - st.st_mtime < min_age_s || ::unlink(path.c_str()) != 0) ++rep.kept;
+          else ++rep.removed;
+        });
     if (!walked.ok()) return walked.err();
     return rep;
   }
@@ -329,8 +318,7 @@ base::result<std::size_t> sweep_temp_files(const std::string& dir, int min_age_s
   if (!abs.ok()) return abs.err();
   std::size_t removed = 0;
   const std::time_t now = std::time(nullptr);
-  auto walked = for_each_entry(*abs, "sweep", [&](const char*, const std::string& name,
-                                                  const std::string& path) {
+  auto walked = for_each_entry(*abs, "sweep", [&](const char*, const std::string& name, const std::string& path) {
     if (name.compare(0, k_temp_prefix.size(), k_temp_prefix) != 0) return;
     struct stat st {};
     if (!regular_file(path, &st) || now - st.st_mtime < min_age_s) return;

@@ -38,12 +38,12 @@ constexpr int k_max_presign_expiry_s = 604800;       // SigV4's limit: 7 days
 // ---- response out), on the shared setup in net/curl_easy.hpp.
 
 struct http_request {
-  std::string method;              // PUT, GET, HEAD, DELETE
+  std::string method;  // PUT, GET, HEAD, DELETE
   std::string url;
-  std::string_view body;           // PUT only
+  std::string_view body;  // PUT only
   std::vector<std::string> headers;
-  std::string sigv4_provider;      // "aws:amz:us-east-1:s3"
-  std::string user, password;      // SigV4 access key id and secret
+  std::string sigv4_provider;  // "aws:amz:us-east-1:s3"
+  std::string user, password;  // SigV4 access key id and secret
   int timeout_ms = 30000;
 };
 using http_response = net::response;
@@ -81,8 +81,7 @@ struct endpoint_parts {
 };
 
 bool host_char(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-         c == '-';
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-';
 }
 
 // "http(s)://host[:port]" with nothing after (a trailing '/' allowed); false otherwise.
@@ -104,8 +103,7 @@ bool parse_endpoint(const std::string& e, endpoint_parts* out) {
   if (colon != std::string::npos) {
     host = rest.substr(0, colon);
     port = rest.substr(colon + 1);
-    if (port.empty() || port.size() > 5 || !std::all_of(port.begin(), port.end(), ::isdigit))
-      return false;
+    if (port.empty() || port.size() > 5 || !std::all_of(port.begin(), port.end(), ::isdigit)) return false;
     long p = std::stol(port);
     if (p < 1 || p > 65535) return false;
     if ((out->scheme == "https" && p == 443) || (out->scheme == "http" && p == 80)) port.clear();
@@ -132,8 +130,8 @@ bool valid_prefix(const std::string& p) {
   if (p.size() > 200 || p.front() == '/' || p.back() != '/') return false;
   char prev = 0;
   for (char c : p) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '_' || c == '.' || c == '/';
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+              c == '.' || c == '/';
     if (!ok || (c == '/' && prev == '/') || (c == '.' && prev == '.')) return false;
     prev = c;
   }
@@ -168,8 +166,7 @@ base::result<endpoint_parts> check_config(const s3_config& c) {
     return bad("endpoint must be http(s)://host[:port] with nothing after the port");
   if (c.bucket.empty()) return bad("bucket is missing");
   if (!valid_bucket(c.bucket)) return bad("bucket name must be 3-63 of [a-z0-9.-]");
-  if (c.addressing == s3_addressing::virtual_host && ep.host.find_first_not_of("0123456789.:") ==
-                                                         std::string::npos)
+  if (c.addressing == s3_addressing::virtual_host && ep.host.find_first_not_of("0123456789.:") == std::string::npos)
     return bad("virtual-host addressing needs a host name, not an IP address (use path style)");
   if (c.access_key_id.empty()) return bad("access key id is missing");
   if (!printable_ascii(c.access_key_id) || c.access_key_id.size() > 128)
@@ -270,8 +267,8 @@ class s3_store final : public blob_store {
     }
     if (r->status == 200) return {};
     if (r->status == 404)
-      return make_error(errc::unavailable, "s3 ping: bucket '" + c_.bucket + "' not found at " +
-                                               ep_.scheme + "://" + host_);
+      return make_error(errc::unavailable,
+                        "s3 ping: bucket '" + c_.bucket + "' not found at " + ep_.scheme + "://" + host_);
     return status_error("s3 ping", *r, false);
   }
 
@@ -282,9 +279,7 @@ class s3_store final : public blob_store {
   }
 
   // Path of an object below the host, unencoded ("/bucket/prefix/clean/x.png").
-  std::string object_path(const std::string& key) const {
-    return bucket_path_ + "/" + c_.prefix + key;
-  }
+  std::string object_path(const std::string& key) const { return bucket_path_ + "/" + c_.prefix + key; }
 
   std::string url_for(const std::string& key, std::int64_t now_s, int expiry_s) const {
     if (!public_base_.empty()) return public_base_ + "/" + c_.prefix + key;
@@ -302,8 +297,7 @@ class s3_store final : public blob_store {
 
  private:
   // key "" = the bucket itself.
-  base::result<http_response> request(const std::string& method, const std::string& key,
-                                      std::string_view body,
+  base::result<http_response> request(const std::string& method, const std::string& key, std::string_view body,
                                       std::vector<std::string> headers) const {
     http_request rq;
     rq.method = method;
@@ -331,16 +325,13 @@ class s3_store final : public blob_store {
     std::string msg = xml_field(r.body, "Message");
     if (!msg.empty()) detail += ": " + detail::printable(scrub(msg, c_.secret_access_key));
     errc code = errc::internal;
-    if (r.status == 401 || r.status == 403)
-      code = errc::forbidden;
+    if (r.status == 401 || r.status == 403) code = errc::forbidden;
     else if (r.status == 404)
       code = (absent_is_not_found && code_name != "NoSuchBucket") ? errc::not_found : errc::internal;
     else if (r.status == 400 && (code_name == "BadDigest" || code_name == "XAmzContentSHA256Mismatch"))
       code = errc::corrupt;
-    else if (r.status == 408 || r.status == 429 || r.status >= 500)
-      code = errc::unavailable;
-    else if (r.status == 413 || code_name == "EntityTooLarge")
-      code = errc::too_large;
+    else if (r.status == 408 || r.status == 429 || r.status >= 500) code = errc::unavailable;
+    else if (r.status == 413 || code_name == "EntityTooLarge") code = errc::too_large;
     return make_error(code, detail);
   }
 
@@ -409,12 +400,9 @@ base::result<s3_config> s3_from_url(const std::string& url) {
       if (v != "http" && v != "https") return bad("scheme must be http or https");
       url_scheme = v;
     } else if (k == "style") {
-      if (v == "path")
-        c.addressing = s3_addressing::path;
-      else if (v == "virtual")
-        c.addressing = s3_addressing::virtual_host;
-      else
-        return bad("style must be path or virtual");
+      if (v == "path") c.addressing = s3_addressing::path;
+      else if (v == "virtual") c.addressing = s3_addressing::virtual_host;
+      else return bad("style must be path or virtual");
     } else if (k == "presign_expiry_s") {
       if (v.empty() || v.size() > 7 || !std::all_of(v.begin(), v.end(), ::isdigit))
         return bad("presign_expiry_s must be a number of seconds");
@@ -438,8 +426,8 @@ base::result<std::unique_ptr<blob_store>> make_s3_store(const s3_config& c) {
   return std::unique_ptr<blob_store>(new s3_store(c, *ep));
 }
 
-base::result<std::string> s3_presigned_get_url(const s3_config& c, const std::string& key,
-                                               std::int64_t now_unix_s, int expiry_s) {
+base::result<std::string> s3_presigned_get_url(const s3_config& c, const std::string& key, std::int64_t now_unix_s,
+                                               int expiry_s) {
   auto ep = check_config(c);
   if (!ep.ok()) return ep.err();
   IDPHOTO_TRY(detail::parse_key(key));

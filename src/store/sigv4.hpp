@@ -18,14 +18,14 @@ std::string aws_uri_encode(std::string_view s, bool keep_slash);
 std::string amz_date(std::int64_t unix_s);
 
 struct presign_request {
-  std::string scheme = "https";   // "http" or "https"
-  std::string host;               // exactly as sent in Host: "bucket.s3.amazonaws.com", "127.0.0.1:9000"
-  std::string path;               // absolute, NOT yet encoded: "/bucket/clean/ab….png"
+  std::string scheme = "https";  // "http" or "https"
+  std::string host;              // exactly as sent in Host: "bucket.s3.amazonaws.com", "127.0.0.1:9000"
+  std::string path;              // absolute, NOT yet encoded: "/bucket/clean/ab….png"
   std::string region = "us-east-1";
   std::string service = "s3";
   std::string access_key_id, secret_access_key;
-  std::int64_t now_unix_s = 0;    // the signing time (X-Amz-Date)
-  int expiry_s = 3600;            // X-Amz-Expires, 1..604800
+  std::int64_t now_unix_s = 0;  // the signing time (X-Amz-Date)
+  int expiry_s = 3600;          // X-Amz-Expires, 1..604800
 };
 
 /*

@@ -93,8 +93,7 @@ base::result<key_parts> parse_key(const std::string& key) {
 
 base::result<std::string> random_hex_128() {
   unsigned char raw[16];
-  if (RAND_bytes(raw, sizeof raw) != 1)
-    return base::make_error(base::errc::internal, "RAND_bytes failed");
+  if (RAND_bytes(raw, sizeof raw) != 1) return base::make_error(base::errc::internal, "RAND_bytes failed");
   static const char* hex = "0123456789abcdef";
   std::string out(32, '0');
   for (int i = 0; i < 16; ++i) {

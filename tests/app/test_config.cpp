@@ -34,7 +34,8 @@ TEST(app_config, defaults_with_a_secret_are_valid_and_fit_512_mb) {
   EXPECT_FALSE(c->cloudinary.has_value());
   EXPECT_LE(c->memory_estimate_bytes(), c->memory_limit_bytes);
   EXPECT_LT(c->memory_limit_bytes, int64_t{512} << 20);
-  EXPECT_EQ(c->pipeline.limits.max_bytes, c->max_body_bytes) << "an image is never larger than the body that carries it";
+  EXPECT_EQ(c->pipeline.limits.max_bytes, c->max_body_bytes)
+      << "an image is never larger than the body that carries it";
 }
 
 TEST(app_config, missing_secret_is_an_error) {
@@ -58,14 +59,16 @@ TEST(app_config, every_error_is_reported_at_once) {
                                         {"IDPHOTO_FETCH_ALLOW", "not-an-ip"}}));
   ASSERT_FALSE(c.ok());
   const std::string& d = c.err().detail;
-  for (const char* key : {"PORT", "IDPHOTO_WORKERS", "IDPHOTO_QUEUE_SIZE", "IDPHOTO_DEFAULT_BG", "IDPHOTO_DEFAULT_FORMAT", "IDPHOTO_PUBLIC_URL",
-                          "IDPHOTO_CARD_VERIFY_URL", "IDPHOTO_MAX_BODY_BYTES", "JWT_SECRET", "IDPHOTO_FETCH_ALLOW"})
+  for (const char* key :
+       {"PORT", "IDPHOTO_WORKERS", "IDPHOTO_QUEUE_SIZE", "IDPHOTO_DEFAULT_BG", "IDPHOTO_DEFAULT_FORMAT",
+        "IDPHOTO_PUBLIC_URL", "IDPHOTO_CARD_VERIFY_URL", "IDPHOTO_MAX_BODY_BYTES", "JWT_SECRET", "IDPHOTO_FETCH_ALLOW"})
     EXPECT_NE(d.find(key), std::string::npos) << key << " not reported in:\n" << d;
   EXPECT_GE(std::count(d.begin(), d.end(), '\n'), 9) << "one line per problem:\n" << d;
 }
 
 TEST(app_config, memory_ceiling_refuses_too_many_workers) {
-  auto c = app_config::from_env(env_of({{"JWT_SECRET", k_secret}, {"IDPHOTO_WORKERS", "3"}, {"IDPHOTO_HTTP_THREADS", "8"}}));
+  auto c =
+      app_config::from_env(env_of({{"JWT_SECRET", k_secret}, {"IDPHOTO_WORKERS", "3"}, {"IDPHOTO_HTTP_THREADS", "8"}}));
   ASSERT_FALSE(c.ok());
   EXPECT_NE(c.err().detail.find("IDPHOTO_MEMORY_LIMIT_BYTES"), std::string::npos) << c.err().detail;
   auto raised = app_config::from_env(env_of({{"JWT_SECRET", k_secret},
@@ -76,7 +79,9 @@ TEST(app_config, memory_ceiling_refuses_too_many_workers) {
 }
 
 TEST(app_config, http_threads_must_exceed_workers) {
-  auto c = app_config::from_env(env_of({{"JWT_SECRET", k_secret}, {"IDPHOTO_WORKERS", "2"}, {"IDPHOTO_HTTP_THREADS", "2"},
+  auto c = app_config::from_env(env_of({{"JWT_SECRET", k_secret},
+                                        {"IDPHOTO_WORKERS", "2"},
+                                        {"IDPHOTO_HTTP_THREADS", "2"},
                                         {"IDPHOTO_MEMORY_LIMIT_BYTES", std::to_string(int64_t{4} << 30)}}));
   ASSERT_FALSE(c.ok());
   EXPECT_NE(c.err().detail.find("IDPHOTO_HTTP_THREADS"), std::string::npos) << c.err().detail;
@@ -115,10 +120,12 @@ TEST(app_config, cloudinary_forms) {
   EXPECT_EQ(url->cloudinary->cloud_name, "demo");
   EXPECT_EQ(url->cloudinary->api_key, "123");
   EXPECT_EQ(url->cloudinary->api_secret, "abc");
-  auto parts = app_config::from_env(env_of({{"JWT_SECRET", k_secret}, {"CLOUDINARY_CLOUD_NAME", "demo"}, {"CLOUDINARY_API_KEY", "123"}}));
+  auto parts = app_config::from_env(
+      env_of({{"JWT_SECRET", k_secret}, {"CLOUDINARY_CLOUD_NAME", "demo"}, {"CLOUDINARY_API_KEY", "123"}}));
   ASSERT_FALSE(parts.ok()) << "a missing CLOUDINARY_API_SECRET is an error";
   EXPECT_NE(parts.err().detail.find("CLOUDINARY_API_SECRET"), std::string::npos) << parts.err().detail;
-  auto both = app_config::from_env(env_of({{"JWT_SECRET", k_secret}, {"CLOUDINARY_URL", "cloudinary://1:2@d"}, {"CLOUDINARY_CLOUD_NAME", "x"}}));
+  auto both = app_config::from_env(
+      env_of({{"JWT_SECRET", k_secret}, {"CLOUDINARY_URL", "cloudinary://1:2@d"}, {"CLOUDINARY_CLOUD_NAME", "x"}}));
   EXPECT_FALSE(both.ok());
   auto bad = app_config::from_env(env_of({{"JWT_SECRET", k_secret}, {"CLOUDINARY_URL", "https://nope"}}));
   ASSERT_FALSE(bad.ok());
@@ -134,11 +141,13 @@ TEST(app_config, serve_reads_every_fetch_key) {
   EXPECT_EQ(c->fetch.connect_timeout_ms, 1500);
   EXPECT_EQ(c->fetch.max_redirects, 7);
   EXPECT_EQ(c->fetch.timeout_ms, 20000);
-  auto bad = app_config::from_env(env_of({{"JWT_SECRET", k_secret}, {"IDPHOTO_FETCH_MAX_REDIRECTS", "21"},
-                                          {"IDPHOTO_FETCH_CONNECT_TIMEOUT_MS", "fast"}}));
+  auto bad = app_config::from_env(env_of(
+      {{"JWT_SECRET", k_secret}, {"IDPHOTO_FETCH_MAX_REDIRECTS", "21"}, {"IDPHOTO_FETCH_CONNECT_TIMEOUT_MS", "fast"}}));
   ASSERT_FALSE(bad.ok());
-  EXPECT_NE(bad.err().detail.find("IDPHOTO_FETCH_MAX_REDIRECTS: must be in 0..20"), std::string::npos) << bad.err().detail;
-  EXPECT_NE(bad.err().detail.find("IDPHOTO_FETCH_CONNECT_TIMEOUT_MS: expected a duration"), std::string::npos) << bad.err().detail;
+  EXPECT_NE(bad.err().detail.find("IDPHOTO_FETCH_MAX_REDIRECTS: must be in 0..20"), std::string::npos)
+      << bad.err().detail;
+  EXPECT_NE(bad.err().detail.find("IDPHOTO_FETCH_CONNECT_TIMEOUT_MS: expected a duration"), std::string::npos)
+      << bad.err().detail;
 }
 
 TEST(app_config, fetch_timeout_has_one_range_whichever_entry_point_reads_it) {
@@ -170,8 +179,8 @@ TEST(app_config, env_keys_name_no_key_twice_and_every_numeric_key_is_read_with_i
     if (k.kind != env_kind::integer && k.kind != env_kind::bytes && k.kind != env_kind::duration_ms) continue;
     auto over = app_config::parse_env(env_of({{k.name, std::to_string(k.hi + 1)}}));
     ASSERT_EQ(over.errors.size(), 1u) << k.name << " above its range";
-    EXPECT_EQ(over.errors[0], std::string(k.name) + ": must be in " + std::to_string(k.lo) + ".." + std::to_string(k.hi) +
-                                  ", got " + std::to_string(k.hi + 1));
+    EXPECT_EQ(over.errors[0], std::string(k.name) + ": must be in " + std::to_string(k.lo) + ".." +
+                                  std::to_string(k.hi) + ", got " + std::to_string(k.hi + 1));
     auto at_most = app_config::parse_env(env_of({{k.name, std::to_string(k.hi)}}));
     EXPECT_TRUE(at_most.errors.empty()) << k.name << ": " << (at_most.errors.empty() ? "" : at_most.errors[0]);
     auto garbage = app_config::parse_env(env_of({{k.name, "12abc"}}));
@@ -195,8 +204,10 @@ TEST(app_config, units_and_trimming) {
   EXPECT_EQ(c->request_timeout_ms, 60000);
   EXPECT_EQ(c->data_dir, "/srv/idphoto");
   EXPECT_EQ(c->n_workers, 1) << "a blank value keeps the default";
-  auto own_caps = app_config::from_env(env_of({{"JWT_SECRET", k_secret}, {"IDPHOTO_MAX_BODY_BYTES", "2MiB"},
-                                               {"IDPHOTO_MAX_IMAGE_BYTES", "1MiB"}, {"IDPHOTO_FETCH_MAX_BYTES", "512K"}}));
+  auto own_caps = app_config::from_env(env_of({{"JWT_SECRET", k_secret},
+                                               {"IDPHOTO_MAX_BODY_BYTES", "2MiB"},
+                                               {"IDPHOTO_MAX_IMAGE_BYTES", "1MiB"},
+                                               {"IDPHOTO_FETCH_MAX_BYTES", "512K"}}));
   ASSERT_TRUE(own_caps.ok()) << own_caps.err().detail;
   EXPECT_EQ(own_caps->pipeline.limits.max_bytes, int64_t{1} << 20);
   EXPECT_EQ(own_caps->fetch.max_bytes, std::size_t{512} << 10);

@@ -325,7 +325,7 @@ TEST_F(dispatcher_test, restart_recovers_expired_and_queued_jobs) {
     auto c = jobs_->claim_next("killed-instance:1:dead", 1000);
     ASSERT_TRUE(c.ok() && c->has_value());
   }
-  offset_ms_ = 2000;  // the restart comes after the leases ran out
+  offset_ms_ = 2000;                                              // the restart comes after the leases ran out
   auto reopened = db::open_repositories(url_, nullptr, clock());  // the new process's own
   ASSERT_TRUE(reopened.ok());
   shared_runs s;

@@ -45,7 +45,9 @@ class gated_engine final : public app::clean_engine {
 };
 
 app::engine_factory factory(gate* g) {
-  return [g]() -> base::result<std::unique_ptr<app::clean_engine>> { return std::unique_ptr<app::clean_engine>(new gated_engine(g)); };
+  return [g]() -> base::result<std::unique_ptr<app::clean_engine>> {
+    return std::unique_ptr<app::clean_engine>(new gated_engine(g));
+  };
 }
 
 auto bytes_of(const std::string& s) { return std::make_shared<const std::string>(s); }
@@ -113,15 +115,18 @@ TEST(worker_pool, timeout_keeps_the_place_until_the_work_ends) {
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.err().code, base::errc::unavailable);
   g.open();
-  for (int i = 0; i < 2000 && (*pool)->stats().admitted != 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  for (int i = 0; i < 2000 && (*pool)->stats().admitted != 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   EXPECT_EQ((*pool)->stats().admitted, 0);
   EXPECT_TRUE((*pool)->reserve().ok());
 }
 
 TEST(worker_pool, factory_failure_fails_create) {
-  auto pool = app::worker_pool::create([]() -> base::result<std::unique_ptr<app::clean_engine>> {
-    return base::make_error(base::errc::not_found, "model missing");
-  }, 1, 1);
+  auto pool = app::worker_pool::create(
+      []() -> base::result<std::unique_ptr<app::clean_engine>> {
+        return base::make_error(base::errc::not_found, "model missing");
+      },
+      1, 1);
   ASSERT_FALSE(pool.ok());
   EXPECT_EQ(pool.err().code, base::errc::not_found);
   gate g;
@@ -137,7 +142,9 @@ TEST(worker_pool, destroying_with_queued_jobs_answers_them) {
   for (int i = 0; i < 3; ++i) {
     auto t = (*pool)->reserve();
     ASSERT_TRUE(t.ok());
-    fs.push_back(std::async(std::launch::async, [&, t = std::move(*t)]() mutable { return (*pool)->run(std::move(t), bytes_of("y"), {}, 30000); }));
+    fs.push_back(std::async(std::launch::async, [&, t = std::move(*t)]() mutable {
+      return (*pool)->run(std::move(t), bytes_of("y"), {}, 30000);
+    }));
   }
   for (int i = 0; g.started < 1 || (*pool)->stats().queued < 2; ++i) {  // bounded: fails after 60 s instead of hanging
     if (i >= 30000) {

@@ -26,8 +26,8 @@ struct outcome {
   int64_t value;
   std::vector<std::string> errors;
 };
-using int_reader = void (*)(const base::env_lookup&, const std::string&, int64_t, int64_t,
-                            int64_t*, std::vector<std::string>*, bool);
+using int_reader = void (*)(const base::env_lookup&, const std::string&, int64_t, int64_t, int64_t*,
+                            std::vector<std::string>*, bool);
 outcome read_one(int_reader r, const std::string& value, int64_t lo = 0,
                  int64_t hi = std::numeric_limits<int64_t>::max(), bool secret = false) {
   fake_env e{{{"KEY", value}}};
@@ -80,11 +80,18 @@ TEST(env_int, read_as_narrows_after_the_range_check) {
 }
 
 TEST(env_bytes, every_unit) {
-  const std::pair<const char*, int64_t> cases[] = {
-      {"0", 0},           {"1536", 1536},          {"512k", 512 << 10},    {"512K", 512 << 10},
-      {"3KiB", 3 << 10},  {"3kib", 3 << 10},       {"10M", 10 << 20},      {"10MiB", 10 << 20},
-      {"10mib", 10 << 20}, {"2G", int64_t{2} << 30}, {"2GiB", int64_t{2} << 30},
-      {" 7 MiB\t", 7 << 20}};
+  const std::pair<const char*, int64_t> cases[] = {{"0", 0},
+                                                   {"1536", 1536},
+                                                   {"512k", 512 << 10},
+                                                   {"512K", 512 << 10},
+                                                   {"3KiB", 3 << 10},
+                                                   {"3kib", 3 << 10},
+                                                   {"10M", 10 << 20},
+                                                   {"10MiB", 10 << 20},
+                                                   {"10mib", 10 << 20},
+                                                   {"2G", int64_t{2} << 30},
+                                                   {"2GiB", int64_t{2} << 30},
+                                                   {" 7 MiB\t", 7 << 20}};
   for (const auto& [text, want] : cases) {
     auto o = read_one(base::read_env_bytes, text);
     EXPECT_TRUE(o.errors.empty()) << text << ": " << (o.errors.empty() ? "" : o.errors[0]);
@@ -116,9 +123,9 @@ TEST(env_bytes, refuses_other_units_signs_garbage_and_overflow) {
 }
 
 TEST(env_duration, every_unit) {
-  const std::pair<const char*, int64_t> cases[] = {{"1500", 1500},      {"1500ms", 1500}, {"250 ms", 250},
-                                                   {"30s", 30'000},     {"30S", 30'000},  {"5m", 300'000},
-                                                   {"2h", 7'200'000},   {"0", 0},         {" 1s ", 1000}};
+  const std::pair<const char*, int64_t> cases[] = {{"1500", 1500},    {"1500ms", 1500}, {"250 ms", 250},
+                                                   {"30s", 30'000},   {"30S", 30'000},  {"5m", 300'000},
+                                                   {"2h", 7'200'000}, {"0", 0},         {" 1s ", 1000}};
   for (const auto& [text, want] : cases) {
     auto o = read_one(base::read_env_duration_ms, text);
     EXPECT_TRUE(o.errors.empty()) << text << ": " << (o.errors.empty() ? "" : o.errors[0]);

@@ -17,10 +17,16 @@ namespace {
 // Documented in the file, not read by the server yet: the S3 store's keys, which the file
 // marks "STATUS: ... does not read these keys yet" (docs/deploy.md, "Wiring plan"). When the
 // wiring lands they go into a table and out of this list (the test below insists).
-const std::set<std::string> k_documented_not_read = {
-    "IDPHOTO_S3_URL",      "AWS_ACCESS_KEY_ID",     "AWS_SECRET_ACCESS_KEY",       "AWS_REGION",
-    "IDPHOTO_S3_BUCKET",   "IDPHOTO_S3_ENDPOINT",   "IDPHOTO_S3_ADDRESSING",       "IDPHOTO_S3_PREFIX",
-    "IDPHOTO_S3_PRESIGN_EXPIRY_S", "IDPHOTO_S3_PUBLIC_URL"};
+const std::set<std::string> k_documented_not_read = {"IDPHOTO_S3_URL",
+                                                     "AWS_ACCESS_KEY_ID",
+                                                     "AWS_SECRET_ACCESS_KEY",
+                                                     "AWS_REGION",
+                                                     "IDPHOTO_S3_BUCKET",
+                                                     "IDPHOTO_S3_ENDPOINT",
+                                                     "IDPHOTO_S3_ADDRESSING",
+                                                     "IDPHOTO_S3_PREFIX",
+                                                     "IDPHOTO_S3_PRESIGN_EXPIRY_S",
+                                                     "IDPHOTO_S3_PUBLIC_URL"};
 
 struct documented_key {
   int line = 0;
@@ -69,7 +75,8 @@ bool numeric(base::env_kind k) {
 TEST(env_doc, every_key_of_the_tables_is_documented) {
   const auto f = read_example();
   for (const auto& k : app::env_keys()) {
-    EXPECT_EQ(f.keys.count(k.name), 1u) << k.name << " is read but not in config/idphoto.example.env (as KEY= or # KEY=)";
+    EXPECT_EQ(f.keys.count(k.name), 1u) << k.name
+                                        << " is read but not in config/idphoto.example.env (as KEY= or # KEY=)";
     EXPECT_NE(std::string(k.doc), "") << k.name << " has no doc line in its table";
   }
 }
@@ -106,15 +113,18 @@ TEST(env_doc, every_range_line_is_the_tables_range) {
     for (const auto& c : it->second.comments) {
       std::smatch m;
       if (std::regex_match(c, m, range_line)) ranges.emplace_back(std::stoll(m[1]), std::stoll(m[2]));
-      else EXPECT_EQ(c.find("range:"), std::string::npos) << k.name << ": a range line not of the form '# range: LO..HI': " << c;
+      else
+        EXPECT_EQ(c.find("range:"), std::string::npos)
+            << k.name << ": a range line not of the form '# range: LO..HI': " << c;
     }
     if (!numeric(k.kind)) {
       EXPECT_TRUE(ranges.empty()) << k.name << " takes no number but its block states a range";
       continue;
     }
-    ASSERT_EQ(ranges.size(), 1u) << k.name << ": its comment block needs exactly one '# range: " << k.lo << ".." << k.hi << "'";
-    EXPECT_EQ(ranges[0], std::make_pair(k.lo, k.hi)) << k.name << ": the file's range differs from the table's; write '# range: "
-                                                     << k.lo << ".." << k.hi << "'";
+    ASSERT_EQ(ranges.size(), 1u) << k.name << ": its comment block needs exactly one '# range: " << k.lo << ".." << k.hi
+                                 << "'";
+    EXPECT_EQ(ranges[0], std::make_pair(k.lo, k.hi))
+        << k.name << ": the file's range differs from the table's; write '# range: " << k.lo << ".." << k.hi << "'";
   }
 }
 

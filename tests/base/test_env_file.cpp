@@ -15,8 +15,9 @@ using namespace idphoto;
 namespace {
 
 TEST(env, read_env_int) {
-  std::map<std::string, std::string> vars = {{"OK", "42"}, {"NEG", "-7"}, {"EMPTY", ""}, {"WORD", "ten"},
-                                             {"TAIL", "12abc"}, {"BIG", "99999999999999999999"}, {"HIGH", "101"}};
+  std::map<std::string, std::string> vars = {{"OK", "42"},    {"NEG", "-7"},     {"EMPTY", ""},
+                                             {"WORD", "ten"}, {"TAIL", "12abc"}, {"BIG", "99999999999999999999"},
+                                             {"HIGH", "101"}};
   const base::env_lookup env = [&](const std::string& k) -> std::optional<std::string> {
     auto it = vars.find(k);
     return it == vars.end() ? std::nullopt : std::optional<std::string>(it->second);

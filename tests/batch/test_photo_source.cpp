@@ -62,9 +62,12 @@ bytes photo_bytes(int seed, size_t n = 3000) {
 
 TEST_F(photo_source_test, lists_and_reads_entries_sorted_skipping_junk) {
   const std::vector<ziptest::entry> entries = {
-      {"photos/R2.png", photo_bytes(2)},   {"photos/R1.jpg", photo_bytes(1)},
-      {"photos/", {}},                     {"__MACOSX/photos/._R1.jpg", photo_bytes(9)},
-      {"photos/.DS_Store", photo_bytes(8)}, {"readme.txt", ziptest::text("hello")},
+      {"photos/R2.png", photo_bytes(2)},
+      {"photos/R1.jpg", photo_bytes(1)},
+      {"photos/", {}},
+      {"__MACOSX/photos/._R1.jpg", photo_bytes(9)},
+      {"photos/.DS_Store", photo_bytes(8)},
+      {"readme.txt", ziptest::text("hello")},
   };
   auto z = open_zip(zip_of(entries), cfg_);
   ASSERT_TRUE(z.ok()) << z.err().to_string();
@@ -103,9 +106,9 @@ TEST_F(photo_source_test, zip_slip_and_hostile_names_refuse_the_archive) {
     EXPECT_NE(z.err().detail.find("entry"), std::string::npos) << z.err().detail;
   }
   // A NUL inside a name (libzip would show it as a space): only the raw bytes tell.
-  auto nul = open_zip(raw_zip(ziptest::stored_zip({{"R1.jpg", photo_bytes(1)},
-                                                   {std::string("R2.jpg\0../../x", 14), photo_bytes(2)}})),
-                      cfg_);
+  auto nul = open_zip(
+      raw_zip(ziptest::stored_zip({{"R1.jpg", photo_bytes(1)}, {std::string("R2.jpg\0../../x", 14), photo_bytes(2)}})),
+      cfg_);
   ASSERT_FALSE(nul.ok());
   EXPECT_EQ(nul.err().code, errc::invalid_argument);
   EXPECT_NE(nul.err().detail.find("NUL"), std::string::npos) << nul.err().detail;
@@ -300,8 +303,8 @@ TEST(match, the_issue_roster) {
 }
 
 TEST(match, case_photo_column_unmatched_and_invalid_rows) {
-  auto r = roster_of({{"ab-1", ""}, {"AB-2", ""}, {"", "Portraits/Cy.PNG"}, {"", ""}, {"X9", "x9.jpg"},
-                      {"R5", ""}, {"bad", ""}});
+  auto r = roster_of(
+      {{"ab-1", ""}, {"AB-2", ""}, {"", "Portraits/Cy.PNG"}, {"", ""}, {"X9", "x9.jpg"}, {"R5", ""}, {"bad", ""}});
   r.rows[6].valid = false;  // an invalid row gets no photo even when one matches
   const auto entries = named({"AB-1.JPG", "portraits/cy.png", "ab-2.jpeg", "X9.txt", "R5.txt", "bad.jpg", "extra.jpg"});
   const auto m = match_photos(r, entries);

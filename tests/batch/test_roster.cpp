@@ -43,7 +43,9 @@ TEST(csv, embedded_line_breaks_keep_the_line_count) {
 }
 
 TEST(csv, bom_semicolons_line_ends_and_blank_lines) {
-  auto t = must_parse("\xEF\xBB\xBF" "fullName;idNumber\r\n\r\nAda;A1\rBob;B2\n\n\nCy;\"C;3\"");
+  auto t = must_parse(
+      "\xEF\xBB\xBF"
+      "fullName;idNumber\r\n\r\nAda;A1\rBob;B2\n\n\nCy;\"C;3\"");
   EXPECT_EQ(t.separator, ';');
   EXPECT_EQ(cells(t), (rows_t{{"fullName", "idNumber"}, {"Ada", "A1"}, {"Bob", "B2"}, {"Cy", "C;3"}}));
   EXPECT_EQ(t.records[3].line, 7);
@@ -156,7 +158,8 @@ TEST(roster, whole_file_errors) {
     std::string want;
   };
   const bad cases[] = {
-      {"name,idNumber\nAda,1\n", errc::invalid_argument, "roster: no fullName column (the header row has: name, idNumber"},
+      {"name,idNumber\nAda,1\n", errc::invalid_argument,
+       "roster: no fullName column (the header row has: name, idNumber"},
       {"fullName,Full Name\nA,B\n", errc::invalid_argument, "roster: the column fullName is given twice"},
       {"fullName\n\xc3\n", errc::invalid_argument, "roster: line 2: not valid UTF-8"},
       {"", errc::invalid_argument, "roster: empty file"},
@@ -194,16 +197,16 @@ TEST(roster, the_100k_row_file_is_refused_by_the_default_limit) {
 TEST(roster, bad_rows_become_problems_and_keep_their_numbers) {
   auto r = must_roster(
       "fullName,idNumber,organization,issuedAt\n"
-      "Ada,A1,Org,2024-01-01\n"        // 1 ok
-      ",A2,Org,\n"                      // 2 no name
-      "Bob,B1,Org,01/02/2024\n"         // 3 bad date
-      "\n"                              // (blank: not a row)
-      "Cy,A1,Org,\n"                    // 4 repeats row 1
-      "Di,A1,Other,\n"                  // 5 ok: another organization
-      "Ed,E1\n"                         // 6 too few cells
-      "Fay,F1,Org,,extra\n"             // 7 too many cells
-      "\"Gil\tTab\",G1,Org,\n"          // 8 a control character
-      "Hal,H1,Org,2024-02-30\n");       // 9 not a real date
+      "Ada,A1,Org,2024-01-01\n"    // 1 ok
+      ",A2,Org,\n"                 // 2 no name
+      "Bob,B1,Org,01/02/2024\n"    // 3 bad date
+      "\n"                         // (blank: not a row)
+      "Cy,A1,Org,\n"               // 4 repeats row 1
+      "Di,A1,Other,\n"             // 5 ok: another organization
+      "Ed,E1\n"                    // 6 too few cells
+      "Fay,F1,Org,,extra\n"        // 7 too many cells
+      "\"Gil\tTab\",G1,Org,\n"     // 8 a control character
+      "Hal,H1,Org,2024-02-30\n");  // 9 not a real date
   ASSERT_EQ(r.rows.size(), 9u);
   std::map<int, std::string> want = {{2, "fullName: required"},
                                      {3, "issuedAt: not a date"},
@@ -224,9 +227,8 @@ TEST(roster, bad_rows_become_problems_and_keep_their_numbers) {
 }
 
 TEST(batch_config, from_env_and_validate) {
-  std::map<std::string, std::string> env = {{"IDPHOTO_MAX_BATCH_BYTES", "1048576"},
-                                            {"IDPHOTO_MAX_BATCH_ROWS", "20"},
-                                            {"IDPHOTO_MAX_ZIP_RATIO", ""}};
+  std::map<std::string, std::string> env = {
+      {"IDPHOTO_MAX_BATCH_BYTES", "1048576"}, {"IDPHOTO_MAX_BATCH_ROWS", "20"}, {"IDPHOTO_MAX_ZIP_RATIO", ""}};
   const auto lookup = [&](const std::string& k) -> std::optional<std::string> {
     auto it = env.find(k);
     return it == env.end() ? std::nullopt : std::optional<std::string>(it->second);
@@ -237,13 +239,15 @@ TEST(batch_config, from_env_and_validate) {
   EXPECT_EQ(c->max_rows, 20);
   EXPECT_EQ(c->max_zip_ratio, 100);  // empty = the default
   EXPECT_TRUE(c->validate().ok());
-  env = {{"IDPHOTO_MAX_BATCH_ROWS", "100001"}, {"IDPHOTO_MAX_ZIP_ENTRIES", "ten"},
-         {"IDPHOTO_MAX_ZIP_RATIO", "0"}, {"IDPHOTO_MAX_ROSTER_BYTES", "-5"}};
+  env = {{"IDPHOTO_MAX_BATCH_ROWS", "100001"},
+         {"IDPHOTO_MAX_ZIP_ENTRIES", "ten"},
+         {"IDPHOTO_MAX_ZIP_RATIO", "0"},
+         {"IDPHOTO_MAX_ROSTER_BYTES", "-5"}};
   auto bad = batch_config::from_env(lookup);
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.err().code, errc::invalid_argument);
-  for (const char* k : {"IDPHOTO_MAX_BATCH_ROWS", "IDPHOTO_MAX_ZIP_ENTRIES", "IDPHOTO_MAX_ZIP_RATIO",
-                        "IDPHOTO_MAX_ROSTER_BYTES"})
+  for (const char* k :
+       {"IDPHOTO_MAX_BATCH_ROWS", "IDPHOTO_MAX_ZIP_ENTRIES", "IDPHOTO_MAX_ZIP_RATIO", "IDPHOTO_MAX_ROSTER_BYTES"})
     EXPECT_NE(bad.err().detail.find(k), std::string::npos) << k << " in " << bad.err().detail;
   batch_config zero;
   zero.max_rows = 0;

@@ -43,7 +43,9 @@ std::string quote(const fs::path& p) { return "'" + p.string() + "'"; }
 }  // namespace
 
 std::pair<double, double> page_size_pts(const fs::path& pdf, int page) {
-  const auto r = run("pdfinfo " + (page > 0 ? "-f " + std::to_string(page) + " -l " + std::to_string(page) + " " : std::string()) + quote(pdf));
+  const auto r =
+      run("pdfinfo " + (page > 0 ? "-f " + std::to_string(page) + " -l " + std::to_string(page) + " " : std::string()) +
+          quote(pdf));
   std::istringstream in(r.out);
   std::string line;
   while (std::getline(in, line)) {
@@ -76,7 +78,8 @@ std::vector<image_row> images(const fs::path& pdf) {
     std::istringstream f(line);
     std::string page, num, type, color, comp, bpc, interp, object, id;
     image_row row;
-    if (f >> page >> num >> type >> row.width >> row.height >> color >> comp >> bpc >> row.enc >> interp >> object >> id >> row.x_ppi >> row.y_ppi)
+    if (f >> page >> num >> type >> row.width >> row.height >> color >> comp >> bpc >> row.enc >> interp >> object >>
+        id >> row.x_ppi >> row.y_ppi)
       rows.push_back(row);
   }
   return rows;
@@ -84,7 +87,8 @@ std::vector<image_row> images(const fs::path& pdf) {
 
 fs::path render_png(const fs::path& pdf, int dpi) {
   const fs::path stem = pdf.parent_path() / (pdf.stem().string() + "-render");
-  const auto r = run("pdftoppm -r " + std::to_string(dpi) + " -f 1 -l 1 -singlefile -png " + quote(pdf) + " " + quote(stem));
+  const auto r =
+      run("pdftoppm -r " + std::to_string(dpi) + " -f 1 -l 1 -singlefile -png " + quote(pdf) + " " + quote(stem));
   fs::path out = stem;
   out += ".png";
   return r.exit_code == 0 && fs::exists(out) ? out : fs::path();

@@ -22,7 +22,8 @@ struct run_result {
 run_result run(const std::string& cmd, bool merge_stderr = true);
 
 // Writes bytes to dir/name and returns the path.
-std::filesystem::path write(const std::filesystem::path& dir, const std::string& name, const std::vector<uint8_t>& bytes);
+std::filesystem::path write(const std::filesystem::path& dir, const std::string& name,
+                            const std::vector<uint8_t>& bytes);
 
 // pdfinfo's "Page size: W x H pts"; {-1, -1} if missing. page 0 = pdfinfo's default (page 1).
 std::pair<double, double> page_size_pts(const std::filesystem::path& pdf, int page = 0);

@@ -130,7 +130,8 @@ TEST(card, names_in_other_scripts_render_as_text) {
     // wide glyph gap (Hebrew final letters), so compare without spaces and bidi controls.
     const std::string t = pdf_tools::text(r.pdf);
     EXPECT_NE(without_spaces_and_bidi(t).find(without_spaces_and_bidi(name)), std::string::npos)
-        << name << " missing in:\n" << t;
+        << name << " missing in:\n"
+        << t;
     const auto fonts = pdf_tools::run("pdffonts '" + r.pdf.string() + "'").out;
     EXPECT_EQ(fonts.find("Type 3"), std::string::npos) << "glyphs were not embedded as a real font:\n" << fonts;
   }
@@ -234,7 +235,8 @@ TEST(card, a4_sheet_has_a4_pages_crop_marks_and_every_card) {
   const int x = static_cast<int>(std::lround(left_mm / 25.4 * 150));
   const int y = static_cast<int>((top_mm - 2.2) / 25.4 * 150);
   int darkest = 255;
-  for (int dx = -2; dx <= 2; ++dx) darkest = std::min<int>(darkest, px->data[(static_cast<size_t>(y) * px->width + x + dx) * 3]);
+  for (int dx = -2; dx <= 2; ++dx)
+    darkest = std::min<int>(darkest, px->data[(static_cast<size_t>(y) * px->width + x + dx) * 3]);
   EXPECT_LT(darkest, 160) << "no crop mark at the first card's top-left corner";
 }
 

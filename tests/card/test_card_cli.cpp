@@ -22,15 +22,18 @@ TEST(card_cli, writes_a_cr80_pdf) {
   pdf_tools::temp_dir d;
   const auto p = photo(d);
   const auto out = d.path / "card.pdf";
-  const auto r = pdf_tools::run(exe() + " card --name 'José Ñúñez' --id-number X-9 --organization 'ACME' --role Guard --issued 2026-02-01 "
-                                        "--expires 2027-02-01 --card-id 0123456789abcdef0123456789abcdef --photo '" + p.string() +
-                                "' -o '" + out.string() + "'");
+  const auto r =
+      pdf_tools::run(exe() +
+                     " card --name 'José Ñúñez' --id-number X-9 --organization 'ACME' --role Guard --issued 2026-02-01 "
+                     "--expires 2027-02-01 --card-id 0123456789abcdef0123456789abcdef --photo '" +
+                     p.string() + "' -o '" + out.string() + "'");
   ASSERT_EQ(r.exit_code, 0) << r.out;
   const auto [w, h] = pdf_tools::page_size_pts(out);
   EXPECT_NEAR(w, 242.65, 0.5);
   EXPECT_NEAR(h, 153.01, 0.5);
   const std::string t = pdf_tools::text(out);
-  for (const char* f : {"José Ñúñez", "X-9", "ACME", "Guard", "2026-02-01", "2027-02-01", "0123456789abcdef0123456789abcdef"})
+  for (const char* f :
+       {"José Ñúñez", "X-9", "ACME", "Guard", "2026-02-01", "2027-02-01", "0123456789abcdef0123456789abcdef"})
     EXPECT_NE(t.find(f), std::string::npos) << f << " in\n" << t;
   EXPECT_EQ(t.find("PHOTO NOT CLEANED"), std::string::npos);
 }
@@ -39,7 +42,8 @@ TEST(card_cli, a4_sheet_and_raw_mark) {
   pdf_tools::temp_dir d;
   const auto p = photo(d);
   const auto out = d.path / "sheet.pdf";
-  const auto r = pdf_tools::run(exe() + " card --name Sheet --raw --sheet a4 --photo '" + p.string() + "' -o '" + out.string() + "'");
+  const auto r = pdf_tools::run(exe() + " card --name Sheet --raw --sheet a4 --photo '" + p.string() + "' -o '" +
+                                out.string() + "'");
   ASSERT_EQ(r.exit_code, 0) << r.out;
   const auto [w, h] = pdf_tools::page_size_pts(out);
   EXPECT_NEAR(w, 595.28, 0.5);

@@ -27,7 +27,9 @@ class passthrough_engine final : public app::clean_engine {
   }
 };
 app::engine_factory passthrough_engines() {
-  return []() -> base::result<std::unique_ptr<app::clean_engine>> { return std::unique_ptr<app::clean_engine>(new passthrough_engine()); };
+  return []() -> base::result<std::unique_ptr<app::clean_engine>> {
+    return std::unique_ptr<app::clean_engine>(new passthrough_engine());
+  };
 }
 
 std::string error_code(const httplib::Result& r) {
@@ -87,8 +89,10 @@ TEST(card_server, clean_card_pdf_and_a4_sheet) {
   ASSERT_TRUE(s.start("card-clean", passthrough_engines()));
   auto c = s.client();
   const std::string id = s.create_card("Clean Card");
-  auto patch = c.Patch("/api/id-cards/" + id, s.auth(), R"({"idNumber":"A-1","organization":"Org","role":"Tester","issuedAt":"2026-01-01","expiresAt":"2027-01-01"})",
-                       "application/json");
+  auto patch = c.Patch(
+      "/api/id-cards/" + id, s.auth(),
+      R"({"idNumber":"A-1","organization":"Org","role":"Tester","issuedAt":"2026-01-01","expiresAt":"2027-01-01"})",
+      "application/json");
   ASSERT_TRUE(patch);
   ASSERT_EQ(patch->status, 200) << patch->body;
   auto up = c.Post("/api/id-cards/" + id + "/photo", s.auth(), harness::pattern_png(600, 800), "image/png");
@@ -106,7 +110,8 @@ TEST(card_server, clean_card_pdf_and_a4_sheet) {
   EXPECT_NEAR(w, 242.65, 0.5);
   EXPECT_NEAR(h, 153.01, 0.5);
   const std::string t = pdf_tools::text(pdf);
-  for (const char* f : {"Clean Card", "A-1", "Org", "Tester", "2026-01-01", "2027-01-01"}) EXPECT_NE(t.find(f), std::string::npos) << f;
+  for (const char* f : {"Clean Card", "A-1", "Org", "Tester", "2026-01-01", "2027-01-01"})
+    EXPECT_NE(t.find(f), std::string::npos) << f;
   EXPECT_EQ(t.find("PHOTO NOT CLEANED"), std::string::npos);
   const auto imgs = pdf_tools::images(pdf);
   ASSERT_EQ(imgs.size(), 1u);

@@ -14,7 +14,8 @@ TEST(sheet_cli, writes_a_sheet) {
   pdf_tools::temp_dir d;
   const auto photo = pdf_tools::write(d.path, "p.png", gen::save(gen::pattern(600, 600), ".png"));
   const auto out = d.path / "sheet.pdf";
-  const auto r = pdf_tools::run(exe() + " sheet --spec us-2x2 --paper 4x6in --copies 2 '" + photo.string() + "' -o '" + out.string() + "'");
+  const auto r = pdf_tools::run(exe() + " sheet --spec us-2x2 --paper 4x6in --copies 2 '" + photo.string() + "' -o '" +
+                                out.string() + "'");
   ASSERT_EQ(r.exit_code, 0) << r.out;
   const auto imgs = pdf_tools::images(out);
   ASSERT_EQ(imgs.size(), 2u);
@@ -30,10 +31,11 @@ TEST(sheet_cli, errors) {
   pdf_tools::temp_dir d;
   const auto photo = pdf_tools::write(d.path, "p.png", gen::save(gen::pattern(600, 600), ".png"));
   const std::string out = (d.path / "x.pdf").string(), in = "'" + photo.string() + "'";
-  EXPECT_EQ(pdf_tools::run(exe() + " sheet --paper a4 " + in + " -o " + out).exit_code, 2);                   // no --spec
-  EXPECT_EQ(pdf_tools::run(exe() + " sheet --spec us-2x2 -o " + out).exit_code, 2);                           // no photo
-  EXPECT_EQ(pdf_tools::run(exe() + " sheet --spec nope " + in + " -o " + out).exit_code, 2);                  // unknown spec
-  EXPECT_EQ(pdf_tools::run(exe() + " sheet --spec us-2x2 --paper letter " + in + " -o " + out).exit_code, 2);  // unknown paper
+  EXPECT_EQ(pdf_tools::run(exe() + " sheet --paper a4 " + in + " -o " + out).exit_code, 2);   // no --spec
+  EXPECT_EQ(pdf_tools::run(exe() + " sheet --spec us-2x2 -o " + out).exit_code, 2);           // no photo
+  EXPECT_EQ(pdf_tools::run(exe() + " sheet --spec nope " + in + " -o " + out).exit_code, 2);  // unknown spec
+  EXPECT_EQ(pdf_tools::run(exe() + " sheet --spec us-2x2 --paper letter " + in + " -o " + out).exit_code,
+            2);  // unknown paper
   EXPECT_EQ(pdf_tools::run(exe() + " sheet --spec us-2x2 --copies 0 " + in + " -o " + out).exit_code, 2);
   EXPECT_EQ(pdf_tools::run(exe() + " sheet --spec us-2x2 --bogus " + in + " -o " + out).exit_code, 2);
   auto r = pdf_tools::run(exe() + " sheet --spec icao-35x45 " + in + " -o " + out);  // a square photo for a 35x45 spec

@@ -17,7 +17,6 @@ extern char** environ;
 
 namespace clitest {
 
-
 std::string exe() {
   const char* e = std::getenv("IDPHOTO_EXE");
   return e && *e ? e : IDPHOTO_EXE;
@@ -37,7 +36,8 @@ std::string slurp(const fs::path& p) {
 // A run over timeout_s is killed and reported (code -1): a hang fails, it never blocks.
 run_result run(const std::vector<std::string>& args, const fs::path& work, const fs::path& in, int timeout_s) {
   static int counter = 0;
-  const fs::path out_path = work / (".stdout-" + std::to_string(counter)), err_path = work / (".stderr-" + std::to_string(counter));
+  const fs::path out_path = work / (".stdout-" + std::to_string(counter)),
+                 err_path = work / (".stderr-" + std::to_string(counter));
   ++counter;
   std::vector<std::string> argv_s = {exe()};
   argv_s.insert(argv_s.end(), args.begin(), args.end());
@@ -91,7 +91,9 @@ std::vector<std::string> lines(const std::string& s) {
   return v;
 }
 
-std::string shown(const run_result& r) { return "exit " + std::to_string(r.code) + "\nstderr:\n" + r.err + "stdout:\n" + r.out.substr(0, 2000); }
+std::string shown(const run_result& r) {
+  return "exit " + std::to_string(r.code) + "\nstderr:\n" + r.err + "stdout:\n" + r.out.substr(0, 2000);
+}
 
 // Files in a directory (names), including hidden ones (temp files start with '.').
 std::vector<std::string> listing(const fs::path& d) {
@@ -104,8 +106,9 @@ std::vector<std::string> listing(const fs::path& d) {
 // ---- images
 
 fs::path fresh_test_dir(const std::string& prefix) {
-  const fs::path dir = fs::temp_directory_path() /
-                       (prefix + "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name() + "-" + std::to_string(::getpid()));
+  const fs::path dir =
+      fs::temp_directory_path() / (prefix + "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name() +
+                                   "-" + std::to_string(::getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir;
@@ -130,7 +133,6 @@ img::image astronaut() {
   g_object_unref(v);
   return wrap(m);
 }
-
 
 img::image shrink_to(const img::image& im, int w) {
   VipsImage* out = nullptr;
@@ -158,6 +160,5 @@ decoded decode_output(const gen::bytes& b) {
   if (px.ok()) d.px = std::move(*px);
   return d;
 }
-
 
 }  // namespace clitest

@@ -37,7 +37,8 @@ struct run_result {
 std::string slurp(const fs::path& p);
 // Runs the binary with args; stdin from `in` (or /dev/null); stdout and stderr captured.
 // A run over timeout_s is killed and reported (code -1): a hang fails, it never blocks.
-run_result run(const std::vector<std::string>& args, const fs::path& work, const fs::path& in = {}, int timeout_s = 600);
+run_result run(const std::vector<std::string>& args, const fs::path& work, const fs::path& in = {},
+               int timeout_s = 600);
 std::vector<std::string> lines(const std::string& s);
 std::string shown(const run_result& r);
 // Files in a directory (names), including hidden ones (temp files start with '.').

@@ -94,10 +94,10 @@ TEST_F(batch_cli, usage_errors_exit_2) {
   const auto roster = put_text("roster.csv", "fullName\nAda\n");
   fs::create_directories(dir / "photos");
   for (const auto& args : std::vector<std::vector<std::string>>{
-           {roster.string(), (dir / "photos").string()},                                  // no --out-dir
-           {roster.string(), "--out-dir", (dir / "out").string()},                        // no photos
-           {roster.string(), (dir / "photos").string(), "x", "--out-dir", "out"},         // too many
-           {roster.string(), (dir / "photos").string(), "--out-dir", "out", "--nope"},    // unknown option
+           {roster.string(), (dir / "photos").string()},                                // no --out-dir
+           {roster.string(), "--out-dir", (dir / "out").string()},                      // no photos
+           {roster.string(), (dir / "photos").string(), "x", "--out-dir", "out"},       // too many
+           {roster.string(), (dir / "photos").string(), "--out-dir", "out", "--nope"},  // unknown option
            {roster.string(), (dir / "photos").string(), "--out-dir", "out", "--format", "gif"},
            {roster.string(), (dir / "photos").string(), "--out-dir", "out", "--mask"}}) {  // clean's only
     auto r = batch(args);
@@ -193,7 +193,8 @@ TEST_F(batch_cli_model, the_issue_roster_from_a_zip) {
   const auto roster_path = put_text("roster.csv", "\xEF\xBB\xBF" + roster);
   const std::string zip = (dir / "photos.zip").string();
   ASSERT_TRUE(ziptest::write_zip(zip, files));
-  auto r = run({"batch", roster_path.string(), zip, "--out-dir", (dir / "out").string(), "--model-size", k_fast}, dir, {}, 1500);
+  auto r = run({"batch", roster_path.string(), zip, "--out-dir", (dir / "out").string(), "--model-size", k_fast}, dir,
+               {}, 1500);
   EXPECT_EQ(r.code, 1) << shown(r);  // rows without their photo
   EXPECT_NE(r.err.find("idphoto: batch: 27 of 30 rows done"), std::string::npos) << shown(r);
   EXPECT_NE(r.err.find("1 failed, 2 skipped"), std::string::npos) << shown(r);
@@ -246,8 +247,8 @@ TEST_F(batch_cli_model, the_issue_roster_from_a_zip) {
 TEST_F(batch_cli_model, a_folder_with_odd_ids_and_options) {
   const gen::bytes jpeg = person_jpeg();
   put("photos/A_1.jpg", jpeg);
-  put("photos/portrait.jpeg", jpeg);   // named by the photo column (rows 2 and 4)
-  put("photos/A_1.JPEG", jpeg);        // a second match for A_1
+  put("photos/portrait.jpeg", jpeg);  // named by the photo column (rows 2 and 4)
+  put("photos/A_1.JPEG", jpeg);       // a second match for A_1
   put("photos/.hidden.jpg", jpeg);
   put("photos/notes.txt", gen::bytes{'x'});
   const auto roster = put_text("roster.csv",
@@ -256,9 +257,10 @@ TEST_F(batch_cli_model, a_folder_with_odd_ids_and_options) {
                                "Grace Hopper,,portrait.jpeg,\"Rear \"\"Amazing\"\" Admiral\"\n"
                                "No Photo,,,\n"
                                "Slash Id,C/3 x,portrait.jpeg,\n");  // no safe file name of its own
-  auto r = run({"batch", roster.string(), (dir / "photos").string(), "--out-dir", (dir / "out").string(), "--model-size",
-                k_fast, "--format", "jpg", "--bg", "white", "--max-size", "200", "--organization", "Navy"},
-               dir, {}, 900);
+  auto r =
+      run({"batch", roster.string(), (dir / "photos").string(), "--out-dir", (dir / "out").string(), "--model-size",
+           k_fast, "--format", "jpg", "--bg", "white", "--max-size", "200", "--organization", "Navy"},
+          dir, {}, 900);
   EXPECT_EQ(r.code, 1) << shown(r);
   EXPECT_NE(r.err.find("1 file(s) match no row: notes.txt"), std::string::npos) << shown(r);
   const auto rows = read_export(dir / "out" / "export.csv");
@@ -284,9 +286,10 @@ TEST_F(batch_cli_model, a_folder_with_odd_ids_and_options) {
   }
   // The inputs are untouched, and a second run over the same out dir gives the same export.
   EXPECT_EQ(gen::read_file(dir / "photos" / "A_1.jpg"), jpeg);
-  auto again = run({"batch", roster.string(), (dir / "photos").string(), "--out-dir", (dir / "out").string(),
-                    "--model-size", k_fast, "--format", "jpg", "--bg", "white", "--max-size", "200", "--organization", "Navy"},
-                   dir, {}, 900);
+  auto again =
+      run({"batch", roster.string(), (dir / "photos").string(), "--out-dir", (dir / "out").string(), "--model-size",
+           k_fast, "--format", "jpg", "--bg", "white", "--max-size", "200", "--organization", "Navy"},
+          dir, {}, 900);
   EXPECT_EQ(again.code, 1) << shown(again);
   EXPECT_EQ(read_export(dir / "out" / "export.csv").size(), 4u);
 }

@@ -80,7 +80,9 @@ gen::bytes png_bad_crc() {
   return b;
 }
 
-gen::bytes truncated(const gen::bytes& b, double keep) { return gen::bytes(b.begin(), b.begin() + std::ptrdiff_t(b.size() * keep)); }
+gen::bytes truncated(const gen::bytes& b, double keep) {
+  return gen::bytes(b.begin(), b.begin() + std::ptrdiff_t(b.size() * keep));
+}
 
 // ---- fixture
 
@@ -232,7 +234,8 @@ TEST_F(cli, unusual_inputs_give_images) {
   const auto person = shrink_to(astronaut(), 256);  // 256 x 256
   // CMYK through libvips' CMYK profile, as a print workflow would save it.
   VipsImage* cmyk_v = nullptr;
-  ASSERT_EQ(vips_icc_transform(person.v.get(), &cmyk_v, "cmyk", "input_profile", "srgb", nullptr), 0) << vips_error_buffer();
+  ASSERT_EQ(vips_icc_transform(person.v.get(), &cmyk_v, "cmyk", "input_profile", "srgb", nullptr), 0)
+      << vips_error_buffer();
   const auto cmyk = wrap(cmyk_v);
   // 16-bit RGB.
   VipsImage *lin = nullptr, *u16 = nullptr, *rgb16 = nullptr;
@@ -247,7 +250,8 @@ TEST_F(cli, unusual_inputs_give_images) {
   ASSERT_EQ(vips_colourspace(person.v.get(), &grey_v, VIPS_INTERPRETATION_B_W, nullptr), 0);
   const auto grey = wrap(grey_v);
   // Palette with transparency: the photo with a transparent 24 px frame, quantised.
-  const auto alpha = gen::make(256, 256, 1, [](int x, int y, int) { return uint8_t(x < 24 || y < 24 || x >= 232 ? 0 : 255); });
+  const auto alpha =
+      gen::make(256, 256, 1, [](int x, int y, int) { return uint8_t(x < 24 || y < 24 || x >= 232 ? 0 : 255); });
   VipsImage* rgba_v = nullptr;
   ASSERT_EQ(vips_bandjoin2(person.v.get(), alpha.v.get(), &rgba_v, nullptr), 0);
   const auto rgba = wrap(rgba_v);
@@ -317,14 +321,38 @@ namespace {
 // Upright scene W x H (portrait). Where stored pixel (sx, sy) appears upright (EXIF semantics).
 void stored_to_display(int k, int W, int H, int sx, int sy, int* dx, int* dy) {
   switch (k) {
-    case 1: *dx = sx; *dy = sy; break;
-    case 2: *dx = W - 1 - sx; *dy = sy; break;
-    case 3: *dx = W - 1 - sx; *dy = H - 1 - sy; break;
-    case 4: *dx = sx; *dy = H - 1 - sy; break;
-    case 5: *dx = sy; *dy = sx; break;
-    case 6: *dx = W - 1 - sy; *dy = sx; break;
-    case 7: *dx = W - 1 - sy; *dy = H - 1 - sx; break;
-    case 8: *dx = sy; *dy = H - 1 - sx; break;
+    case 1:
+      *dx = sx;
+      *dy = sy;
+      break;
+    case 2:
+      *dx = W - 1 - sx;
+      *dy = sy;
+      break;
+    case 3:
+      *dx = W - 1 - sx;
+      *dy = H - 1 - sy;
+      break;
+    case 4:
+      *dx = sx;
+      *dy = H - 1 - sy;
+      break;
+    case 5:
+      *dx = sy;
+      *dy = sx;
+      break;
+    case 6:
+      *dx = W - 1 - sy;
+      *dy = sx;
+      break;
+    case 7:
+      *dx = W - 1 - sy;
+      *dy = H - 1 - sx;
+      break;
+    case 8:
+      *dx = sy;
+      *dy = H - 1 - sx;
+      break;
   }
 }
 
@@ -335,7 +363,8 @@ double mad(const img::pixel_buffer& a, const img::pixel_buffer& b, bool flip_x =
     for (int x = 0; x < a.width; ++x) {
       const int bx = flip_x ? a.width - 1 - x : x, by = flip_y ? a.height - 1 - y : y;
       for (int c = 0; c < a.bands; ++c)
-        s += std::abs(int(a.data[(size_t(y) * a.width + x) * a.bands + c]) - int(b.data[(size_t(by) * b.width + bx) * b.bands + c]));
+        s += std::abs(int(a.data[(size_t(y) * a.width + x) * a.bands + c]) -
+                      int(b.data[(size_t(by) * b.width + bx) * b.bands + c]));
     }
   return s / (double(a.width) * a.height * a.bands);
 }
@@ -358,7 +387,8 @@ TEST_F(cli, exif_orientations_come_out_upright) {
       stored_to_display(k, W, H, sx, sy, &dx, &dy);
       return up->data[(size_t(dy) * W + dx) * 3 + b];
     });
-    gen::write_file(dir / "in" / ("orient-" + std::to_string(k) + ".jpg"), gen::save(gen::with_int(stored, "orientation", k), ".jpg[Q=95]"));
+    gen::write_file(dir / "in" / ("orient-" + std::to_string(k) + ".jpg"),
+                    gen::save(gen::with_int(stored, "orientation", k), ".jpg[Q=95]"));
   }
   // One batch run for all eight (one model load).
   const auto r = clean({(dir / "in").string(), "--out-dir", (dir / "out").string(), "--model-size", k_fast, "--json"});
@@ -382,7 +412,8 @@ TEST_F(cli, exif_orientations_come_out_upright) {
     ASSERT_EQ(o.height, ref.height);
     const double same = mad(o, ref), mirror_x = mad(o, ref, true, false), mirror_y = mad(o, ref, false, true),
                  turned = mad(o, ref, true, true);
-    RecordProperty("mad_" + std::to_string(k), std::to_string(same) + " vs " + std::to_string(std::min({mirror_x, mirror_y, turned})));
+    RecordProperty("mad_" + std::to_string(k),
+                   std::to_string(same) + " vs " + std::to_string(std::min({mirror_x, mirror_y, turned})));
     EXPECT_LT(same, 0.25 * std::min({mirror_x, mirror_y, turned}))
         << "same " << same << " mirror_x " << mirror_x << " mirror_y " << mirror_y << " turned " << turned;
   }
@@ -449,7 +480,9 @@ TEST_F(cli, person_photo_default_quality) {
   double diff = 0;
   for (int y = 80; y < 150; ++y)
     for (int x = 190; x < 250; ++x)
-      for (int c = 0; c < 3; ++c) diff += std::abs(int(d.px.data[(size_t(y) * 512 + x) * 3 + c]) - int(src.px.data[(size_t(y) * 512 + x) * 3 + c]));
+      for (int c = 0; c < 3; ++c)
+        diff +=
+            std::abs(int(d.px.data[(size_t(y) * 512 + x) * 3 + c]) - int(src.px.data[(size_t(y) * 512 + x) * 3 + c]));
   // Tolerance: 4 levels mean; the input carries an ICC profile that to_srgb applies.
   EXPECT_LT(diff / (70.0 * 60 * 3), 4.0);
   for (int y = 0; y < 8; ++y)
@@ -538,7 +571,8 @@ TEST_F(cli, output_never_overwrites_input) {
 TEST_F(cli, mask_is_one_band_grey_png_at_output_size) {
   const fs::path in = put("wide.png", gen::save(crop(astronaut(), 0, 56, 512, 400), ".png"));
   const fs::path out = dir / "mask.png";
-  const auto r = clean({in.string(), "-o", out.string(), "--mask", "--max-size", "300", "--format", "jpg", "--model-size", k_fast});
+  const auto r = clean(
+      {in.string(), "-o", out.string(), "--mask", "--max-size", "300", "--format", "jpg", "--model-size", k_fast});
   ASSERT_EQ(r.code, 0) << shown(r);
   const auto d = decode_output(gen::read_file(out));
   EXPECT_EQ(d.info.fmt, img::format::png) << "--mask is always PNG";
@@ -625,12 +659,14 @@ TEST_F(cli, small_far_person_gets_a_second_larger_pass) {
   const auto r = clean({in.string(), "-o", (dir / "far.out.png").string(), "--json", "--model-size", k_fast});
   EXPECT_EQ(r.code, 0) << shown(r);
   EXPECT_NE(r.out.find("\"model_size\":640"), std::string::npos) << r.out;
-  const auto off = clean({in.string(), "-o", (dir / "far.off.png").string(), "--json", "--retry-size", "0", "--model-size", k_fast});
+  const auto off =
+      clean({in.string(), "-o", (dir / "far.off.png").string(), "--json", "--retry-size", "0", "--model-size", k_fast});
   EXPECT_EQ(off.code, 0) << shown(off);
   EXPECT_NE(off.out.find("\"model_size\":384"), std::string::npos) << off.out;
   // A portrait does not trigger it.
   const fs::path portrait = put("astronaut.png", gen::read_file(k_astronaut));
-  const auto p = clean({portrait.string(), "-o", (dir / "portrait.out.png").string(), "--json", "--model-size", k_fast});
+  const auto p =
+      clean({portrait.string(), "-o", (dir / "portrait.out.png").string(), "--json", "--model-size", k_fast});
   EXPECT_EQ(p.code, 0) << shown(p);
   EXPECT_NE(p.out.find("\"model_size\":384"), std::string::npos) << p.out;
   // By default the size follows the subject: the astronaut's face is 19% of the photo's width
@@ -639,7 +675,8 @@ TEST_F(cli, small_far_person_gets_a_second_larger_pass) {
   EXPECT_EQ(a.code, 0) << shown(a);
   EXPECT_NE(a.out.find("\"model_size\":640"), std::string::npos) << a.out;
   EXPECT_NE(a.out.find("\"face_fraction\":0.18"), std::string::npos) << a.out;
-  const auto au = clean({portrait.string(), "-o", (dir / "portrait.auto2.png").string(), "--json", "--model-size", "auto"});
+  const auto au =
+      clean({portrait.string(), "-o", (dir / "portrait.auto2.png").string(), "--json", "--model-size", "auto"});
   EXPECT_NE(au.out.find("\"model_size\":640"), std::string::npos) << au.out;
   // A bad value is a usage error.
   const auto bad = clean({portrait.string(), "-o", (dir / "bad.png").string(), "--retry-size", "500"});
@@ -659,7 +696,8 @@ TEST_F(cli, faces_json_on_a_portrait) {
   EXPECT_NE(out[0].find("\"width\":512,\"height\":512"), std::string::npos) << out[0];
   // The eyes come left to right in the image, both inside the photo's upper half.
   std::smatch m;
-  ASSERT_TRUE(std::regex_search(out[0], m, std::regex("\"eyes\":\\[\\[([0-9.]+),([0-9.]+)\\],\\[([0-9.]+),([0-9.]+)\\]\\]")))
+  ASSERT_TRUE(
+      std::regex_search(out[0], m, std::regex("\"eyes\":\\[\\[([0-9.]+),([0-9.]+)\\],\\[([0-9.]+),([0-9.]+)\\]\\]")))
       << out[0];
   EXPECT_LT(std::stod(m[1]), std::stod(m[3]));
   EXPECT_LT(std::stod(m[2]), 256.0);
@@ -674,10 +712,11 @@ TEST_F(cli, faces_json_on_a_portrait) {
 }
 
 TEST_F(cli, faces_bad_inputs) {
-  for (const std::vector<std::string>& args :
-       {std::vector<std::string>{"faces"}, {"faces", "--detector", "dlib", k_grace_hopper},
-        {"faces", "--threads", "0", k_grace_hopper}, {"faces", "--max-side", "-1", k_grace_hopper},
-        {"faces", "--bogus", k_grace_hopper}}) {
+  for (const std::vector<std::string>& args : {std::vector<std::string>{"faces"},
+                                               {"faces", "--detector", "dlib", k_grace_hopper},
+                                               {"faces", "--threads", "0", k_grace_hopper},
+                                               {"faces", "--max-side", "-1", k_grace_hopper},
+                                               {"faces", "--bogus", k_grace_hopper}}) {
     const auto r = run(args, dir);
     EXPECT_EQ(r.code, 2) << shown(r);
   }
@@ -687,9 +726,9 @@ TEST_F(cli, faces_bad_inputs) {
   const fs::path truncated = put("half.jpg", jpeg);
   const fs::path text = put("notes.jpg", gen::bytes{'h', 'e', 'l', 'l', 'o', '\n'});
   const fs::path empty = put("empty.png", gen::bytes{});
-  const auto b = run({"faces", truncated.string(), (dir / "missing.jpg").string(), text.string(), empty.string(),
-                      k_grace_hopper},
-                     dir);
+  const auto b =
+      run({"faces", truncated.string(), (dir / "missing.jpg").string(), text.string(), empty.string(), k_grace_hopper},
+          dir);
   EXPECT_EQ(b.code, 1) << shown(b);
   const auto out = lines(b.out);
   ASSERT_EQ(out.size(), 6u) << shown(b);

@@ -35,7 +35,8 @@ class spec_cli : public ::testing::Test {
     gen::init();
     ASSERT_TRUE(fs::is_regular_file(exe())) << "no idphoto binary at " << exe();
     for (const char* m : {"isnet-general-fp16.onnx", "blazeface-front-128.onnx", "face-mesh-468.onnx"})
-      ASSERT_TRUE(fs::is_regular_file(models_dir() + "/" + m)) << m << " missing in " << models_dir() << ": run scripts/fetch-models";
+      ASSERT_TRUE(fs::is_regular_file(models_dir() + "/" + m))
+          << m << " missing in " << models_dir() << ": run scripts/fetch-models";
     ASSERT_TRUE(fs::is_regular_file(k_astronaut)) << k_astronaut << " missing: apt-get install python3-skimage";
     ASSERT_TRUE(fs::is_regular_file(k_hopper)) << k_hopper << " missing: apt-get install facedetect";
     ::setenv("IDPHOTO_MODELS_DIR", models_dir().c_str(), 1);
@@ -96,7 +97,8 @@ img::image rotated(const img::image& im, double deg) {
   VipsImage* out = nullptr;
   double bg[3] = {200, 200, 200};
   VipsArrayDouble* background = vips_array_double_new(bg, 3);
-  EXPECT_EQ(vips_similarity(im.v.get(), &out, "angle", deg, "background", background, nullptr), 0) << vips_error_buffer();
+  EXPECT_EQ(vips_similarity(im.v.get(), &out, "angle", deg, "background", background, nullptr), 0)
+      << vips_error_buffer();
   vips_area_unref(VIPS_AREA(background));
   return wrap(out);
 }
@@ -147,11 +149,12 @@ TEST_F(spec_cli, portraits_framed_to_icao) {
     EXPECT_EQ(d.info.height, 531);
     EXPECT_EQ(png_ppm(bytes), std::lround(300 / 0.0254)) << "pHYs must say 300 dpi";
     // Every rule of the report, once, with a verdict.
-    for (const char* id : {"one_face", "head_height", "eye_line", "centring", "roll", "yaw", "pitch", "eyes_open", "mouth_closed",
-                           "sharpness", "exposure", "lighting_balance", "source_resolution", "frame_filled", "background_colour",
-                           "cutout_confidence"})
+    for (const char* id : {"one_face", "head_height", "eye_line", "centring", "roll", "yaw", "pitch", "eyes_open",
+                           "mouth_closed", "sharpness", "exposure", "lighting_balance", "source_resolution",
+                           "frame_filled", "background_colour", "cutout_confidence"})
       EXPECT_NE(rule(j, id), nullptr) << id << " missing: " << j["compliance"].dump();
-    EXPECT_TRUE(j["compliance"]["verdict"] == "pass" || j["compliance"]["verdict"] == "warn" || j["compliance"]["verdict"] == "fail");
+    EXPECT_TRUE(j["compliance"]["verdict"] == "pass" || j["compliance"]["verdict"] == "warn" ||
+                j["compliance"]["verdict"] == "fail");
     EXPECT_EQ(rule(j, "one_face")->at("pass"), true);
     EXPECT_EQ(rule(j, "head_height")->at("pass"), true) << rule(j, "head_height")->dump();
     EXPECT_EQ(rule(j, "eye_line")->at("pass"), true) << rule(j, "eye_line")->dump();
@@ -173,7 +176,8 @@ TEST_F(spec_cli, portraits_framed_to_icao) {
     EXPECT_LE(eye_line, 0.7);
     // The background corner is the spec's default colour, not idphoto's blue.
     const uint8_t* corner = &d.px.data[(2 * 413 + 2) * 3];
-    EXPECT_FALSE(corner[0] == 67 && corner[1] == 142 && corner[2] == 219) << "ICAO's background is light, not the blue default";
+    EXPECT_FALSE(corner[0] == 67 && corner[1] == 142 && corner[2] == 219)
+        << "ICAO's background is light, not the blue default";
   }
 }
 
@@ -285,15 +289,16 @@ TEST_F(spec_cli, bad_photos_fail_cleanly) {
   EXPECT_NE(r.err.find("b-truncated.jpg"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("c-empty.jpg"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("d-text.png"), std::string::npos) << r.err;
-  EXPECT_EQ(listing(dir / "out"), std::vector<std::string>{"e-good.png"}) << "only the good photo is written, no temp files left";
+  EXPECT_EQ(listing(dir / "out"), std::vector<std::string>{"e-good.png"})
+      << "only the good photo is written, no temp files left";
   const auto l = lines(r.out);
   ASSERT_EQ(l.size(), 5u) << r.out;
   EXPECT_TRUE(json::parse(l[4])["error"].is_null());
   EXPECT_TRUE(json::parse(l[0])["error"].is_string());
 
   // A size limit no quality reaches fails the photo, nothing written.
-  const auto t = clean({(dir / "in" / "e-good.jpg").string(), "--spec", "icao-35x45", "--format", "jpg", "--max-kb", "1", "-o",
-                        (dir / "tiny.jpg").string()});
+  const auto t = clean({(dir / "in" / "e-good.jpg").string(), "--spec", "icao-35x45", "--format", "jpg", "--max-kb",
+                        "1", "-o", (dir / "tiny.jpg").string()});
   EXPECT_EQ(t.code, 1) << shown(t);
   EXPECT_NE(t.err.find("KB"), std::string::npos) << t.err;
   EXPECT_FALSE(fs::exists(dir / "tiny.jpg"));
@@ -310,8 +315,8 @@ TEST_F(spec_cli, batch_frames_to_the_spec) {
     std::ofstream f(dir / "roster.csv");
     f << "fullName,idNumber\nGrace Hopper,R1\nNobody,R2\n";
   }
-  const auto r = run({"batch", (dir / "roster.csv").string(), (dir / "photos").string(), "--out-dir", (dir / "out").string(), "--spec",
-                      "us-2x2"},
+  const auto r = run({"batch", (dir / "roster.csv").string(), (dir / "photos").string(), "--out-dir",
+                      (dir / "out").string(), "--spec", "us-2x2"},
                      dir);
   EXPECT_EQ(r.code, 1) << shown(r);
   EXPECT_NE(r.err.find("1 of 2 rows done"), std::string::npos) << shown(r);
@@ -352,23 +357,31 @@ TEST_F(spec_cli, compliance_flags_the_right_rule) {
     });
     gen::write_file(dir / "in" / "two.png", gen::save(two, ".png"));
   }
-  gen::write_file(dir / "in" / "blurred.png", gen::save(vop([&](VipsImage** o) { return vips_gaussblur(hopper.v.get(), o, 5.0, nullptr); }), ".png"));
-  gen::write_file(dir / "in" / "dark.png",
-                  gen::save(vop([&](VipsImage** o) { return vips_linear1(hopper.v.get(), o, 0.18, 0.0, "uchar", TRUE, nullptr); }), ".png"));
+  gen::write_file(
+      dir / "in" / "blurred.png",
+      gen::save(vop([&](VipsImage** o) { return vips_gaussblur(hopper.v.get(), o, 5.0, nullptr); }), ".png"));
+  gen::write_file(
+      dir / "in" / "dark.png",
+      gen::save(vop([&](VipsImage** o) { return vips_linear1(hopper.v.get(), o, 0.18, 0.0, "uchar", TRUE, nullptr); }),
+                ".png"));
   {
     const img::image small = shrink_to(hopper, 200);
     double grey[3] = {235, 235, 235};
     VipsArrayDouble* bg = vips_array_double_new(grey, 3);
     const img::image tiny = vop([&](VipsImage** o) {
-      return vips_embed(small.v.get(), o, 200, 150, 600, 500, "extend", VIPS_EXTEND_BACKGROUND, "background", bg, nullptr);
+      return vips_embed(small.v.get(), o, 200, 150, 600, 500, "extend", VIPS_EXTEND_BACKGROUND, "background", bg,
+                        nullptr);
     });
     vips_area_unref(VIPS_AREA(bg));
     gen::write_file(dir / "in" / "tiny.png", gen::save(tiny, ".png"));
   }
   const auto r = clean({(dir / "in").string(), "--out-dir", (dir / "out").string(), "--spec", "icao-35x45", "--json"});
   EXPECT_EQ(r.code, 0) << shown(r);
-  const std::map<std::string, std::string> expect = {
-      {"rotated.png", "roll"}, {"two.png", "one_face"}, {"blurred.png", "sharpness"}, {"dark.png", "exposure"}, {"tiny.png", "source_resolution"}};
+  const std::map<std::string, std::string> expect = {{"rotated.png", "roll"},
+                                                     {"two.png", "one_face"},
+                                                     {"blurred.png", "sharpness"},
+                                                     {"dark.png", "exposure"},
+                                                     {"tiny.png", "source_resolution"}};
   size_t seen = 0;
   for (const auto& line : lines(r.out)) {
     const json j = json::parse(line);

@@ -129,8 +129,7 @@ class postgres_backend final : public backend {
 
 base::result<std::unique_ptr<backend>> make_backend(const std::string& name) {
   if (name == "sqlite") return std::unique_ptr<backend>(std::make_unique<sqlite_backend>());
-  if (name != "postgresql")
-    return base::make_error(base::errc::invalid_argument, "unknown backend " + name);
+  if (name != "postgresql") return base::make_error(base::errc::invalid_argument, "unknown backend " + name);
   std::string url;
   if (const char* env = std::getenv("IDPHOTO_TEST_DATABASE_URL"); env && *env) {
     url = env;
@@ -138,9 +137,9 @@ base::result<std::unique_ptr<backend>> make_backend(const std::string& name) {
     std::ifstream in(std::string(dir) + "/database_url");
     std::getline(in, url);
     if (url.empty())
-      return base::make_error(base::errc::unavailable,
-                              std::string("no ") + dir + "/database_url: did the CTest fixture "
-                              "db.pg_server_start (scripts/pg-test-server start) run?");
+      return base::make_error(base::errc::unavailable, std::string("no ") + dir +
+                                                           "/database_url: did the CTest fixture "
+                                                           "db.pg_server_start (scripts/pg-test-server start) run?");
   } else {
     return base::make_error(base::errc::unavailable,
                             "set IDPHOTO_TEST_DATABASE_URL or IDPHOTO_TEST_PG_DIR (run through ctest, "

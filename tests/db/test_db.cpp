@@ -108,10 +108,9 @@ TEST_P(conformance, create_and_get) {
 TEST_P(conformance, get_not_found) {
   auto missing = new_card_id();
   ASSERT_TRUE(missing.ok());
-  for (const std::string& id :
-       {*missing, std::string(""), std::string("zz"), std::string("../../etc/passwd"),
-        std::string("' OR '1'='1"), std::string(32, 'A'), std::string(33, 'a'),
-        std::string("0123456789abcdef0123456789abcde\0", 32), std::string(1 << 20, 'a')}) {
+  for (const std::string& id : {*missing, std::string(""), std::string("zz"), std::string("../../etc/passwd"),
+                                std::string("' OR '1'='1"), std::string(32, 'A'), std::string(33, 'a'),
+                                std::string("0123456789abcdef0123456789abcde\0", 32), std::string(1 << 20, 'a')}) {
     auto g = repo_->get(id);
     ASSERT_FALSE(g.ok());
     EXPECT_EQ(g.err().code, errc::not_found) << g.err().to_string();
@@ -208,8 +207,7 @@ TEST_P(conformance, list_bad_cursor) {
       std::string(good.size(), '_'),
       encode_cursor("x", "y"),
       encode_cursor("2024-01-01T00:00:00.000Z", "' OR 1=1 --"),
-      encode_cursor("2024-01-01T00:00:00.000Z'; DROP TABLE id_cards; --",
-                    "0123456789abcdef0123456789abcdef"),
+      encode_cursor("2024-01-01T00:00:00.000Z'; DROP TABLE id_cards; --", "0123456789abcdef0123456789abcdef"),
       encode_cursor("2024-02-30T00:00:00.000Z", "0123456789abcdef0123456789abcdef"),
       std::string("abc\0def", 7),
       std::string(1 << 20, 'A'),
@@ -357,9 +355,8 @@ TEST_P(conformance, validation_names_the_field) {
     f.*member = "\xff";
     cases.push_back({f, field});
   }
-  for (const char* date : {"2023-02-29", "2024-13-01", "2024-00-10", "2024-04-31",
-                                  "2024-1-01", "24-01-01", "yesterday", "2024-01-01T00:00:00",
-                                  "0000-01-01", "2024-01-0a", "2024/01/01", " 2024-01-01"}) {
+  for (const char* date : {"2023-02-29", "2024-13-01", "2024-00-10", "2024-04-31", "2024-1-01", "24-01-01", "yesterday",
+                           "2024-01-01T00:00:00", "0000-01-01", "2024-01-0a", "2024/01/01", " 2024-01-01"}) {
     id_card_fields f = name_only("ok");
     f.issued_at = date;
     cases.push_back({f, "issued_at"});
@@ -520,9 +517,8 @@ TEST_P(conformance, concurrent_open_applies_once) {
 }
 
 TEST_P(conformance, fail_interrupted_marks_processing_only) {
-  const photo_status statuses[] = {photo_status::none, photo_status::processing,
-                                   photo_status::clean, photo_status::failed,
-                                   photo_status::processing};
+  const photo_status statuses[] = {photo_status::none, photo_status::processing, photo_status::clean,
+                                   photo_status::failed, photo_status::processing};
   std::vector<std::string> ids;
   for (auto s : statuses) {
     auto c = must_create(photo_status_name(s));
@@ -571,8 +567,7 @@ TEST_P(conformance, referenced_keys_lists_raw_and_clean) {
   ASSERT_TRUE(repo_->set_photo(b.id, ub).ok());
   auto keys = repo_->referenced_keys();
   ASSERT_TRUE(keys.ok());
-  EXPECT_EQ(std::set<std::string>(keys->begin(), keys->end()),
-            (std::set<std::string>{"raw/a", "clean/a", "raw/b"}));
+  EXPECT_EQ(std::set<std::string>(keys->begin(), keys->end()), (std::set<std::string>{"raw/a", "clean/a", "raw/b"}));
   EXPECT_EQ(keys->size(), 3u);
   ASSERT_TRUE(repo_->remove(a.id).ok());
   keys = repo_->referenced_keys();
@@ -592,8 +587,7 @@ INSTANTIATE_TEST_SUITE_P(backends, conformance, ::testing::Values("sqlite", "pos
 // ---- not parameterised ----
 
 TEST(db, photo_status_names) {
-  for (auto s : {photo_status::none, photo_status::processing, photo_status::clean,
-                 photo_status::failed}) {
+  for (auto s : {photo_status::none, photo_status::processing, photo_status::clean, photo_status::failed}) {
     auto back = photo_status_from(photo_status_name(s));
     ASSERT_TRUE(back.has_value());
     EXPECT_EQ(*back, s);
@@ -607,9 +601,7 @@ TEST(db, photo_status_names) {
 TEST(db, cursor_round_trip) {
   const std::string at = "2026-11-29T11:43:10.123Z", id = "0123456789abcdef0123456789abcdef";
   auto c = encode_cursor(at, id);
-  EXPECT_EQ(c.find_first_not_of(
-                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
-            std::string::npos);
+  EXPECT_EQ(c.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"), std::string::npos);
   auto d = decode_cursor(c);
   ASSERT_TRUE(d.ok()) << d.err().to_string();
   EXPECT_EQ(d->first, at);
@@ -637,7 +629,7 @@ TEST(db, dates_and_utf8) {
   EXPECT_TRUE(is_valid_utf8(""));
   EXPECT_TRUE(is_valid_utf8("\xf4\x8f\xbf\xbf"));  // U+10FFFF
   EXPECT_FALSE(is_valid_utf8("\xf4\x90\x80\x80"));
-  EXPECT_FALSE(is_valid_utf8("\xe0\x80\xaf"));     // overlong
+  EXPECT_FALSE(is_valid_utf8("\xe0\x80\xaf"));  // overlong
   EXPECT_FALSE(is_valid_utf8("\x80"));
   EXPECT_FALSE(is_valid_utf8("\xc3"));
 }
@@ -645,9 +637,8 @@ TEST(db, dates_and_utf8) {
 TEST(db, url_schemes) {
   const std::string dir = test::make_temp_dir();
   ASSERT_FALSE(dir.empty());
-  for (const std::string& url : {"sqlite:" + dir + "/a.db", "sqlite://" + dir + "/b.db",
-                                 dir + "/c.db", dir + "/nested/dirs/d.db", std::string(":memory:"),
-                                 std::string("sqlite::memory:")}) {
+  for (const std::string& url : {"sqlite:" + dir + "/a.db", "sqlite://" + dir + "/b.db", dir + "/c.db",
+                                 dir + "/nested/dirs/d.db", std::string(":memory:"), std::string("sqlite::memory:")}) {
     auto r = open_repository(url);
     ASSERT_TRUE(r.ok()) << url << ": " << r.err().to_string();
     EXPECT_EQ((*r)->backend_name(), "sqlite");
@@ -656,8 +647,7 @@ TEST(db, url_schemes) {
   EXPECT_TRUE(std::filesystem::exists(dir + "/a.db"));
   EXPECT_TRUE(std::filesystem::exists(dir + "/b.db"));
   EXPECT_TRUE(std::filesystem::exists(dir + "/nested/dirs/d.db"));
-  for (const char* url : {"mysql://localhost/db", "http://example.com/x", "redis://x",
-                                 "sqlite:", "sqlite://"}) {
+  for (const char* url : {"mysql://localhost/db", "http://example.com/x", "redis://x", "sqlite:", "sqlite://"}) {
     auto r = open_repository(url);
     ASSERT_FALSE(r.ok()) << url;
     EXPECT_EQ(r.err().code, errc::invalid_argument) << url << ": " << r.err().to_string();
@@ -723,10 +713,9 @@ TEST(db, postgres_server_stopped_then_back) {
   std::string cluster;
   std::getline(std::ifstream(server + "/cluster_dir"), cluster);
   ASSERT_FALSE(cluster.empty());
-  const std::string pg_ctl_stop =
-      std::string(geteuid() == 0 ? "runuser -u postgres -- " : "") +
-      "$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)/pg_ctl -D " + cluster +
-      "/data -m fast -w stop >/dev/null";
+  const std::string pg_ctl_stop = std::string(geteuid() == 0 ? "runuser -u postgres -- " : "") +
+                                  "$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)/pg_ctl -D " + cluster +
+                                  "/data -m fast -w stop >/dev/null";
   ASSERT_EQ(std::system(pg_ctl_stop.c_str()), 0);
   auto p = repo.ping();
   ASSERT_FALSE(p.ok());

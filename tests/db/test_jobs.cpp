@@ -57,8 +57,7 @@ class conformance : public ::testing::TestWithParam<std::string> {
   }
   void advance(int64_t ms) { now_ += ms; }
 
-  id_card must_card(const std::string& name, const std::string& org = "",
-                    const std::string& number = "") {
+  id_card must_card(const std::string& name, const std::string& org = "", const std::string& number = "") {
     id_card_fields f;
     f.full_name = name;
     f.organization = org;
@@ -141,8 +140,8 @@ TEST_P(conformance, enqueue_and_get) {
   EXPECT_EQ(free_job.card_id, "");
   EXPECT_NE(free_job.id, j.id);
 
-  for (const std::string& id : {std::string(""), std::string("zz"), std::string(32, 'A'),
-                                std::string("' OR '1'='1"), std::string(1 << 16, 'a')}) {
+  for (const std::string& id : {std::string(""), std::string("zz"), std::string(32, 'A'), std::string("' OR '1'='1"),
+                                std::string(1 << 16, 'a')}) {
     auto m = jobs_->get(id);
     ASSERT_FALSE(m.ok());
     EXPECT_EQ(m.err().code, errc::not_found);
@@ -419,8 +418,8 @@ TEST_P(conformance, fail_is_final) {
   failed.raw_photo_key = "raw/f.jpg";
   failed.status = photo_status::failed;
   failed.photo_error = "the image data is corrupt";
-  auto f = jobs_->fail(j.id, "w", job_end{"", "corrupt: not a JPEG", "unreadable_photo",
-                                         "the photo could not be read", failed});
+  auto f = jobs_->fail(j.id, "w",
+                       job_end{"", "corrupt: not a JPEG", "unreadable_photo", "the photo could not be read", failed});
   ASSERT_TRUE(f.ok()) << f.err().to_string();
   EXPECT_EQ(f->status, job_status::failed);
   EXPECT_EQ(f->attempts, 1);
@@ -464,11 +463,11 @@ TEST_P(conformance, retry_backs_off_then_dies) {
     EXPECT_EQ(r->status, job_status::queued);
     EXPECT_EQ(r->run_after_ms, now_.load() + 1000);
     EXPECT_EQ(r->last_error, "unavailable: store down");
-    EXPECT_EQ(r->problem_code, "");       // only a job that dies reports its problem
+    EXPECT_EQ(r->problem_code, "");  // only a job that dies reports its problem
     EXPECT_EQ(r->lease_owner, "");
     EXPECT_EQ(r->finished_at, "");
     EXPECT_EQ(cards_->get(card.id)->status, photo_status::none);  // nor writes its card
-    EXPECT_TRUE(nothing_to_claim());  // backing off
+    EXPECT_TRUE(nothing_to_claim());                              // backing off
     advance(999);
     EXPECT_TRUE(nothing_to_claim());
     advance(1);
@@ -536,8 +535,7 @@ TEST_P(conformance, expired_lease_is_requeued_and_the_old_owner_cannot_commit) {
   photo_update late;
   late.status = photo_status::clean;
   late.clean_photo_key = "clean/late.png";
-  EXPECT_EQ(jobs_->complete(j.id, "crashed", job_end{"late", "", "", "", late}).err().code,
-            errc::conflict);
+  EXPECT_EQ(jobs_->complete(j.id, "crashed", job_end{"late", "", "", "", late}).err().code, errc::conflict);
   EXPECT_EQ(cards_->get(card.id)->clean_photo_key, "");
   photo_update good = late;
   good.clean_photo_key = "clean/good.png";
@@ -568,7 +566,7 @@ TEST_P(conformance, expired_lease_past_the_attempts_is_dead_and_fails_its_card) 
   EXPECT_EQ(c->status, photo_status::failed);
   EXPECT_EQ(c->photo_error, "the server stopped while cleaning this photo");
   EXPECT_EQ(c->photo_error_at, c->updated_at);  // when the attempt failed
-  EXPECT_EQ(c->raw_photo_key, "raw/d.jpg");  // the raw photo is kept
+  EXPECT_EQ(c->raw_photo_key, "raw/d.jpg");     // the raw photo is kept
   EXPECT_TRUE(nothing_to_claim());
   EXPECT_TRUE(jobs_->enqueue(photo_job(card.id)).ok());  // the card is free again
 }
@@ -577,7 +575,7 @@ TEST_P(conformance, startup_fails_only_processing_cards_without_a_job) {
   photo_update processing;
   processing.raw_photo_key = "raw/p.jpg";
   processing.status = photo_status::processing;
-  auto orphan = must_card("cut by a crash");       // processing, no job: the old sync path
+  auto orphan = must_card("cut by a crash");  // processing, no job: the old sync path
   ASSERT_TRUE(cards_->set_photo(orphan.id, processing).ok());
   // A card whose job ended without writing the card (nothing will resume it).
   auto ended = must_card("job ended");
@@ -766,9 +764,10 @@ TEST_P(conformance, batch_counts_and_problems) {
     EXPECT_EQ(j.batch_row, row_of_job[j.id]);
     rows_in_claim_order.push_back(j.batch_row);
     if (j.batch_row == 20) {
-      ASSERT_TRUE(jobs_->fail(j.id, "w", job_end{"", "corrupt", "unreadable_photo",
-                                                 "the photo could not be read", std::nullopt})
-                      .ok());
+      ASSERT_TRUE(
+          jobs_
+              ->fail(j.id, "w", job_end{"", "corrupt", "unreadable_photo", "the photo could not be read", std::nullopt})
+              .ok());
     } else {
       ASSERT_TRUE(jobs_->complete(j.id, "w", job_end{}).ok());
     }
@@ -803,8 +802,7 @@ TEST_P(conformance, batch_updates_cards_by_organization_and_id_number) {
   auto other_org = must_card("Other", "Elsewhere", "A1");
   new_batch nb;
   nb.subject = "s";
-  const auto row = [](int n, const std::string& name, const std::string& org,
-                      const std::string& number) {
+  const auto row = [](int n, const std::string& name, const std::string& org, const std::string& number) {
     batch_row r;
     r.row = n;
     r.fields.full_name = name;
@@ -813,8 +811,8 @@ TEST_P(conformance, batch_updates_cards_by_organization_and_id_number) {
     r.fields.role = "Role " + std::to_string(n);
     return r;
   };
-  nb.rows = {row(1, "New Name", "Org", "A1"), row(2, "No Number", "Org", ""),
-             row(3, "No Number", "Org", ""), row(4, "Fresh", "Org", "B2")};
+  nb.rows = {row(1, "New Name", "Org", "A1"), row(2, "No Number", "Org", ""), row(3, "No Number", "Org", ""),
+             row(4, "Fresh", "Org", "B2")};
   auto made = jobs_->create_batch(nb);
   ASSERT_TRUE(made.ok()) << made.err().to_string();
   EXPECT_EQ(made->b.status, batch_status::done);  // no photos: nothing to wait for
@@ -825,7 +823,7 @@ TEST_P(conformance, batch_updates_cards_by_organization_and_id_number) {
   EXPECT_EQ(updated->full_name, "New Name");
   EXPECT_EQ(updated->role, "Role 1");
   EXPECT_EQ(updated->created_at, existing.created_at);
-  EXPECT_EQ(cards_->get(other_org.id)->full_name, "Other");  // another organization's A1
+  EXPECT_EQ(cards_->get(other_org.id)->full_name, "Other");   // another organization's A1
   EXPECT_NE(made->items[1].card_id, made->items[2].card_id);  // no idNumber: always new
   EXPECT_NE(made->items[3].card_id, existing.id);
   // A second batch finds the card the first created.
@@ -985,8 +983,8 @@ TEST_P(conformance, hostile_texts_are_stored_safely) {
   EXPECT_LE(f->problem_message.size(), 400u);
   // Bad owners and leases are refused before any SQL.
   must_enqueue(photo_job());
-  for (const std::string& owner : {std::string(""), std::string("has space"), std::string(201, 'o'),
-                                   std::string("nul\0", 4)}) {
+  for (const std::string& owner :
+       {std::string(""), std::string("has space"), std::string(201, 'o'), std::string("nul\0", 4)}) {
     auto c = jobs_->claim_next(owner, 1000);
     ASSERT_FALSE(c.ok()) << owner;
     EXPECT_EQ(c.err().code, errc::invalid_argument);
@@ -1012,7 +1010,7 @@ TEST_P(conformance, id_number_unique_per_organization) {
   EXPECT_EQ(d.err().code, errc::conflict);
   EXPECT_EQ(d.err().detail.rfind("id_number:", 0), 0u) << d.err().detail;
   must_card("Elsewhere", "Other Org", "A1");  // another organization may use it
-  must_card("No number 1", "Org", "");         // empty idNumbers repeat freely
+  must_card("No number 1", "Org", "");        // empty idNumbers repeat freely
   must_card("No number 2", "Org", "");
   auto b = must_card("B", "Org", "B2");
   id_card_fields patch;
@@ -1038,8 +1036,10 @@ TEST_P(conformance, id_number_duplicates_are_reported_until_resolved) {
     ASSERT_TRUE(pool.ok()) << pool.err().to_string();
     auto lease = (*pool)->acquire();
     ASSERT_TRUE(lease.ok());
-    ASSERT_TRUE((*lease)->exec_script("DROP INDEX id_cards_org_id_number; "
-                                      "DELETE FROM schema_migrations WHERE version = 11").ok());
+    ASSERT_TRUE((*lease)
+                    ->exec_script("DROP INDEX id_cards_org_id_number; "
+                                  "DELETE FROM schema_migrations WHERE version = 11")
+                    .ok());
   }
   std::string dup_a, dup_b;
   {
@@ -1105,8 +1105,7 @@ INSTANTIATE_TEST_SUITE_P(backends, conformance, ::testing::Values("sqlite", "pos
 // ---- not parameterised ----
 
 TEST(jobs, status_names_round_trip) {
-  for (auto s : {job_status::queued, job_status::running, job_status::done, job_status::failed,
-                 job_status::dead}) {
+  for (auto s : {job_status::queued, job_status::running, job_status::done, job_status::failed, job_status::dead}) {
     auto back = job_status_from(job_status_name(s));
     ASSERT_TRUE(back.has_value());
     EXPECT_EQ(*back, s);
@@ -1115,8 +1114,7 @@ TEST(jobs, status_names_round_trip) {
   EXPECT_FALSE(job_status_from("DONE").has_value());
   EXPECT_STREQ(batch_status_name(batch_status::done), "done");
   EXPECT_STREQ(batch_status_name(batch_status::running), "running");
-  for (const char* c :
-       {"no_photo", "duplicate_photo", "unreadable_photo", "compliance_fail", "invalid_row"})
+  for (const char* c : {"no_photo", "duplicate_photo", "unreadable_photo", "compliance_fail", "invalid_row"})
     EXPECT_TRUE(is_batch_problem_code(c)) << c;
   EXPECT_FALSE(is_batch_problem_code(""));
   EXPECT_FALSE(is_batch_problem_code("no_photo "));
@@ -1126,7 +1124,9 @@ TEST(jobs, storable_text) {
   EXPECT_EQ(storable_text("plain", 100), "plain");
   EXPECT_EQ(storable_text(std::string("a\0b", 3), 100), "a?b");
   EXPECT_EQ(storable_text("tab\there", 100), "tab?here");
-  EXPECT_EQ(storable_text("\xff\xc3\x28", 100), "?" "?(");
+  EXPECT_EQ(storable_text("\xff\xc3\x28", 100),
+            "?"
+            "?(");
   EXPECT_EQ(storable_text("\xe2\x82\xac\xe2\x82\xac", 4), "\xe2\x82\xac");  // cut at a boundary
   EXPECT_EQ(storable_text("\xe2\x82", 100), "??");                          // truncated sequence
   EXPECT_EQ(storable_text("\xed\xa0\x80", 100), "???");                     // surrogate

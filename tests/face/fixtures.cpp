@@ -77,9 +77,11 @@ rgb_image warp(const rgb_image& src, const similarity& t, int w, int h) {
       const int x1 = std::min(x0 + 1, src.width - 1), y1 = std::min(y0 + 1, src.height - 1);
       const double wx = px - fx, wy = py - fy;
       for (int ch = 0; ch < 3; ++ch) {
-        auto at = [&](int xx, int yy) { return static_cast<double>(src.px[(static_cast<size_t>(yy) * src.width + xx) * 3 + ch]); };
-        const double v = (1 - wy) * ((1 - wx) * at(x0, y0) + wx * at(x1, y0)) +
-                         wy * ((1 - wx) * at(x0, y1) + wx * at(x1, y1));
+        auto at = [&](int xx, int yy) {
+          return static_cast<double>(src.px[(static_cast<size_t>(yy) * src.width + xx) * 3 + ch]);
+        };
+        const double v =
+            (1 - wy) * ((1 - wx) * at(x0, y0) + wx * at(x1, y0)) + wy * ((1 - wx) * at(x0, y1) + wx * at(x1, y1));
         out.px[(static_cast<size_t>(y) * w + x) * 3 + ch] = static_cast<uint8_t>(std::lround(v));
       }
     }
@@ -95,7 +97,8 @@ rgb_image side_by_side(const rgb_image& a, const rgb_image& b, int gap) {
     for (int y = 0; y < im.height; ++y)
       for (int x = 0; x < im.width; ++x)
         for (int ch = 0; ch < 3; ++ch)
-          out.px[(static_cast<size_t>(y) * out.width + ox + x) * 3 + ch] = im.px[(static_cast<size_t>(y) * im.width + x) * 3 + ch];
+          out.px[(static_cast<size_t>(y) * out.width + ox + x) * 3 + ch] =
+              im.px[(static_cast<size_t>(y) * im.width + x) * 3 + ch];
   };
   blit(a, 0);
   blit(b, a.width + gap);

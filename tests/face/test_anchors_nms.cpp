@@ -36,9 +36,9 @@ TEST(anchors, short_range_front_layout) {
     EXPECT_FLOAT_EQ(a[i].y, y) << "anchor " << i;
   };
   at(0, 0.5f / 16, 0.5f / 16);
-  at(1, 0.5f / 16, 0.5f / 16);     // the cell's second slot
-  at(2, 1.5f / 16, 0.5f / 16);     // next cell to the right
-  at(32, 0.5f / 16, 1.5f / 16);    // next row: 16 cells x 2 slots later
+  at(1, 0.5f / 16, 0.5f / 16);   // the cell's second slot
+  at(2, 1.5f / 16, 0.5f / 16);   // next cell to the right
+  at(32, 0.5f / 16, 1.5f / 16);  // next row: 16 cells x 2 slots later
   at(511, 15.5f / 16, 15.5f / 16);
   for (size_t i = 512; i < 518; ++i) at(i, 0.5f / 8, 0.5f / 8);  // 6 slots in the first 8x8 cell
   at(518, 1.5f / 8, 0.5f / 8);
@@ -57,8 +57,8 @@ TEST(anchors, other_options_and_bad_options) {
   ASSERT_EQ(a.size(), 13u * 8 + 7 * 4);
   EXPECT_FLOAT_EQ(a[12].x, 12.5f / 13);
   EXPECT_FLOAT_EQ(a[13].y, 1.5f / 8);
-  for (anchor_options bad : {anchor_options{0}, anchor_options{128, -1}, anchor_options{128, 128, {8, 0}},
-                             anchor_options{128, 128, {8}, 0}})
+  for (anchor_options bad :
+       {anchor_options{0}, anchor_options{128, -1}, anchor_options{128, 128, {8, 0}}, anchor_options{128, 128, {8}, 0}})
     EXPECT_TRUE(make_anchors(bad).empty());
 }
 
@@ -66,15 +66,15 @@ TEST(anchors, other_options_and_bad_options) {
 TEST(decode, offsets_sizes_keypoints_and_scores) {
   const std::vector<anchor> a = {{0.5f, 0.5f}, {0.25f, 0.75f}};
   std::vector<float> raw(32, 0.f);
-  raw[0] = 12.8f;   // cx = 0.5 + 0.1
-  raw[1] = -6.4f;   // cy = 0.5 - 0.05
-  raw[2] = 25.6f;   // w = 0.2
-  raw[3] = 38.4f;   // h = 0.3
+  raw[0] = 12.8f;  // cx = 0.5 + 0.1
+  raw[1] = -6.4f;  // cy = 0.5 - 0.05
+  raw[2] = 25.6f;  // w = 0.2
+  raw[3] = 38.4f;  // h = 0.3
   for (int k = 0; k < 6; ++k) {
     raw[4 + 2 * k] = 1.28f * static_cast<float>(k);   // + 0.01 k
     raw[5 + 2 * k] = -2.56f * static_cast<float>(k);  // - 0.02 k
   }
-  raw[16 + 2] = raw[16 + 3] = 12.8f;  // second anchor: a 0.1 x 0.1 box at its centre
+  raw[16 + 2] = raw[16 + 3] = 12.8f;               // second anchor: a 0.1 x 0.1 box at its centre
   const std::vector<float> logits = {0.f, 200.f};  // sigmoid(0) = 0.5; 200 is clipped to 100
   const auto d = decode_candidates(logits.data(), raw.data(), a);
   ASSERT_EQ(d.size(), 2u);
@@ -97,9 +97,9 @@ TEST(decode, threshold_and_bad_values_are_dropped) {
   const std::vector<anchor> a(5, anchor{0.5f, 0.5f});
   std::vector<float> raw(5 * 16, 0.f);
   for (int i = 0; i < 5; ++i) raw[i * 16 + 2] = raw[i * 16 + 3] = 10.f;
-  raw[2 * 16 + 2] = -10.f;                   // anchor 2: negative width
-  raw[3 * 16 + 5] = std::nanf("");           // anchor 3: a NaN key point
-  const std::vector<float> logits = {-1.f,   // 0.269 < 0.5
+  raw[2 * 16 + 2] = -10.f;                  // anchor 2: negative width
+  raw[3 * 16 + 5] = std::nanf("");          // anchor 3: a NaN key point
+  const std::vector<float> logits = {-1.f,  // 0.269 < 0.5
                                      std::nanf(""), 5.f, 5.f, 5.f};
   decode_options o;
   o.min_score = 0.5f;
@@ -113,9 +113,9 @@ TEST(decode, threshold_and_bad_values_are_dropped) {
 TEST(nms, iou_by_hand) {
   EXPECT_FLOAT_EQ(iou(box(0, 0, 2, 2, 1), box(0, 0, 2, 2, 1)), 1.f);
   EXPECT_FLOAT_EQ(iou(box(0, 0, 2, 2, 1), box(1, 0, 3, 2, 1)), 2.f / 6.f);  // overlap 1x2 of 4+4-2
-  EXPECT_FLOAT_EQ(iou(box(0, 0, 1, 1, 1), box(1, 0, 2, 1, 1)), 0.f);         // touching
+  EXPECT_FLOAT_EQ(iou(box(0, 0, 1, 1, 1), box(1, 0, 2, 1, 1)), 0.f);        // touching
   EXPECT_FLOAT_EQ(iou(box(0, 0, 1, 1, 1), box(5, 5, 6, 6, 1)), 0.f);
-  EXPECT_FLOAT_EQ(iou(box(0, 0, 0, 0, 1), box(0, 0, 0, 0, 1)), 0.f);         // no area
+  EXPECT_FLOAT_EQ(iou(box(0, 0, 0, 0, 1), box(0, 0, 0, 0, 1)), 0.f);  // no area
 }
 
 // Two overlapping boxes merge into their score-weighted mean with the best score; a far

@@ -37,7 +37,9 @@ struct model_dir {
     fs::create_directories(path);
   }
   ~model_dir() { fs::remove_all(path); }
-  void copy(const std::string& from, const std::string& to) const { fs::copy_file(fs::path(models_dir()) / from, path / to); }
+  void copy(const std::string& from, const std::string& to) const {
+    fs::copy_file(fs::path(models_dir()) / from, path / to);
+  }
   void write(const std::string& name, const std::string& bytes) const {
     std::ofstream(path / name, std::ios::binary) << bytes;
   }
@@ -94,8 +96,8 @@ TEST(face_bad_input, one_pixel) {
 // 3-byte buffer) are never read.
 TEST(face_bad_input, oversized_views_are_refused_before_reading) {
   const uint8_t px[3] = {0, 0, 0};
-  for (const rgb_view& v : {rgb_view{px, k_max_side_px + 1, 1}, rgb_view{px, 1, k_max_side_px + 1},
-                            rgb_view{px, 40000, 40000}}) {
+  for (const rgb_view& v :
+       {rgb_view{px, k_max_side_px + 1, 1}, rgb_view{px, 1, k_max_side_px + 1}, rgb_view{px, 40000, 40000}}) {
     auto d = analyser().detect(v);
     ASSERT_FALSE(d.ok());
     EXPECT_EQ(d.err().code, errc::invalid_argument) << d.err().to_string();

@@ -22,7 +22,8 @@ const rgb_image& photo(const char* path) {
   for (auto& [p, im] : cache)
     if (p == path) return im;
   cache.push_back({path, load(path)});
-  if (cache.back().second.width == 0) ADD_FAILURE() << path << " did not load (apt-get install facedetect python3-skimage)";
+  if (cache.back().second.width == 0)
+    ADD_FAILURE() << path << " did not load (apt-get install facedetect python3-skimage)";
   return cache.back().second;
 }
 

@@ -39,10 +39,10 @@ similarity place(const case_t& c, int w, int h) {
 struct errors {
   double kp_input_px[6] = {};  // each key point: |found - T(original)|, in BlazeFace input px
   double box_centre = 0;       // box centre, in BlazeFace input px
-  double mesh_mean = 0;    // landmarks (x, y): mean and max, in eye distances
+  double mesh_mean = 0;        // landmarks (x, y): mean and max, in eye distances
   double mesh_max = 0;
-  double z_mean = 0;       // depth: mean |z - s z_original|, in eye distances
-  double roll_deg = 0;     // eye-line roll on the copy minus the original's, minus the turn
+  double z_mean = 0;    // depth: mean |z - s z_original|, in eye distances
+  double roll_deg = 0;  // eye-line roll on the copy minus the original's, minus the turn
 };
 
 /*
@@ -109,23 +109,20 @@ errors follow(const rgb_image& src, const case_t& c) {
     e.z_mean += std::fabs(m1->z[i] - c.scale * m0->z[i]) / iod / 468;
   }
   e.roll_deg = roll_deg(*m1) - roll_deg(*m0) - c.angle_deg;
-  std::printf("[face transforms] %-26s key points (input px) %.1f %.1f %.1f %.1f %.1f %.1f  box centre %.1f  "
-              "mesh mean %.3f max %.3f IOD  z %.3f IOD  roll %+.1f deg  (IOD %.0f px)\n",
-              c.name, e.kp_input_px[0], e.kp_input_px[1], e.kp_input_px[2], e.kp_input_px[3], e.kp_input_px[4],
-              e.kp_input_px[5], e.box_centre, e.mesh_mean, e.mesh_max, e.z_mean, e.roll_deg, iod);
+  std::printf(
+      "[face transforms] %-26s key points (input px) %.1f %.1f %.1f %.1f %.1f %.1f  box centre %.1f  "
+      "mesh mean %.3f max %.3f IOD  z %.3f IOD  roll %+.1f deg  (IOD %.0f px)\n",
+      c.name, e.kp_input_px[0], e.kp_input_px[1], e.kp_input_px[2], e.kp_input_px[3], e.kp_input_px[4],
+      e.kp_input_px[5], e.box_centre, e.mesh_mean, e.mesh_max, e.z_mean, e.roll_deg, iod);
   return e;
 }
 
 const std::vector<case_t>& cases() {
   static const std::vector<case_t> v = {
-      {"shift (+41, +23)", 1.0, 0, 512, 512, 41, 23},
-      {"shift (-37, +30), wider", 1.0, 0, 600, 512, -37, 30},
-      {"scale 0.8", 0.8, 0, 512, 512, 0, 0},
-      {"scale 1.25", 1.25, 0, 512, 512, 0, 20},
-      {"turn +20 deg", 1.0, 20, 512, 512, 0, 0},
-      {"turn -20 deg", 1.0, -20, 512, 512, 0, 0},
-      {"turn +30 deg", 1.0, 30, 512, 512, 0, 0},
-      {"scale 0.9, turn -15, shift", 0.9, -15, 512, 512, -20, 15},
+      {"shift (+41, +23)", 1.0, 0, 512, 512, 41, 23}, {"shift (-37, +30), wider", 1.0, 0, 600, 512, -37, 30},
+      {"scale 0.8", 0.8, 0, 512, 512, 0, 0},          {"scale 1.25", 1.25, 0, 512, 512, 0, 20},
+      {"turn +20 deg", 1.0, 20, 512, 512, 0, 0},      {"turn -20 deg", 1.0, -20, 512, 512, 0, 0},
+      {"turn +30 deg", 1.0, 30, 512, 512, 0, 0},      {"scale 0.9, turn -15, shift", 0.9, -15, 512, 512, -20, 15},
   };
   return v;
 }

@@ -25,7 +25,8 @@ photo ramp(int w, int h) {
   photo p{w, h, std::vector<uint8_t>(static_cast<size_t>(w) * h * 3)};
   for (int y = 0; y < h; ++y)
     for (int x = 0; x < w; ++x)
-      for (int c = 0; c < 3; ++c) p.px[(static_cast<size_t>(y) * w + x) * 3 + c] = static_cast<uint8_t>((x * 7 + y * 13 + c * 50) % 256);
+      for (int c = 0; c < 3; ++c)
+        p.px[(static_cast<size_t>(y) * w + x) * 3 + c] = static_cast<uint8_t>((x * 7 + y * 13 + c * 50) % 256);
   return p;
 }
 
@@ -110,7 +111,8 @@ TEST(sample_rgb, shrinking_averages_blocks) {
     for (int x = 0; x < 4; ++x)
       for (int c = 0; c < 3; ++c) {
         const float want = (p.at(2 * x, 2 * y, c) + p.at(2 * x + 1, 2 * y, c) + p.at(2 * x, 2 * y + 1, c) +
-                            p.at(2 * x + 1, 2 * y + 1, c)) / 4.f;
+                            p.at(2 * x + 1, 2 * y + 1, c)) /
+                           4.f;
         ASSERT_NEAR(out[(y * 4 + x) * 3 + c], want, 1e-4) << x << "," << y << "," << c;
       }
 }

@@ -85,11 +85,11 @@ class fetch_guarded : public ::testing::Test {
   }
 };
 
-#define EXPECT_ERRC(result_, errc_)                                                      \
-  do {                                                                                   \
-    const auto& r_ = (result_);                                                          \
-    ASSERT_FALSE(r_.ok()) << "expected " << base::errc_name(errc_) << ", got success";   \
-    EXPECT_EQ(r_.err().code, (errc_)) << r_.err().to_string();                           \
+#define EXPECT_ERRC(result_, errc_)                                                    \
+  do {                                                                                 \
+    const auto& r_ = (result_);                                                        \
+    ASSERT_FALSE(r_.ok()) << "expected " << base::errc_name(errc_) << ", got success"; \
+    EXPECT_EQ(r_.err().code, (errc_)) << r_.err().to_string();                         \
   } while (0)
 
 }  // namespace idphoto::fetch

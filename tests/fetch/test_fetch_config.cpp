@@ -8,9 +8,8 @@
 namespace idphoto::fetch {
 namespace {
 
-const char* const k_keys[] = {"IDPHOTO_FETCH_MAX_BYTES", "IDPHOTO_FETCH_TIMEOUT_MS",
-                              "IDPHOTO_FETCH_CONNECT_TIMEOUT_MS", "IDPHOTO_FETCH_MAX_REDIRECTS",
-                              "IDPHOTO_FETCH_ALLOW"};
+const char* const k_keys[] = {"IDPHOTO_FETCH_MAX_BYTES", "IDPHOTO_FETCH_TIMEOUT_MS", "IDPHOTO_FETCH_CONNECT_TIMEOUT_MS",
+                              "IDPHOTO_FETCH_MAX_REDIRECTS", "IDPHOTO_FETCH_ALLOW"};
 
 class fetch_config_env : public ::testing::Test {
  protected:

@@ -168,9 +168,8 @@ TEST_F(fetch_guarded, redirect_to_refused_loopback_never_makes_the_second_connec
   http_server server;
   const std::string p = std::to_string(server.port());
   for (const std::string& target : std::vector<std::string>{
-           "http://127.0.0.2:" + p + "/png", "http://[::1]:" + p + "/png",
-        "http://[::ffff:127.0.0.2]:" + p + "/png", "http://169.254.169.254/latest/meta-data/",
-        "http://10.0.0.1/", "http://0x0a000001/"}) {
+           "http://127.0.0.2:" + p + "/png", "http://[::1]:" + p + "/png", "http://[::ffff:127.0.0.2]:" + p + "/png",
+           "http://169.254.169.254/latest/meta-data/", "http://10.0.0.1/", "http://0x0a000001/"}) {
     attempts = 0;
     int before = server.requests();
     auto r = fetch_url(server.url("/redirect?to=" + target), allow_loopback_v4());
@@ -188,10 +187,9 @@ TEST_F(fetch_guarded, redirect_to_bad_scheme_or_credentials_is_invalid_argument)
   http_server server;
   const std::string p = std::to_string(server.port());
   for (const std::string& target :
-       {std::string("ftp://127.0.0.1/x"), std::string("file:///etc/passwd"),
-        std::string("gopher://127.0.0.1:70/_x"), std::string("dict://127.0.0.1:11211/stat"),
-        "http://user:pass@127.0.0.1:" + p + "/png", std::string("///127.0.0.1/png"),
-        std::string("http:///png"), std::string("http:/png")}) {
+       {std::string("ftp://127.0.0.1/x"), std::string("file:///etc/passwd"), std::string("gopher://127.0.0.1:70/_x"),
+        std::string("dict://127.0.0.1:11211/stat"), "http://user:pass@127.0.0.1:" + p + "/png",
+        std::string("///127.0.0.1/png"), std::string("http:///png"), std::string("http:/png")}) {
     attempts = 0;
     auto r = fetch_url(server.url("/redirect?to=" + target), allow_loopback_v4());
     ASSERT_FALSE(r.ok()) << target;
@@ -202,8 +200,8 @@ TEST_F(fetch_guarded, redirect_to_bad_scheme_or_credentials_is_invalid_argument)
 
 TEST_F(fetch_guarded, relative_redirects_are_resolved_against_the_current_url) {
   http_server server;
-  for (const std::string& target : {std::string("/png"), std::string("png"),
-                                   "//127.0.0.1:" + std::to_string(server.port()) + "/png"}) {
+  for (const std::string& target :
+       {std::string("/png"), std::string("png"), "//127.0.0.1:" + std::to_string(server.port()) + "/png"}) {
     auto r = fetch_url(server.url("/redirect?to=" + target), allow_loopback_v4());
     ASSERT_TRUE(r.ok()) << target << ": " << r.err().to_string();
     EXPECT_EQ(r->content_type, "image/png");
@@ -336,7 +334,7 @@ TEST_F(fetch_guarded, content_length_that_lies_low_keeps_only_declared_bytes) {
   raw_server server([&](int fd, const std::atomic<bool>&) {
     std::string png = test_support::tiny_png();
     test_support::send_all(fd, "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(png.size()) +
-                              "\r\nConnection: close\r\n\r\n" + png + std::string(100000, 'x'));
+                                   "\r\nConnection: close\r\n\r\n" + png + std::string(100000, 'x'));
   });
   auto r = fetch_url(server.url("/"), allow_loopback_v4());
   ASSERT_TRUE(r.ok()) << r.err().to_string();

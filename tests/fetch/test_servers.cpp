@@ -15,18 +15,16 @@ namespace idphoto::fetch::test_support {
 
 std::string tiny_png() {
   static const unsigned char bytes[] = {
-      0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44,
-      0x52, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x02, 0x08, 0x02, 0x00, 0x00, 0x00, 0xfd,
-      0xd4, 0x9a, 0x73, 0x00, 0x00, 0x00, 0x11, 0x49, 0x44, 0x41, 0x54, 0x78, 0xda, 0x63, 0xf8,
-      0xcf, 0xc0, 0x00, 0x44, 0x0c, 0x60, 0xf2, 0x3f, 0x00, 0x1b, 0xf2, 0x03, 0xfd, 0x8e, 0x08,
-      0xd4, 0xaf, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82};
+      0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x00,
+      0x02, 0x00, 0x00, 0x00, 0x02, 0x08, 0x02, 0x00, 0x00, 0x00, 0xfd, 0xd4, 0x9a, 0x73, 0x00, 0x00, 0x00, 0x11, 0x49,
+      0x44, 0x41, 0x54, 0x78, 0xda, 0x63, 0xf8, 0xcf, 0xc0, 0x00, 0x44, 0x0c, 0x60, 0xf2, 0x3f, 0x00, 0x1b, 0xf2, 0x03,
+      0xfd, 0x8e, 0x08, 0xd4, 0xaf, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82};
   return std::string(reinterpret_cast<const char*>(bytes), sizeof bytes);
 }
 
 std::string tiny_jpeg() {
-  static const unsigned char bytes[] = {0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 'J',  'F',  'I',
-                                        'F',  0x00, 0x01, 0x01, 0x00, 0x00, 0x01, 0x00, 0x01,
-                                        0x00, 0x00, 0xff, 0xd9};
+  static const unsigned char bytes[] = {0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 'J',  'F',  'I',  'F',  0x00,
+                                        0x01, 0x01, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0xff, 0xd9};
   return std::string(reinterpret_cast<const char*>(bytes), sizeof bytes);
 }
 
@@ -41,25 +39,18 @@ std::string png_prefixed(std::size_t n) {
 
 }  // namespace
 
-http_server::http_server(const std::string& host)
-    : server_(std::make_unique<httplib::Server>()), host_(host) {
+http_server::http_server(const std::string& host) : server_(std::make_unique<httplib::Server>()), host_(host) {
   auto& s = *server_;
   s.set_pre_routing_handler([this](const httplib::Request&, httplib::Response&) {
     ++requests_;
     return httplib::Server::HandlerResponse::Unhandled;
   });
-  s.Get("/png", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content(tiny_png(), "image/png");
-  });
-  s.Get("/jpeg", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content(tiny_jpeg(), "image/jpeg");
-  });
+  s.Get("/png", [](const httplib::Request&, httplib::Response& res) { res.set_content(tiny_png(), "image/png"); });
+  s.Get("/jpeg", [](const httplib::Request&, httplib::Response& res) { res.set_content(tiny_jpeg(), "image/jpeg"); });
   s.Get("/html", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("<!doctype html><html><body>not a photo</body></html>", "image/png");
   });
-  s.Get("/empty", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content("", "image/png");
-  });
+  s.Get("/empty", [](const httplib::Request&, httplib::Response& res) { res.set_content("", "image/png"); });
   s.Get("/gzip", [](const httplib::Request&, httplib::Response& res) {
     // A gzip member header followed by filler: a decoder would reject it; we must not decode.
     std::string gz("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03", 10);
@@ -71,9 +62,7 @@ http_server::http_server(const std::string& host)
     res.status = std::stoi(req.matches[1]);
     res.set_content("status page", "text/plain");
   });
-  s.Get("/no-location", [](const httplib::Request&, httplib::Response& res) {
-    res.status = 302;
-  });
+  s.Get("/no-location", [](const httplib::Request&, httplib::Response& res) { res.status = 302; });
   s.Get(R"(/chain/(\d+))", [](const httplib::Request& req, httplib::Response& res) {
     int n = std::stoi(req.matches[1]);
     if (n == 0) {
@@ -89,10 +78,9 @@ http_server::http_server(const std::string& host)
   s.Get(R"(/sized/(\d+))", [](const httplib::Request& req, httplib::Response& res) {
     std::size_t n = std::stoul(req.matches[1]);
     auto body = std::make_shared<std::string>(png_prefixed(n));
-    res.set_content_provider(n, "image/png",
-                             [body](std::size_t offset, std::size_t length, httplib::DataSink& sink) {
-                               return sink.write(body->data() + offset, std::min<std::size_t>(length, 4096));
-                             });
+    res.set_content_provider(n, "image/png", [body](std::size_t offset, std::size_t length, httplib::DataSink& sink) {
+      return sink.write(body->data() + offset, std::min<std::size_t>(length, 4096));
+    });
   });
   s.Get(R"(/chunked/(\d+))", [](const httplib::Request& req, httplib::Response& res) {
     std::size_t n = std::stoul(req.matches[1]);
@@ -143,8 +131,7 @@ raw_server::raw_server(responder respond) : respond_(std::move(respond)) {
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   addr.sin_port = 0;
   socklen_t len = sizeof addr;
-  if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::listen(listen_fd_, 8) != 0 ||
+  if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(listen_fd_, 8) != 0 ||
       ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
     ::close(listen_fd_);
     throw std::runtime_error("raw_server: bind/listen 127.0.0.1");

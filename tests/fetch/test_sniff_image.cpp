@@ -11,8 +11,7 @@ namespace {
 using namespace std::string_literals;
 
 // An ISO-BMFF 'ftyp' box with the given major and compatible brands, then some payload.
-std::string ftyp(const std::string& major, const std::vector<std::string>& compatible,
-                 int size_override = -1) {
+std::string ftyp(const std::string& major, const std::vector<std::string>& compatible, int size_override = -1) {
   std::size_t size = 16 + 4 * compatible.size();
   if (size_override >= 0) size = static_cast<std::size_t>(size_override);
   std::string box;
@@ -44,18 +43,30 @@ TEST(fetch_sniff_image, each_format_by_magic) {
 
 TEST(fetch_sniff_image, non_images_and_near_misses_are_empty) {
   for (const std::string& s : {
-           ""s, "\xFF"s, "\xFF\xD8"s, "\xFF\xD9\xFF"s,                  // empty, truncated JPEG
-           "\x89PNG\r\n\x1A"s, "\x89PNG\r\n\x1A\x0B"s,                    // truncated / wrong PNG
-           "RIFF\x24\0\0\0WAVEfmt "s, "RIFF\0\0\0"s, "RIFF\0\0\0\0WEB"s,  // RIFF but not WebP
-           "II*"s, "II\0*"s, "MM*\0"s,                                     // wrong TIFF byte order
-           "<!doctype html><html></html>"s, "GIF89a\x01\0\x01\0"s, "%PDF-1.7"s,
-           "BM\x36\0\0\0"s, "\x1f\x8b\x08\0"s, "{\"json\":1}"s,
-           ftyp("isom", {"isom", "mp41"}),          // an MP4 video
-           ftyp("qt  ", {}),                        // QuickTime
-           ftyp("heic", {}, 8),                     // box size smaller than its header
-           ftyp("heic", {}, 4096),                  // box size past the end of the data
-           ftyp("heic", {}, 17),                    // box size not a multiple of 4
-           "\0\0\0\x18"s + "ftyphe"s,                     // truncated ftyp
+           ""s,
+           "\xFF"s,
+           "\xFF\xD8"s,
+           "\xFF\xD9\xFF"s,  // empty, truncated JPEG
+           "\x89PNG\r\n\x1A"s,
+           "\x89PNG\r\n\x1A\x0B"s,  // truncated / wrong PNG
+           "RIFF\x24\0\0\0WAVEfmt "s,
+           "RIFF\0\0\0"s,
+           "RIFF\0\0\0\0WEB"s,  // RIFF but not WebP
+           "II*"s,
+           "II\0*"s,
+           "MM*\0"s,  // wrong TIFF byte order
+           "<!doctype html><html></html>"s,
+           "GIF89a\x01\0\x01\0"s,
+           "%PDF-1.7"s,
+           "BM\x36\0\0\0"s,
+           "\x1f\x8b\x08\0"s,
+           "{\"json\":1}"s,
+           ftyp("isom", {"isom", "mp41"}),  // an MP4 video
+           ftyp("qt  ", {}),                // QuickTime
+           ftyp("heic", {}, 8),             // box size smaller than its header
+           ftyp("heic", {}, 4096),          // box size past the end of the data
+           ftyp("heic", {}, 17),            // box size not a multiple of 4
+           "\0\0\0\x18"s + "ftyphe"s,       // truncated ftyp
        })
     EXPECT_EQ(sniff_image_type(s), "") << "input of " << s.size() << " bytes";
 }

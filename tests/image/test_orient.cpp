@@ -20,14 +20,38 @@ uint8_t upright(int x, int y) { return (x < W / 2 && y < H / 2) ? 250 : 10; }
 // Where stored pixel (sx, sy) appears when displayed (EXIF semantics, Wd x Hd display).
 void stored_to_display(int k, int sx, int sy, int* dx, int* dy) {
   switch (k) {
-    case 1: *dx = sx; *dy = sy; break;
-    case 2: *dx = W - 1 - sx; *dy = sy; break;          // mirror horizontal
-    case 3: *dx = W - 1 - sx; *dy = H - 1 - sy; break;  // rotate 180
-    case 4: *dx = sx; *dy = H - 1 - sy; break;          // mirror vertical
-    case 5: *dx = sy; *dy = sx; break;                  // transpose
-    case 6: *dx = W - 1 - sy; *dy = sx; break;          // rotate 90 CW to display
-    case 7: *dx = W - 1 - sy; *dy = H - 1 - sx; break;  // transverse
-    case 8: *dx = sy; *dy = H - 1 - sx; break;          // rotate 90 CCW to display
+    case 1:
+      *dx = sx;
+      *dy = sy;
+      break;
+    case 2:
+      *dx = W - 1 - sx;
+      *dy = sy;
+      break;  // mirror horizontal
+    case 3:
+      *dx = W - 1 - sx;
+      *dy = H - 1 - sy;
+      break;  // rotate 180
+    case 4:
+      *dx = sx;
+      *dy = H - 1 - sy;
+      break;  // mirror vertical
+    case 5:
+      *dx = sy;
+      *dy = sx;
+      break;  // transpose
+    case 6:
+      *dx = W - 1 - sy;
+      *dy = sx;
+      break;  // rotate 90 CW to display
+    case 7:
+      *dx = W - 1 - sy;
+      *dy = H - 1 - sx;
+      break;  // transverse
+    case 8:
+      *dx = sy;
+      *dy = H - 1 - sx;
+      break;  // rotate 90 CCW to display
   }
 }
 

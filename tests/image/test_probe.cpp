@@ -50,8 +50,8 @@ TEST(probe, other_formats_are_unsupported_by_magic) {
   expect_unsupported(text("GIF89a\x01\x00\x01\x00"), "GIF");
   expect_unsupported(text("BM\x3a\x00\x00\x00"), "BMP");
   expect_unsupported(text("P6\n1 1\n255\n"), "PNM");
-  gen::bytes mp4 = {0, 0, 0, 0x18, 'f', 't', 'y', 'p', 'i', 's', 'o', 'm', 0, 0, 2, 0,
-                    'i', 's', 'o', 'm', 'm', 'p', '4', '1'};
+  gen::bytes mp4 = {0, 0, 0, 0x18, 'f', 't', 'y', 'p', 'i', 's', 'o', 'm',
+                    0, 0, 2, 0,    'i', 's', 'o', 'm', 'm', 'p', '4', '1'};
   expect_unsupported(mp4, "brand 'isom'");
   expect_unsupported({0x00, 0x01, 0x02, 0x03, 0x04}, "starts with 00 01 02 03 04");
 }

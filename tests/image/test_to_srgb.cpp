@@ -66,8 +66,7 @@ TEST(to_srgb, cmyk_jpeg_with_icc) {
   gen::init();
   auto red = gen::make(32, 32, 3, [](int, int, int b) { return uint8_t(b == 0 ? 220 : 30); });
   VipsImage* out = nullptr;
-  ASSERT_EQ(vips_icc_transform(red.v.get(), &out, "cmyk", "input_profile", "srgb", nullptr), 0)
-      << vips_error_buffer();
+  ASSERT_EQ(vips_icc_transform(red.v.get(), &out, "cmyk", "input_profile", "srgb", nullptr), 0) << vips_error_buffer();
   image cmyk{vips_image_ptr(out)};
   auto jpg = gen::save(cmyk, ".jpg[Q=95]");
   auto info = probe(jpg);

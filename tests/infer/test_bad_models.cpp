@@ -47,18 +47,16 @@ onnx::ModelProto proto_of(const model& m) {
   return mp;
 }
 
-std::string text_of(const std::string& what, const idphoto::base::error& e) {
-  return what + " -> " + e.to_string();
-}
+std::string text_of(const std::string& what, const idphoto::base::error& e) { return what + " -> " + e.to_string(); }
 
-#define EXPECT_ERROR(res, want_code, ...)                                                                \
-  do {                                                                                                  \
-    const auto& r_ = (res);                                                                             \
-    ASSERT_FALSE(r_.ok()) << "expected " << errc_name(want_code) << ", got success";                    \
-    EXPECT_EQ(r_.err().code, want_code) << r_.err().to_string();                                        \
-    for (const char* needle_ : std::initializer_list<const char*>{__VA_ARGS__})                                                           \
-      EXPECT_NE(r_.err().detail.find(needle_), std::string::npos)                                       \
-          << "detail should name '" << needle_ << "': " << r_.err().to_string();                        \
+#define EXPECT_ERROR(res, want_code, ...)                                            \
+  do {                                                                               \
+    const auto& r_ = (res);                                                          \
+    ASSERT_FALSE(r_.ok()) << "expected " << errc_name(want_code) << ", got success"; \
+    EXPECT_EQ(r_.err().code, want_code) << r_.err().to_string();                     \
+    for (const char* needle_ : std::initializer_list<const char*>{__VA_ARGS__})      \
+      EXPECT_NE(r_.err().detail.find(needle_), std::string::npos)                    \
+          << "detail should name '" << needle_ << "': " << r_.err().to_string();     \
   } while (0)
 
 // A session on m, run once on the inputs.
@@ -263,8 +261,7 @@ TEST(bad_models, unsupported_attribute_values_name_the_node) {
   c3.initializer("W", tensor::zeros(dtype::f32, {2, 2, 3, 3, 3}));
   c3.add_node("Conv", {"x", "W"}, {"y"}, {}, "conv3d");
   c3.output("y");
-  EXPECT_ERROR(run_model(c3.build(), {{"x", tensor::zeros(dtype::f32, {1, 2, 4, 4, 4})}}), errc::unsupported,
-               "conv3d");
+  EXPECT_ERROR(run_model(c3.build(), {{"x", tensor::zeros(dtype::f32, {1, 2, 4, 4, 4})}}), errc::unsupported, "conv3d");
 
   // Conv weights given at run time (a graph input) instead of as an initialiser.
   model_builder rw;
@@ -292,8 +289,7 @@ TEST(bad_models, int8_input_feeding_conv) {
   auto m = load_model_from_bytes(bytes.data(), bytes.size());
   ASSERT_TRUE(m.ok()) << m.err().to_string();
   EXPECT_EQ(m->get()->inputs.at(0).type, dtype::i8);
-  EXPECT_ERROR(run_model(*m, {{"pixels_i8", tensor::zeros(dtype::i8, {1, 3, 4, 4})}}), errc::unsupported,
-               "pixels_i8");
+  EXPECT_ERROR(run_model(*m, {{"pixels_i8", tensor::zeros(dtype::i8, {1, 3, 4, 4})}}), errc::unsupported, "pixels_i8");
 }
 
 TEST(bad_models, external_data_and_unknown_dtypes) {
@@ -450,15 +446,15 @@ TEST(bad_models, inconsistent_weights_name_the_node) {
   a.input("x", {1, 3, 8, 8}).input("z", {1, 3, 8, 7});
   a.add_node("Add", {"x", "z"}, {"y"}, {}, "bad_bcast_add");
   a.output("y");
-  EXPECT_ERROR(run_model(a.build(), {{"x", in[0].t}, {"z", random_tensor(rng, {1, 3, 8, 7})}}),
-               errc::invalid_argument, "bad_bcast_add");
+  EXPECT_ERROR(run_model(a.build(), {{"x", in[0].t}, {"z", random_tensor(rng, {1, 3, 8, 7})}}), errc::invalid_argument,
+               "bad_bcast_add");
   // Concat of inputs that differ off the axis.
   model_builder cc;
   cc.input("x", {1, 3, 8, 8}).input("z", {1, 3, 8, 7});
   cc.add_node("Concat", {"x", "z"}, {"y"}, {{"axis", attr_int(1)}}, "bad_concat");
   cc.output("y");
-  EXPECT_ERROR(run_model(cc.build(), {{"x", in[0].t}, {"z", random_tensor(rng, {1, 3, 8, 7})}}),
-               errc::invalid_argument, "bad_concat");
+  EXPECT_ERROR(run_model(cc.build(), {{"x", in[0].t}, {"z", random_tensor(rng, {1, 3, 8, 7})}}), errc::invalid_argument,
+               "bad_concat");
 }
 
 // Transpose, Pad and ConstantOfShape attributes that do not fit: refused at plan time,
@@ -478,7 +474,7 @@ TEST(bad_models, bad_transpose_pad_and_constant_of_shape_name_the_node) {
     const char* mode;
     errc want;
   };
-  for (const pad_case& pc : {pad_case{{0, 0, 1, 1}, "constant", errc::invalid_argument},             // too few
+  for (const pad_case& pc : {pad_case{{0, 0, 1, 1}, "constant", errc::invalid_argument},                // too few
                              pad_case{{0, 0, -3, 0, 0, 0, -2, 0}, "constant", errc::invalid_argument},  // empty
                              pad_case{{0, 0, 1, 1, 0, 0, 1, 1}, "wrap", errc::unsupported},
                              pad_case{{0, 0, -1, 0, 0, 0, 0, 0}, "reflect", errc::unsupported}}) {
@@ -493,7 +489,8 @@ TEST(bad_models, bad_transpose_pad_and_constant_of_shape_name_the_node) {
   r.add_node("Pad", {"x", "p"}, {"y"}, {}, "runtime_pads").output("y");
   EXPECT_ERROR(run_model(r.build(), {in[0], {"p", random_tensor(rng, {8})}}), errc::unsupported, "runtime_pads");
   // ConstantOfShape with a negative or enormous shape.
-  for (const std::vector<int64_t>& dims : {std::vector<int64_t>{1, -1, 4, 4}, std::vector<int64_t>{1 << 20, 1 << 20, 4, 4}}) {
+  for (const std::vector<int64_t>& dims :
+       {std::vector<int64_t>{1, -1, 4, 4}, std::vector<int64_t>{1 << 20, 1 << 20, 4, 4}}) {
     model_builder c(12);
     c.input("x", {1, 3, 4, 4}).initializer("shape", tensor::from_i64({4}, dims));
     c.add_node("ConstantOfShape", {"shape"}, {"k"}, {}, "bad_const_of_shape");

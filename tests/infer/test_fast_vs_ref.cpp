@@ -141,13 +141,21 @@ void expect_same(const std::string& what, const std::shared_ptr<model>& m, const
       for (double x : wv) max_abs = std::max(max_abs, std::fabs(x));
       for (size_t i = 0; i < wv.size(); ++i) {
         switch (t.k) {
-          case tol::kind::exact: bound[i] = 0; break;
+          case tol::kind::exact:
+            bound[i] = 0;
+            break;
           case tol::kind::accumulated:
             bound[i] = std::max(1e-4, 2 * (t.v + 2) * k_unit_roundoff) * magnitude[k][i] + t.floor + 1e-30;
             break;
-          case tol::kind::ulps: bound[i] = t.v * 2 * k_unit_roundoff * std::fabs(wv[i]) + 1e-37; break;
-          case tol::kind::absolute: bound[i] = t.v; break;
-          case tol::kind::scaled: bound[i] = t.v * max_abs; break;
+          case tol::kind::ulps:
+            bound[i] = t.v * 2 * k_unit_roundoff * std::fabs(wv[i]) + 1e-37;
+            break;
+          case tol::kind::absolute:
+            bound[i] = t.v;
+            break;
+          case tol::kind::scaled:
+            bound[i] = t.v * max_abs;
+            break;
         }
       }
       std::string d = compare_bounded(want, *got, bound);
@@ -191,8 +199,8 @@ struct conv_cfg {
   std::string str() const {
     std::ostringstream o;
     o << "conv n" << n << " c_in" << c_in << " " << h << "x" << w << " c_out" << c_out << " k" << kh << "x" << kw
-      << " s" << sh << "," << sw << " d" << dh << "," << dw << " pads[t" << pt << " l" << pl << " b" << pb << " r"
-      << pr << "] group" << group << (bias ? " bias" : "") << " auto_pad " << auto_pad;
+      << " s" << sh << "," << sw << " d" << dh << "," << dw << " pads[t" << pt << " l" << pl << " b" << pb << " r" << pr
+      << "] group" << group << (bias ? " bias" : "") << " auto_pad " << auto_pad;
     return o.str();
   }
   bool valid() const {
@@ -254,67 +262,149 @@ TEST(fast_vs_ref_conv, named_shapes) {
   conv_cfg c;
   // 1x1 spatial, 1x1 kernel, channels a multiple of 16.
   c = {};
-  c.h = c.w = 1; c.kh = c.kw = 1; c.c_in = 16; c.c_out = 32;
+  c.h = c.w = 1;
+  c.kh = c.kw = 1;
+  c.c_in = 16;
+  c.c_out = 32;
   check_conv(c);
   // 1x1 spatial with 3x3 kernel and pad 1 (only the centre tap sees data).
   c = {};
-  c.h = c.w = 1; c.c_in = 5; c.c_out = 7; c.pt = c.pl = c.pb = c.pr = 1;
+  c.h = c.w = 1;
+  c.c_in = 5;
+  c.c_out = 7;
+  c.pt = c.pl = c.pb = c.pr = 1;
   check_conv(c);
   // Odd sizes, channels not a multiple of 16.
   c = {};
-  c.c_in = 17; c.c_out = 19; c.h = 13; c.w = 11; c.pt = c.pl = c.pb = c.pr = 1;
+  c.c_in = 17;
+  c.c_out = 19;
+  c.h = 13;
+  c.w = 11;
+  c.pt = c.pl = c.pb = c.pr = 1;
   check_conv(c);
   // Large: 64 channels x 57x43.
   c = {};
-  c.c_in = 64; c.c_out = 64; c.h = 57; c.w = 43; c.pt = c.pl = c.pb = c.pr = 1;
+  c.c_in = 64;
+  c.c_out = 64;
+  c.h = 57;
+  c.w = 43;
+  c.pt = c.pl = c.pb = c.pr = 1;
   check_conv(c);
   // Stride 2 with asymmetric pads.
   c = {};
-  c.c_in = 8; c.c_out = 16; c.h = 15; c.w = 12; c.sh = c.sw = 2; c.pt = 0; c.pl = 1; c.pb = 2; c.pr = 1;
+  c.c_in = 8;
+  c.c_out = 16;
+  c.h = 15;
+  c.w = 12;
+  c.sh = c.sw = 2;
+  c.pt = 0;
+  c.pl = 1;
+  c.pb = 2;
+  c.pr = 1;
   check_conv(c);
   // Stride 2 horizontally only, rectangular kernel.
   c = {};
-  c.c_in = 6; c.c_out = 10; c.h = 10; c.w = 21; c.kh = 1; c.kw = 5; c.sw = 2; c.pl = 2; c.pr = 2;
+  c.c_in = 6;
+  c.c_out = 10;
+  c.h = 10;
+  c.w = 21;
+  c.kh = 1;
+  c.kw = 5;
+  c.sw = 2;
+  c.pl = 2;
+  c.pr = 2;
   check_conv(c);
   // Dilation 2 (and 3 x 1).
   c = {};
-  c.c_in = 16; c.c_out = 16; c.h = 19; c.w = 17; c.dh = c.dw = 2; c.pt = c.pl = c.pb = c.pr = 2;
+  c.c_in = 16;
+  c.c_out = 16;
+  c.h = 19;
+  c.w = 17;
+  c.dh = c.dw = 2;
+  c.pt = c.pl = c.pb = c.pr = 2;
   check_conv(c);
   c = {};
-  c.c_in = 4; c.c_out = 4; c.h = 20; c.w = 9; c.dh = 3; c.dw = 1; c.pt = 3; c.pb = 3; c.pl = 1; c.pr = 1;
+  c.c_in = 4;
+  c.c_out = 4;
+  c.h = 20;
+  c.w = 9;
+  c.dh = 3;
+  c.dw = 1;
+  c.pt = 3;
+  c.pb = 3;
+  c.pl = 1;
+  c.pr = 1;
   check_conv(c);
   // Groups.
   c = {};
-  c.c_in = 32; c.c_out = 64; c.group = 2; c.h = 11; c.w = 13; c.pt = c.pl = c.pb = c.pr = 1;
+  c.c_in = 32;
+  c.c_out = 64;
+  c.group = 2;
+  c.h = 11;
+  c.w = 13;
+  c.pt = c.pl = c.pb = c.pr = 1;
   check_conv(c);
   c = {};
-  c.c_in = 12; c.c_out = 6; c.group = 3; c.h = 7; c.w = 9;
+  c.c_in = 12;
+  c.c_out = 6;
+  c.group = 3;
+  c.h = 7;
+  c.w = 9;
   check_conv(c);
   // Depthwise: channels a multiple of 16, and not; with multiplier 2; stride 2.
   c = {};
-  c.c_in = c.c_out = c.group = 32; c.h = 15; c.w = 15; c.pt = c.pl = c.pb = c.pr = 1;
+  c.c_in = c.c_out = c.group = 32;
+  c.h = 15;
+  c.w = 15;
+  c.pt = c.pl = c.pb = c.pr = 1;
   check_conv(c);
   c = {};
-  c.c_in = c.c_out = c.group = 17; c.h = 9; c.w = 14; c.pt = c.pl = c.pb = c.pr = 1; c.sh = c.sw = 2;
+  c.c_in = c.c_out = c.group = 17;
+  c.h = 9;
+  c.w = 14;
+  c.pt = c.pl = c.pb = c.pr = 1;
+  c.sh = c.sw = 2;
   check_conv(c);
   c = {};
-  c.c_in = 8; c.c_out = 16; c.group = 8; c.h = 10; c.w = 10; c.kh = c.kw = 5; c.pt = c.pl = c.pb = c.pr = 2;
+  c.c_in = 8;
+  c.c_out = 16;
+  c.group = 8;
+  c.h = 10;
+  c.w = 10;
+  c.kh = c.kw = 5;
+  c.pt = c.pl = c.pb = c.pr = 2;
   check_conv(c);
   // No bias, batch 2.
   c = {};
-  c.n = 2; c.bias = false; c.c_in = 3; c.c_out = 8; c.h = 16; c.w = 9;
+  c.n = 2;
+  c.bias = false;
+  c.c_in = 3;
+  c.c_out = 8;
+  c.h = 16;
+  c.w = 9;
   check_conv(c);
   // auto_pad variants.
   for (const char* ap : {"SAME_UPPER", "SAME_LOWER", "VALID"}) {
     c = {};
-    c.auto_pad = ap; c.c_in = 5; c.c_out = 6; c.h = 10; c.w = 7; c.sh = c.sw = 2;
+    c.auto_pad = ap;
+    c.c_in = 5;
+    c.c_out = 6;
+    c.h = 10;
+    c.w = 7;
+    c.sh = c.sw = 2;
     check_conv(c);
-    c.kh = c.kw = 4; c.sh = c.sw = 1;  // even kernel: SAME_UPPER and SAME_LOWER differ
+    c.kh = c.kw = 4;
+    c.sh = c.sw = 1;  // even kernel: SAME_UPPER and SAME_LOWER differ
     check_conv(c);
   }
   // Kernel larger than the unpadded input (padding makes it fit).
   c = {};
-  c.c_in = 2; c.c_out = 3; c.h = 2; c.w = 3; c.kh = c.kw = 5; c.pt = c.pl = c.pb = c.pr = 2;
+  c.c_in = 2;
+  c.c_out = 3;
+  c.h = 2;
+  c.w = 3;
+  c.kh = c.kw = 5;
+  c.pt = c.pl = c.pb = c.pr = 2;
   check_conv(c);
 }
 
@@ -349,7 +439,9 @@ TEST(fast_vs_ref_conv, random_shapes) {
     c.pb = pick({0, 1, 3});
     c.pr = pick({0, 1, 2});
     c.bias = pick({0, 1, 1}) != 0;
-    c.auto_pad = std::vector<std::string>{"NOTSET", "NOTSET", "NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"}[static_cast<size_t>(pick({0, 1, 2, 3, 4, 5}))];
+    c.auto_pad =
+        std::vector<std::string>{"NOTSET", "NOTSET", "NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"}[static_cast<size_t>(
+            pick({0, 1, 2, 3, 4, 5}))];
     if (c.auto_pad == "VALID" && (c.h < c.dh * (c.kh - 1) + 1 || c.w < c.dw * (c.kw - 1) + 1)) continue;
     if (c.auto_pad != "NOTSET") c.dh = c.dw = 1;  // ONNX leaves SAME with dilation to the implementation
     if (!c.valid()) continue;
@@ -363,9 +455,16 @@ TEST(fast_vs_ref_conv, random_shapes) {
 
 TEST(fast_vs_ref_conv, relu_fusion) {
   conv_cfg c;
-  c.c_in = 16; c.c_out = 24; c.h = 12; c.w = 11; c.pt = c.pl = c.pb = c.pr = 1;
+  c.c_in = 16;
+  c.c_out = 24;
+  c.h = 12;
+  c.w = 11;
+  c.pt = c.pl = c.pb = c.pr = 1;
   check_conv(c, /*relu=*/true);
-  c.c_in = 3; c.c_out = 5; c.group = 1; c.sh = c.sw = 2;
+  c.c_in = 3;
+  c.c_out = 5;
+  c.group = 1;
+  c.sh = c.sw = 2;
   check_conv(c, true);
 }
 
@@ -392,7 +491,8 @@ TEST(fast_vs_ref_conv, relu_not_fused_when_conv_output_is_also_used) {
   auto fast = run_once(m, opts(backend_kind::onednn), in);
   ASSERT_TRUE(fast.ok()) << fast.err().to_string();
   const auto fast_pre = values_f64(*find_output(*fast, "pre"));
-  EXPECT_LT(*std::min_element(fast_pre.begin(), fast_pre.end()), 0.0) << "Relu was fused into a conv with two consumers";
+  EXPECT_LT(*std::min_element(fast_pre.begin(), fast_pre.end()), 0.0)
+      << "Relu was fused into a conv with two consumers";
 }
 
 // fp16 initialisers, in both weight modes: every variant must equal the f32 model whose
@@ -400,16 +500,32 @@ TEST(fast_vs_ref_conv, relu_not_fused_when_conv_output_is_also_used) {
 TEST(fast_vs_ref_conv, fp16_weights_streamed_and_resident) {
   std::vector<conv_cfg> cfgs;
   conv_cfg c;
-  c.c_in = 16; c.c_out = 32; c.h = 13; c.w = 11; c.pt = c.pl = c.pb = c.pr = 1;
+  c.c_in = 16;
+  c.c_out = 32;
+  c.h = 13;
+  c.w = 11;
+  c.pt = c.pl = c.pb = c.pr = 1;
   cfgs.push_back(c);
   c = {};
-  c.c_in = c.c_out = c.group = 24; c.h = 9; c.w = 10; c.pt = c.pl = c.pb = c.pr = 1; c.sh = c.sw = 2;
+  c.c_in = c.c_out = c.group = 24;
+  c.h = 9;
+  c.w = 10;
+  c.pt = c.pl = c.pb = c.pr = 1;
+  c.sh = c.sw = 2;
   cfgs.push_back(c);
   c = {};
-  c.c_in = 3; c.c_out = 5; c.kh = c.kw = 1; c.h = 1; c.w = 1;
+  c.c_in = 3;
+  c.c_out = 5;
+  c.kh = c.kw = 1;
+  c.h = 1;
+  c.w = 1;
   cfgs.push_back(c);
   c = {};
-  c.c_in = 64; c.c_out = 64; c.h = 57; c.w = 43; c.pt = c.pl = c.pb = c.pr = 1;
+  c.c_in = 64;
+  c.c_out = 64;
+  c.h = 57;
+  c.w = 43;
+  c.pt = c.pl = c.pb = c.pr = 1;
   cfgs.push_back(c);
   for (const auto& cfg : cfgs) {
     check_conv(cfg, false, true);
@@ -439,7 +555,11 @@ TEST(fast_vs_ref_conv, fp16_weights_streamed_and_resident) {
 // Resident f32 weights: reordered once per plan.
 TEST(fast_vs_ref_conv, f32_weights_resident) {
   conv_cfg c;
-  c.c_in = 17; c.c_out = 16; c.h = 14; c.w = 15; c.pt = c.pl = c.pb = c.pr = 1;
+  c.c_in = 17;
+  c.c_out = 16;
+  c.h = 14;
+  c.w = 15;
+  c.pt = c.pl = c.pb = c.pr = 1;
   auto m = conv_model(c, true, false);
   std::vector<named_tensor> in = {{"x", random_tensor(rng(), {1, 17, 14, 15})}};
   expect_same(c.str() + " resident", m, in, tol::accumulated(17 * 9 + 1), all_fast_variants(), all_ref_variants());
@@ -465,9 +585,8 @@ struct pool_cfg {
 void check_pool(const pool_cfg& p) {
   model_builder b(12);
   b.input("x", {p.n, p.c, p.h, p.w});
-  std::map<std::string, attribute> a = {{"kernel_shape", attr_ints({p.kh, p.kw})},
-                                        {"strides", attr_ints({p.sh, p.sw})},
-                                        {"ceil_mode", attr_int(p.ceil)}};
+  std::map<std::string, attribute> a = {
+      {"kernel_shape", attr_ints({p.kh, p.kw})}, {"strides", attr_ints({p.sh, p.sw})}, {"ceil_mode", attr_int(p.ceil)}};
   if (p.op == "MaxPool") a["dilations"] = attr_ints({p.dh, p.dw});
   else a["count_include_pad"] = attr_int(p.include_pad);
   if (p.auto_pad == "NOTSET") a["pads"] = attr_ints({p.pt, p.pl, p.pb, p.pr});
@@ -486,39 +605,84 @@ TEST(fast_vs_ref_pool, named_shapes) {
     p.ceil = true;
     check_pool(p);  // ceil_mode: partial last window
     p = {};
-    p.op = op; p.kh = p.kw = 3; p.sh = p.sw = 2; p.pt = p.pl = p.pb = p.pr = 1; p.c = 16; p.h = 57; p.w = 43;
+    p.op = op;
+    p.kh = p.kw = 3;
+    p.sh = p.sw = 2;
+    p.pt = p.pl = p.pb = p.pr = 1;
+    p.c = 16;
+    p.h = 57;
+    p.w = 43;
     check_pool(p);
     p.ceil = true;
     check_pool(p);
     p.include_pad = true;
     check_pool(p);
     p = {};
-    p.op = op; p.kh = 3; p.kw = 2; p.sh = 1; p.sw = 2; p.pt = 0; p.pl = 1; p.pb = 2; p.pr = 0; p.c = 17; p.h = 11; p.w = 10;
+    p.op = op;
+    p.kh = 3;
+    p.kw = 2;
+    p.sh = 1;
+    p.sw = 2;
+    p.pt = 0;
+    p.pl = 1;
+    p.pb = 2;
+    p.pr = 0;
+    p.c = 17;
+    p.h = 11;
+    p.w = 10;
     check_pool(p);  // asymmetric pads
     p.include_pad = true;
     check_pool(p);
     p.ceil = true;
     check_pool(p);
     p = {};
-    p.op = op; p.h = p.w = 1; p.kh = p.kw = 1; p.sh = p.sw = 1; p.c = 32;
+    p.op = op;
+    p.h = p.w = 1;
+    p.kh = p.kw = 1;
+    p.sh = p.sw = 1;
+    p.c = 32;
     check_pool(p);  // 1x1
     p = {};
-    p.op = op; p.h = 5; p.w = 5; p.kh = p.kw = 5; p.sh = p.sw = 1; p.c = 64;
+    p.op = op;
+    p.h = 5;
+    p.w = 5;
+    p.kh = p.kw = 5;
+    p.sh = p.sw = 1;
+    p.c = 64;
     check_pool(p);  // window = whole input
     p = {};
-    p.op = op; p.kh = p.kw = 3; p.sh = p.sw = 3; p.h = 10; p.w = 8; p.ceil = true; p.c = 5;
+    p.op = op;
+    p.kh = p.kw = 3;
+    p.sh = p.sw = 3;
+    p.h = 10;
+    p.w = 8;
+    p.ceil = true;
+    p.c = 5;
     check_pool(p);  // ceil_mode where the last window would start past the input
     for (const char* ap : {"SAME_UPPER", "SAME_LOWER", "VALID"}) {
       p = {};
-      p.op = op; p.auto_pad = ap; p.kh = p.kw = 3; p.sh = p.sw = 2; p.h = 12; p.w = 9; p.c = 6;
+      p.op = op;
+      p.auto_pad = ap;
+      p.kh = p.kw = 3;
+      p.sh = p.sw = 2;
+      p.h = 12;
+      p.w = 9;
+      p.c = 6;
       check_pool(p);
     }
   }
   // MaxPool with dilation 2.
   pool_cfg p;
-  p.kh = p.kw = 3; p.sh = p.sw = 1; p.dh = p.dw = 2; p.h = 13; p.w = 12; p.c = 8; p.pt = p.pl = p.pb = p.pr = 2;
+  p.kh = p.kw = 3;
+  p.sh = p.sw = 1;
+  p.dh = p.dw = 2;
+  p.h = 13;
+  p.w = 12;
+  p.c = 8;
+  p.pt = p.pl = p.pb = p.pr = 2;
   check_pool(p);
-  p.ceil = true; p.sh = p.sw = 2;
+  p.ceil = true;
+  p.sh = p.sw = 2;
   check_pool(p);
 }
 
@@ -588,10 +752,9 @@ TEST(fast_vs_ref_unary, relu_sigmoid_clip) {
       bool has_min, has_max;
       float lo, hi;
     };
-    for (const clip_case& cc : {clip_case{"min and max", true, true, -2.5f, 6.0f},
-                                clip_case{"min only", true, false, 0.0f, 0},
-                                clip_case{"max only", false, true, 0, 1.0f},
-                                clip_case{"neither", false, false, 0, 0}}) {
+    for (const clip_case& cc :
+         {clip_case{"min and max", true, true, -2.5f, 6.0f}, clip_case{"min only", true, false, 0.0f, 0},
+          clip_case{"max only", false, true, 0, 1.0f}, clip_case{"neither", false, false, 0, 0}}) {
       model_builder b;
       b.input("x", s);
       std::vector<std::string> ins = {"x", "", ""};
@@ -644,15 +807,15 @@ TEST(fast_vs_ref_binary, broadcasting) {
     shape_t a, b;
   };
   const std::vector<pair_case> shapes = {
-      {{2, 16, 7, 5}, {2, 16, 7, 5}},   // same shape
-      {{1, 16, 7, 5}, {1, 16, 1, 1}},   // per channel
-      {{1, 17, 9, 9}, {17, 1, 1}},      // per channel, lower rank
-      {{1, 16, 7, 5}, {1, 1, 7, 5}},    // per pixel
-      {{1, 16, 7, 5}, {5}},             // last axis
-      {{1, 16, 7, 5}, {}},              // scalar
-      {{1, 16, 7, 5}, {1, 1, 1, 1}},    // 1x1x1x1
-      {{1, 3, 1, 5}, {2, 1, 4, 1}},     // both broadcast
-      {{2, 1, 6}, {3, 1}},              // rank 3 with rank 2
+      {{2, 16, 7, 5}, {2, 16, 7, 5}},  // same shape
+      {{1, 16, 7, 5}, {1, 16, 1, 1}},  // per channel
+      {{1, 17, 9, 9}, {17, 1, 1}},     // per channel, lower rank
+      {{1, 16, 7, 5}, {1, 1, 7, 5}},   // per pixel
+      {{1, 16, 7, 5}, {5}},            // last axis
+      {{1, 16, 7, 5}, {}},             // scalar
+      {{1, 16, 7, 5}, {1, 1, 1, 1}},   // 1x1x1x1
+      {{1, 3, 1, 5}, {2, 1, 4, 1}},    // both broadcast
+      {{2, 1, 6}, {3, 1}},             // rank 3 with rank 2
       {{1, 64, 57, 43}, {1, 64, 57, 43}},
       {{1, 64, 57, 43}, {1, 64, 1, 1}},
   };
@@ -751,12 +914,12 @@ TEST(fast_vs_ref_resize, every_mode_and_coordinate_transform) {
   };
   const std::vector<std::pair<shape_t, std::vector<target>>> cases = {
       {{1, 3, 7, 5},
-       {{{1, 1, 2, 2}, {}},          // up x2
-        {{1, 1, 2, 3}, {}},          // up, different per axis
-        {{1, 1, 0.5f, 0.5f}, {}},    // down x2 (7 -> 3, 5 -> 2)
-        {{}, {1, 3, 11, 13}},        // up to odd sizes
-        {{}, {1, 3, 3, 3}},          // down to odd sizes
-        {{}, {1, 3, 1, 1}}}},        // down to 1x1
+       {{{1, 1, 2, 2}, {}},        // up x2
+        {{1, 1, 2, 3}, {}},        // up, different per axis
+        {{1, 1, 0.5f, 0.5f}, {}},  // down x2 (7 -> 3, 5 -> 2)
+        {{}, {1, 3, 11, 13}},      // up to odd sizes
+        {{}, {1, 3, 3, 3}},        // down to odd sizes
+        {{}, {1, 3, 1, 1}}}},      // down to 1x1
       {{2, 16, 8, 8}, {{{1, 1, 2, 2}, {}}, {{}, {2, 16, 5, 3}}}},
       {{1, 1, 1, 1}, {{{1, 1, 4, 4}, {}}}},  // 1x1 up
   };
@@ -1001,8 +1164,8 @@ TEST(fast_vs_ref_transpose, permutations_and_ranks) {
   do {
     model_builder b;
     b.input("x", {2, 3, 4, 5}).add_node("Transpose", {"x"}, {"y"}, {{"perm", attr_ints(perm)}}).output("y");
-    expect_same("Transpose [2,3,4,5] perm " + shape_str(perm), b.build(),
-                {{"x", random_tensor(rng(), {2, 3, 4, 5})}}, tol::exact());
+    expect_same("Transpose [2,3,4,5] perm " + shape_str(perm), b.build(), {{"x", random_tensor(rng(), {2, 3, 4, 5})}},
+                tol::exact());
   } while (std::next_permutation(perm.begin(), perm.end()));
   struct tr_case {
     shape_t x;
@@ -1046,12 +1209,12 @@ TEST(fast_vs_ref_pad, modes_and_layouts) {
     float value;
   };
   const std::vector<pad_case> cases = {
-      {{1, 32, 6, 6}, {0, 0, 0, 0, 0, 32, 0, 0}, "constant", 0.f},   // FaceMesh: channels 32 -> 64
-      {{1, 16, 6, 5}, {0, 16, 0, 0, 0, 0, 0, 0}, "constant", 0.f},   // channel begin on a block
-      {{1, 16, 6, 5}, {0, 3, 0, 0, 0, 13, 0, 0}, "constant", 0.f},   // channel begin off a block
-      {{1, 24, 6, 6}, {0, 0, 0, 0, 0, 8, 0, 0}, "constant", 0.f},    // dense in, blocked out
-      {{1, 3, 7, 5}, {0, 0, 1, 2, 0, 0, 3, 0}, "constant", 1.5f},    // spatial, non-zero value
-      {{2, 16, 4, 4}, {0, 0, 2, 2, 0, 0, 2, 2}, "constant", -2.f},   // batch 2, blocked
+      {{1, 32, 6, 6}, {0, 0, 0, 0, 0, 32, 0, 0}, "constant", 0.f},  // FaceMesh: channels 32 -> 64
+      {{1, 16, 6, 5}, {0, 16, 0, 0, 0, 0, 0, 0}, "constant", 0.f},  // channel begin on a block
+      {{1, 16, 6, 5}, {0, 3, 0, 0, 0, 13, 0, 0}, "constant", 0.f},  // channel begin off a block
+      {{1, 24, 6, 6}, {0, 0, 0, 0, 0, 8, 0, 0}, "constant", 0.f},   // dense in, blocked out
+      {{1, 3, 7, 5}, {0, 0, 1, 2, 0, 0, 3, 0}, "constant", 1.5f},   // spatial, non-zero value
+      {{2, 16, 4, 4}, {0, 0, 2, 2, 0, 0, 2, 2}, "constant", -2.f},  // batch 2, blocked
       {{1, 3, 7, 5}, {0, 0, 2, 1, 0, 0, 1, 3}, "edge", 0.f},
       {{1, 3, 7, 5}, {0, 0, 2, 1, 0, 0, 1, 3}, "reflect", 0.f},
       {{1, 2, 1, 4}, {0, 0, 2, 0, 0, 0, 3, 0}, "edge", 0.f},         // edge of a length-1 dim
@@ -1076,8 +1239,9 @@ TEST(fast_vs_ref_pad, modes_and_layouts) {
   // Opset 2 (pads and value as attributes).
   model_builder b(2);
   b.input("x", {1, 3, 4, 4});
-  b.add_node("Pad", {"x"}, {"y"},
-             {{"pads", attr_ints({0, 0, 1, 1, 0, 0, 1, 1})}, {"value", attr_float(0.25f)}, {"mode", attr_string("constant")}});
+  b.add_node(
+      "Pad", {"x"}, {"y"},
+      {{"pads", attr_ints({0, 0, 1, 1, 0, 0, 1, 1})}, {"value", attr_float(0.25f)}, {"mode", attr_string("constant")}});
   b.output("y");
   expect_same("Pad opset 2", b.build(), {{"x", random_tensor(rng(), {1, 3, 4, 4})}}, tol::exact());
 }

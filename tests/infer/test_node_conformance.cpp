@@ -64,17 +64,33 @@ std::string node_test_root() {
 }
 
 // Ops that run on runtime tensors.
-const std::set<std::string> k_runtime_ops = {
-    "Conv", "Relu", "Sigmoid", "Clip", "MaxPool", "AveragePool", "GlobalAveragePool", "BatchNormalization",
-    "Resize", "Upsample", "Concat", "Add", "Mul", "Sub", "Div", "PRelu", "Transpose", "Pad"};
+const std::set<std::string> k_runtime_ops = {"Conv",
+                                             "Relu",
+                                             "Sigmoid",
+                                             "Clip",
+                                             "MaxPool",
+                                             "AveragePool",
+                                             "GlobalAveragePool",
+                                             "BatchNormalization",
+                                             "Resize",
+                                             "Upsample",
+                                             "Concat",
+                                             "Add",
+                                             "Mul",
+                                             "Sub",
+                                             "Div",
+                                             "PRelu",
+                                             "Transpose",
+                                             "Pad"};
 // Ops folded at plan time when their inputs are known then.
-const std::set<std::string> k_shape_ops = {"Shape", "Slice", "Gather", "Unsqueeze", "Squeeze",
-                                           "Cast", "Constant", "ConstantOfShape", "Reshape", "Identity"};
+const std::set<std::string> k_shape_ops = {"Shape", "Slice",    "Gather",          "Unsqueeze", "Squeeze",
+                                           "Cast",  "Constant", "ConstantOfShape", "Reshape",   "Identity"};
 
 // Operands from this index on are parameters (constants in real models).
 int first_parameter_slot(const std::string& op) {
-  static const std::set<std::string> with_params = {"Conv", "BatchNormalization", "Clip", "Resize", "Upsample",
-                                                    "Reshape", "Slice", "Squeeze", "Unsqueeze", "Gather", "Pad"};
+  static const std::set<std::string> with_params = {
+      "Conv",    "BatchNormalization", "Clip",   "Resize", "Upsample", "Reshape", "Slice",
+      "Squeeze", "Unsqueeze",          "Gather", "Pad"};
   return with_params.count(op) ? 1 : 1 << 30;
 }
 
@@ -108,7 +124,7 @@ struct node_case {
   std::string name;  // directory name, e.g. test_conv_with_strides_padding
   std::string dir;
   std::set<std::string> op_types;
-  std::vector<std::string> input_names;   // graph inputs (not initialisers), file order
+  std::vector<std::string> input_names;  // graph inputs (not initialisers), file order
   std::vector<std::string> output_names;
   std::set<std::string> constant_inputs;  // fed as initialisers (see the top comment)
   std::string non_tensor;                 // non-empty: a graph input/output is not a tensor
@@ -230,7 +246,8 @@ constexpr double k_rtol = 1e-3;  // ONNX backend runner default
 constexpr double k_atol = 1e-7;  // ONNX backend runner default
 
 outcome run_case(const node_case& c, backend_kind backend) {
-  if (!c.non_tensor.empty()) return skip("optional/sequence values: the runtime runs tensors only (" + c.non_tensor + ")");
+  if (!c.non_tensor.empty())
+    return skip("optional/sequence values: the runtime runs tensors only (" + c.non_tensor + ")");
   auto sets = read_data_sets(c);
   if (!sets.ok()) {
     if (sets.err().code == errc::unsupported) return skip("element type with no infer::dtype: " + sets.err().detail);
@@ -248,9 +265,9 @@ outcome run_case(const node_case& c, backend_kind backend) {
     const std::string& name = c.input_names[k];
     if (!c.constant_inputs.count(name)) continue;
     m->initializers[name] = first.inputs[k];
-    m->inputs.erase(std::remove_if(m->inputs.begin(), m->inputs.end(),
-                                   [&](const value_info& v) { return v.name == name; }),
-                    m->inputs.end());
+    m->inputs.erase(
+        std::remove_if(m->inputs.begin(), m->inputs.end(), [&](const value_info& v) { return v.name == name; }),
+        m->inputs.end());
   }
   auto s = session::create(m, test::options_for(backend));
   if (!s.ok()) return refused(c, "session::create", s.err());
@@ -322,8 +339,8 @@ void print_summary(std::ostream& os, const std::vector<std::tuple<std::string, b
       failed += o.s == status::failed;
     }
     if (run + skipped == 0) continue;
-    os << "[node conformance] " << test::backend_label(b) << ": run " << run << " / passed " << passed
-       << " / failed " << failed << " / skipped " << skipped << "\n";
+    os << "[node conformance] " << test::backend_label(b) << ": run " << run << " / passed " << passed << " / failed "
+       << failed << " / skipped " << skipped << "\n";
     for (const auto& [name, rb, o] : rows)
       if (rb == b && o.s == status::skipped) os << "  skip " << name << ": " << o.message << "\n";
     for (const auto& [name, rb, o] : rows)
@@ -366,8 +383,7 @@ GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(node_conformance);
 TEST(node_conformance_summary, most_selected_cases_pass) {
   const auto& cases = all_cases();
   ASSERT_GE(cases.size(), 100u) << "expected the ONNX node tests under " << node_test_root()
-                                << " (Debian package libonnx-testdata); found " << cases.size()
-                                << " selected cases";
+                                << " (Debian package libonnx-testdata); found " << cases.size() << " selected cases";
   std::vector<std::tuple<std::string, backend_kind, outcome>> rows;
   for (const auto& c : cases)
     for (backend_kind b : {backend_kind::onednn, backend_kind::reference}) rows.emplace_back(c.name, b, run_case(c, b));
@@ -380,9 +396,8 @@ TEST(node_conformance_summary, most_selected_cases_pass) {
   for (backend_kind b : {backend_kind::onednn, backend_kind::reference}) {
     size_t passed = 0;
     for (const auto& [name, rb, o] : rows) passed += rb == b && o.s == status::passed;
-    EXPECT_GE(passed * 10, expected_supported * 8)
-        << test::backend_label(b) << ": only " << passed << " of " << expected_supported
-        << " expected-supported cases passed";
+    EXPECT_GE(passed * 10, expected_supported * 8) << test::backend_label(b) << ": only " << passed << " of "
+                                                   << expected_supported << " expected-supported cases passed";
   }
 }
 

@@ -121,7 +121,7 @@ uint16_t f32_to_f16_bits(float f) {
     // Subnormal half (or zero): value = abs_float / 2^-24, rounded to nearest even.
     float af;
     std::memcpy(&af, &abs, 4);
-    const float scaled = af * 16777216.0f;  // exact: power of two
+    const float scaled = af * 16777216.0f;   // exact: power of two
     const float r = std::nearbyint(scaled);  // default rounding mode: to nearest even
     return static_cast<uint16_t>(sign | static_cast<uint32_t>(r));
   }
@@ -172,15 +172,32 @@ std::vector<double> values_f64(const tensor& t) {
   for (int64_t i = 0; i < n; ++i) {
     double x = 0;
     switch (t.type) {
-      case dtype::f32: x = t.data<float>()[i]; break;
-      case dtype::f16: x = f16_bits_to_f32(t.data<uint16_t>()[i]); break;
-      case dtype::f64: x = t.data<double>()[i]; break;
-      case dtype::i64: x = static_cast<double>(t.data<int64_t>()[i]); break;
-      case dtype::i32: x = t.data<int32_t>()[i]; break;
-      case dtype::i8: x = t.data<int8_t>()[i]; break;
-      case dtype::u8: x = t.data<uint8_t>()[i]; break;
-      case dtype::boolean: x = t.data<uint8_t>()[i] != 0; break;
-      case dtype::unknown: break;
+      case dtype::f32:
+        x = t.data<float>()[i];
+        break;
+      case dtype::f16:
+        x = f16_bits_to_f32(t.data<uint16_t>()[i]);
+        break;
+      case dtype::f64:
+        x = t.data<double>()[i];
+        break;
+      case dtype::i64:
+        x = static_cast<double>(t.data<int64_t>()[i]);
+        break;
+      case dtype::i32:
+        x = t.data<int32_t>()[i];
+        break;
+      case dtype::i8:
+        x = t.data<int8_t>()[i];
+        break;
+      case dtype::u8:
+        x = t.data<uint8_t>()[i];
+        break;
+      case dtype::boolean:
+        x = t.data<uint8_t>()[i] != 0;
+        break;
+      case dtype::unknown:
+        break;
     }
     v[static_cast<size_t>(i)] = x;
   }
@@ -196,51 +213,86 @@ namespace {
 
 const char* onnx_type_name(int t) {
   switch (t) {
-    case onnx::TensorProto::FLOAT: return "FLOAT";
-    case onnx::TensorProto::UINT8: return "UINT8";
-    case onnx::TensorProto::INT8: return "INT8";
-    case onnx::TensorProto::UINT16: return "UINT16";
-    case onnx::TensorProto::INT16: return "INT16";
-    case onnx::TensorProto::INT32: return "INT32";
-    case onnx::TensorProto::INT64: return "INT64";
-    case onnx::TensorProto::STRING: return "STRING";
-    case onnx::TensorProto::BOOL: return "BOOL";
-    case onnx::TensorProto::FLOAT16: return "FLOAT16";
-    case onnx::TensorProto::DOUBLE: return "DOUBLE";
-    case onnx::TensorProto::UINT32: return "UINT32";
-    case onnx::TensorProto::UINT64: return "UINT64";
-    case onnx::TensorProto::COMPLEX64: return "COMPLEX64";
-    case onnx::TensorProto::COMPLEX128: return "COMPLEX128";
-    case onnx::TensorProto::BFLOAT16: return "BFLOAT16";
-    default: return "UNDEFINED";
+    case onnx::TensorProto::FLOAT:
+      return "FLOAT";
+    case onnx::TensorProto::UINT8:
+      return "UINT8";
+    case onnx::TensorProto::INT8:
+      return "INT8";
+    case onnx::TensorProto::UINT16:
+      return "UINT16";
+    case onnx::TensorProto::INT16:
+      return "INT16";
+    case onnx::TensorProto::INT32:
+      return "INT32";
+    case onnx::TensorProto::INT64:
+      return "INT64";
+    case onnx::TensorProto::STRING:
+      return "STRING";
+    case onnx::TensorProto::BOOL:
+      return "BOOL";
+    case onnx::TensorProto::FLOAT16:
+      return "FLOAT16";
+    case onnx::TensorProto::DOUBLE:
+      return "DOUBLE";
+    case onnx::TensorProto::UINT32:
+      return "UINT32";
+    case onnx::TensorProto::UINT64:
+      return "UINT64";
+    case onnx::TensorProto::COMPLEX64:
+      return "COMPLEX64";
+    case onnx::TensorProto::COMPLEX128:
+      return "COMPLEX128";
+    case onnx::TensorProto::BFLOAT16:
+      return "BFLOAT16";
+    default:
+      return "UNDEFINED";
   }
 }
 
 dtype dtype_of_onnx(int t) {
   switch (t) {
-    case onnx::TensorProto::FLOAT: return dtype::f32;
-    case onnx::TensorProto::FLOAT16: return dtype::f16;
-    case onnx::TensorProto::DOUBLE: return dtype::f64;
-    case onnx::TensorProto::INT64: return dtype::i64;
-    case onnx::TensorProto::INT32: return dtype::i32;
-    case onnx::TensorProto::INT8: return dtype::i8;
-    case onnx::TensorProto::UINT8: return dtype::u8;
-    case onnx::TensorProto::BOOL: return dtype::boolean;
-    default: return dtype::unknown;
+    case onnx::TensorProto::FLOAT:
+      return dtype::f32;
+    case onnx::TensorProto::FLOAT16:
+      return dtype::f16;
+    case onnx::TensorProto::DOUBLE:
+      return dtype::f64;
+    case onnx::TensorProto::INT64:
+      return dtype::i64;
+    case onnx::TensorProto::INT32:
+      return dtype::i32;
+    case onnx::TensorProto::INT8:
+      return dtype::i8;
+    case onnx::TensorProto::UINT8:
+      return dtype::u8;
+    case onnx::TensorProto::BOOL:
+      return dtype::boolean;
+    default:
+      return dtype::unknown;
   }
 }
 
 int onnx_of_dtype(dtype t) {
   switch (t) {
-    case dtype::f32: return onnx::TensorProto::FLOAT;
-    case dtype::f16: return onnx::TensorProto::FLOAT16;
-    case dtype::f64: return onnx::TensorProto::DOUBLE;
-    case dtype::i64: return onnx::TensorProto::INT64;
-    case dtype::i32: return onnx::TensorProto::INT32;
-    case dtype::i8: return onnx::TensorProto::INT8;
-    case dtype::u8: return onnx::TensorProto::UINT8;
-    case dtype::boolean: return onnx::TensorProto::BOOL;
-    case dtype::unknown: return onnx::TensorProto::UNDEFINED;
+    case dtype::f32:
+      return onnx::TensorProto::FLOAT;
+    case dtype::f16:
+      return onnx::TensorProto::FLOAT16;
+    case dtype::f64:
+      return onnx::TensorProto::DOUBLE;
+    case dtype::i64:
+      return onnx::TensorProto::INT64;
+    case dtype::i32:
+      return onnx::TensorProto::INT32;
+    case dtype::i8:
+      return onnx::TensorProto::INT8;
+    case dtype::u8:
+      return onnx::TensorProto::UINT8;
+    case dtype::boolean:
+      return onnx::TensorProto::BOOL;
+    case dtype::unknown:
+      return onnx::TensorProto::UNDEFINED;
   }
   return onnx::TensorProto::UNDEFINED;
 }
@@ -265,8 +317,8 @@ base::result<tensor> read_tensor_pb(const std::string& path) {
   tensor t;
   t.type = dtype_of_onnx(tp.data_type());
   if (t.type == dtype::unknown)
-    return make_error(errc::unsupported, "'" + path + "': element type " + onnx_type_name(tp.data_type()) +
-                                             " has no infer::dtype");
+    return make_error(errc::unsupported,
+                      "'" + path + "': element type " + onnx_type_name(tp.data_type()) + " has no infer::dtype");
   for (int64_t d : tp.dims()) {
     if (d < 0) return make_error(errc::corrupt, "'" + path + "': negative dim");
     t.shape.push_back(d);
@@ -275,8 +327,8 @@ base::result<tensor> read_tensor_pb(const std::string& path) {
   const size_t want = static_cast<size_t>(n) * dtype_size(t.type);
   t.bytes.resize(want);
   auto count_error = [&](int have) {
-    return make_error(errc::corrupt, "'" + path + "': " + std::to_string(have) + " values for shape " +
-                                         shape_str(t.shape));
+    return make_error(errc::corrupt,
+                      "'" + path + "': " + std::to_string(have) + " values for shape " + shape_str(t.shape));
   };
   if (tp.has_raw_data()) {
     if (tp.raw_data().size() != want) return count_error(static_cast<int>(tp.raw_data().size()));
@@ -301,10 +353,18 @@ base::result<tensor> read_tensor_pb(const std::string& path) {
       for (int64_t i = 0; i < n; ++i) {
         const int32_t v = tp.int32_data(static_cast<int>(i));
         switch (t.type) {
-          case dtype::f16: t.data<uint16_t>()[i] = static_cast<uint16_t>(v); break;
-          case dtype::i32: t.data<int32_t>()[i] = v; break;
-          case dtype::i8: t.data<int8_t>()[i] = static_cast<int8_t>(v); break;
-          default: t.data<uint8_t>()[i] = static_cast<uint8_t>(v); break;
+          case dtype::f16:
+            t.data<uint16_t>()[i] = static_cast<uint16_t>(v);
+            break;
+          case dtype::i32:
+            t.data<int32_t>()[i] = v;
+            break;
+          case dtype::i8:
+            t.data<int8_t>()[i] = static_cast<int8_t>(v);
+            break;
+          default:
+            t.data<uint8_t>()[i] = static_cast<uint8_t>(v);
+            break;
         }
       }
       break;
@@ -332,9 +392,18 @@ std::string serialise_model(const model& m) {
       auto* ap = np->add_attribute();
       ap->set_name(name);
       switch (a.k) {
-        case attribute::kind::i: ap->set_type(onnx::AttributeProto::INT); ap->set_i(a.i); break;
-        case attribute::kind::f: ap->set_type(onnx::AttributeProto::FLOAT); ap->set_f(a.f); break;
-        case attribute::kind::s: ap->set_type(onnx::AttributeProto::STRING); ap->set_s(a.s); break;
+        case attribute::kind::i:
+          ap->set_type(onnx::AttributeProto::INT);
+          ap->set_i(a.i);
+          break;
+        case attribute::kind::f:
+          ap->set_type(onnx::AttributeProto::FLOAT);
+          ap->set_f(a.f);
+          break;
+        case attribute::kind::s:
+          ap->set_type(onnx::AttributeProto::STRING);
+          ap->set_s(a.s);
+          break;
         case attribute::kind::ints:
           ap->set_type(onnx::AttributeProto::INTS);
           for (auto v : a.ints) ap->add_ints(v);
@@ -351,7 +420,9 @@ std::string serialise_model(const model& m) {
           ap->set_type(onnx::AttributeProto::TENSOR);
           fill_tensor_proto(a.t, name, ap->mutable_t());
           break;
-        case attribute::kind::unsupported: ap->set_type(onnx::AttributeProto::GRAPH); break;
+        case attribute::kind::unsupported:
+          ap->set_type(onnx::AttributeProto::GRAPH);
+          break;
       }
     }
   }
@@ -447,8 +518,7 @@ std::string compare_exact(const tensor& expected, const tensor& got) {
 
 std::string compare_allclose(const tensor& expected, const tensor& got, double rtol, double atol,
                              bool allow_dtype_change) {
-  return compare_with(expected, got, allow_dtype_change,
-                      [&](size_t, double e) { return atol + rtol * std::fabs(e); });
+  return compare_with(expected, got, allow_dtype_change, [&](size_t, double e) { return atol + rtol * std::fabs(e); });
 }
 
 std::string compare_bounded(const tensor& expected, const tensor& got, const std::vector<double>& bound) {

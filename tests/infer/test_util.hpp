@@ -36,9 +36,8 @@ class model_builder {
   model_builder& input(const std::string& name, shape_t dims, dtype t = dtype::f32);
   model_builder& output(const std::string& name, dtype t = dtype::f32);
   model_builder& initializer(const std::string& name, tensor t);
-  model_builder& add_node(const std::string& op_type, std::vector<std::string> inputs,
-                          std::vector<std::string> outputs, std::map<std::string, attribute> attrs = {},
-                          const std::string& name = "");
+  model_builder& add_node(const std::string& op_type, std::vector<std::string> inputs, std::vector<std::string> outputs,
+                          std::map<std::string, attribute> attrs = {}, const std::string& name = "");
   model& get() { return m_; }
   std::shared_ptr<model> build() const;  // a copy
 

@@ -29,15 +29,14 @@ raw_server answering(std::string reply) {
 }
 
 std::string with_length(const std::string& status_line, const std::string& body) {
-  return status_line + "\r\nContent-Length: " + std::to_string(body.size()) +
-         "\r\nConnection: close\r\n\r\n" + body;
+  return status_line + "\r\nContent-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
 }
 
 std::string chunked(const std::string& body) {
   char size[32];
   std::snprintf(size, sizeof size, "%zx", body.size());
-  return "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n" +
-         std::string(size) + "\r\n" + body + "\r\n0\r\n\r\n";
+  return "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n" + std::string(size) + "\r\n" +
+         body + "\r\n0\r\n\r\n";
 }
 
 curl_ptr handle_for(const std::string& url, long timeout_ms = 10000) {
@@ -167,8 +166,7 @@ TEST(net_handle, redirects_are_not_followed) {
 }
 
 TEST(net_handle, only_http_and_https) {
-  for (const char* url : {"file:///etc/passwd", "ftp://127.0.0.1/", "gopher://127.0.0.1/",
-                          "dict://127.0.0.1/"}) {
+  for (const char* url : {"file:///etc/passwd", "ftp://127.0.0.1/", "gopher://127.0.0.1/", "dict://127.0.0.1/"}) {
     auto r = get(url, 1000);
     ASSERT_FALSE(r.ok()) << url;
     EXPECT_EQ(r.err().code, errc::internal) << url << ": " << r.err().detail;
@@ -179,8 +177,7 @@ TEST(net_handle, proxy_environment_is_ignored) {
   auto server = answering(with_length("HTTP/1.1 200 OK", "direct"));
   auto proxy = answering(with_length("HTTP/1.1 200 OK", "PROXY"));
   const std::string proxy_url = proxy.url("");
-  for (const char* var : {"http_proxy", "HTTP_PROXY", "ALL_PROXY", "all_proxy"})
-    setenv(var, proxy_url.c_str(), 1);
+  for (const char* var : {"http_proxy", "HTTP_PROXY", "ALL_PROXY", "all_proxy"}) setenv(var, proxy_url.c_str(), 1);
   auto r = get(server.url("/"), 1000);
   for (const char* var : {"http_proxy", "HTTP_PROXY", "ALL_PROXY", "all_proxy"}) unsetenv(var);
   ASSERT_TRUE(r.ok()) << r.err().to_string();
@@ -225,14 +222,12 @@ TEST(net_handle, header_list_keeps_lines_in_order_and_none_is_null) {
 
 TEST(net_errc, timeouts_transport_and_the_rest) {
   EXPECT_EQ(errc_for(CURLE_OPERATION_TIMEDOUT), errc::timeout);
-  for (CURLcode rc : {CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY, CURLE_COULDNT_CONNECT,
-                      CURLE_SEND_ERROR, CURLE_RECV_ERROR, CURLE_GOT_NOTHING, CURLE_PARTIAL_FILE,
-                      CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION, CURLE_HTTP2,
-                      CURLE_HTTP2_STREAM})
+  for (CURLcode rc : {CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY, CURLE_COULDNT_CONNECT, CURLE_SEND_ERROR,
+                      CURLE_RECV_ERROR, CURLE_GOT_NOTHING, CURLE_PARTIAL_FILE, CURLE_SSL_CONNECT_ERROR,
+                      CURLE_PEER_FAILED_VERIFICATION, CURLE_HTTP2, CURLE_HTTP2_STREAM})
     EXPECT_EQ(errc_for(rc), errc::unavailable) << curl_easy_strerror(rc);
-  for (CURLcode rc : {CURLE_OK, CURLE_UNSUPPORTED_PROTOCOL, CURLE_URL_MALFORMAT, CURLE_WRITE_ERROR,
-                      CURLE_OUT_OF_MEMORY, CURLE_BAD_FUNCTION_ARGUMENT, CURLE_FILESIZE_EXCEEDED,
-                      static_cast<CURLcode>(9999)})
+  for (CURLcode rc : {CURLE_OK, CURLE_UNSUPPORTED_PROTOCOL, CURLE_URL_MALFORMAT, CURLE_WRITE_ERROR, CURLE_OUT_OF_MEMORY,
+                      CURLE_BAD_FUNCTION_ARGUMENT, CURLE_FILESIZE_EXCEEDED, static_cast<CURLcode>(9999)})
     EXPECT_EQ(errc_for(rc), errc::internal) << static_cast<int>(rc);
 }
 

@@ -24,19 +24,23 @@ struct sample {
 // The scene at face millimetres (x right, y down, origin at the eye midpoint).
 sample scene(double x, double y, const portrait_options& o, double wx, double wy) {
   const auto& f = o.face;
-  sample s{{double(o.wall.r) + 10 * std::sin(wx * 0.013), double(o.wall.g) + 10 * std::sin(wy * 0.011), double(o.wall.b)}, 0};
+  sample s{
+      {double(o.wall.r) + 10 * std::sin(wx * 0.013), double(o.wall.g) + 10 * std::sin(wy * 0.011), double(o.wall.b)},
+      0};
   auto set = [&](double r, double g, double b) {
     s.rgb[0] = r, s.rgb[1] = g, s.rgb[2] = b;
     s.a = 1;
   };
   const double tex = 6 * std::sin(x * 1.3) * std::sin(y * 1.7);
-  if (in_ellipse(x, y, 0, 260, 230, 110) || (std::fabs(x) <= 35 && y >= 90 && y <= 170)) set(40 + tex, 60 + tex, 110 + tex);  // shirt
-  if (std::fabs(x) <= 35 && y >= 90 && y <= 160) set(205 + tex, 160 + tex, 135 + tex);                                        // neck
+  if (in_ellipse(x, y, 0, 260, 230, 110) || (std::fabs(x) <= 35 && y >= 90 && y <= 170))
+    set(40 + tex, 60 + tex, 110 + tex);                                                 // shirt
+  if (std::fabs(x) <= 35 && y >= 90 && y <= 160) set(205 + tex, 160 + tex, 135 + tex);  // neck
   const double crown = f.crown_mm;
-  if (in_ellipse(x, y, 0, -20, 85, crown - 20) && y < 60) set(60 + tex, 45 + tex, 30 + tex);     // hair
-  if (in_ellipse(x, y, 0, 22, 72, 90)) {                                                                                        // face
+  if (in_ellipse(x, y, 0, -20, 85, crown - 20) && y < 60) set(60 + tex, 45 + tex, 30 + tex);  // hair
+  if (in_ellipse(x, y, 0, 22, 72, 90)) {                                                      // face
     set(215 + tex, 170 + tex, 145 + tex);
-    if (x < 0) for (double& c : s.rgb) c *= o.left_cheek_gain;
+    if (x < 0)
+      for (double& c : s.rgb) c *= o.left_cheek_gain;
   }
   if (y > -16 && y < -10 && std::fabs(x) > 16 && std::fabs(x) < 47) set(50, 35, 25);  // brows
   for (const double ex : {-31.5, 31.5}) {
@@ -89,7 +93,8 @@ portrait make_portrait(const portrait_options& o) {
           acc_a += s.a;
         }
       uint8_t* d = p.rgb.px.data() + (size_t(y) * o.width + x) * 3;
-      for (int k = 0; k < 3; ++k) d[k] = static_cast<uint8_t>(std::clamp(std::lround(acc[k] / 4 * o.brightness), 0L, 255L));
+      for (int k = 0; k < 3; ++k)
+        d[k] = static_cast<uint8_t>(std::clamp(std::lround(acc[k] / 4 * o.brightness), 0L, 255L));
       p.alpha.at(x, y) = static_cast<float>(acc_a / 4);
     }
   p.photo = std::move(idphoto::image::from_pixels(p.rgb.px, o.width, o.height, 3).value());
@@ -98,7 +103,8 @@ portrait make_portrait(const portrait_options& o) {
   auto box_of = [](const idphoto::pipeline::synthetic_face& sf) {
     idphoto::face::detection d;
     const double r = sf.eye_distance_px * 1.2;
-    d.x0 = float(sf.centre_x - r), d.x1 = float(sf.centre_x + r), d.y0 = float(sf.centre_y - r * 0.8), d.y1 = float(sf.centre_y + r * 1.6);
+    d.x0 = float(sf.centre_x - r), d.x1 = float(sf.centre_x + r), d.y0 = float(sf.centre_y - r * 0.8),
+    d.y1 = float(sf.centre_y + r * 1.6);
     d.score = 0.95f;
     return d;
   };

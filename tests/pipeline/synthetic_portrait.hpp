@@ -12,7 +12,7 @@ namespace synth {
 
 struct portrait_options {
   int width = 900, height = 1200;
-  idphoto::pipeline::synthetic_face face;  // centre, scale, pose, eyes, mouth, crown
+  idphoto::pipeline::synthetic_face face;    // centre, scale, pose, eyes, mouth, crown
   idphoto::image::rgb8 wall{190, 170, 150};  // the photo's own background (not an allowed ID colour)
   double brightness = 1.0;                   // multiplies every pixel (under-exposure)
   double left_cheek_gain = 1.0;              // multiplies the image-left half of the face (uneven light)
@@ -24,8 +24,8 @@ struct portrait {
   idphoto::pipeline::rgb8_plane rgb;     // the same pixels
   idphoto::pipeline::alpha_plane alpha;  // person mask, photo size
   idphoto::face::mesh mesh;
-  std::vector<idphoto::face::detection> faces;    // a box per drawn face
-  idphoto::pipeline::vec2 crown;         // the true crown, photo pixels
+  std::vector<idphoto::face::detection> faces;  // a box per drawn face
+  idphoto::pipeline::vec2 crown;                // the true crown, photo pixels
 };
 
 // Draws the portrait (2x2 supersampled). Shapes are defined in the face's millimetres and

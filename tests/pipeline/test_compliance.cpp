@@ -64,9 +64,24 @@ TEST(compliance, a_good_portrait_passes_every_rule) {
   gen::init();
   auto f = run(synth::make_portrait(good()));
   EXPECT_EQ(f.compliance.overall, pipeline::verdict::pass) << failing(f.compliance);
-  if (const char* dir = std::getenv("IDPHOTO_DUMP_DIR")) gen::write_file(std::string(dir) + "/framed-icao.png", f.file.bytes);  // to look at
-  const char* ids[] = {"one_face", "head_height", "eye_line", "centring", "roll", "yaw", "pitch", "eyes_open", "mouth_closed", "sharpness",
-                       "exposure", "lighting_balance", "source_resolution", "frame_filled", "background_colour", "cutout_confidence"};
+  if (const char* dir = std::getenv("IDPHOTO_DUMP_DIR"))
+    gen::write_file(std::string(dir) + "/framed-icao.png", f.file.bytes);  // to look at
+  const char* ids[] = {"one_face",
+                       "head_height",
+                       "eye_line",
+                       "centring",
+                       "roll",
+                       "yaw",
+                       "pitch",
+                       "eyes_open",
+                       "mouth_closed",
+                       "sharpness",
+                       "exposure",
+                       "lighting_balance",
+                       "source_resolution",
+                       "frame_filled",
+                       "background_colour",
+                       "cutout_confidence"};
   ASSERT_EQ(f.compliance.rules.size(), std::size(ids));
   for (size_t i = 0; i < std::size(ids); ++i) EXPECT_EQ(f.compliance.rules[i].rule, ids[i]);
   // The JSON carries the same rows.
@@ -87,7 +102,8 @@ TEST(compliance, rotated_20_degrees) {
   auto o = good();
   o.face.roll_deg = 20;
   auto f = run(synth::make_portrait(o));
-  if (const char* dir = std::getenv("IDPHOTO_DUMP_DIR")) gen::write_file(std::string(dir) + "/framed-rotated.png", f.file.bytes);
+  if (const char* dir = std::getenv("IDPHOTO_DUMP_DIR"))
+    gen::write_file(std::string(dir) + "/framed-rotated.png", f.file.bytes);
   expect_fails(f, "roll", false);
   expect_passes(f, {"head_height", "eye_line", "one_face", "eyes_open"});
   EXPECT_NEAR(f.compliance.find("roll")->value, 20, 0.05);
@@ -143,7 +159,8 @@ TEST(compliance, head_cut_at_the_top) {
   auto o = good();
   o.face.centre_y = 180;  // the hair's top would be ~100 px above the photo
   auto f = run(synth::make_portrait(o));
-  if (const char* dir = std::getenv("IDPHOTO_DUMP_DIR")) gen::write_file(std::string(dir) + "/framed-cut.png", f.file.bytes);
+  if (const char* dir = std::getenv("IDPHOTO_DUMP_DIR"))
+    gen::write_file(std::string(dir) + "/framed-cut.png", f.file.bytes);
   expect_fails(f, "head_height", true);
   expect_fails(f, "frame_filled", true);
   EXPECT_GT(f.compliance.find("frame_filled")->value, 0.01);

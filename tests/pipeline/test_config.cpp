@@ -26,7 +26,9 @@ fs::path temp_dir(const std::string& tag) {
 
 void write(const fs::path& p, const std::string& s) { std::ofstream(p, std::ios::binary) << s; }
 
-bool same(const idphoto::image::rgb8& a, const idphoto::image::rgb8& b) { return a.r == b.r && a.g == b.g && a.b == b.b; }
+bool same(const idphoto::image::rgb8& a, const idphoto::image::rgb8& b) {
+  return a.r == b.r && a.g == b.g && a.b == b.b;
+}
 
 }  // namespace
 
@@ -66,10 +68,30 @@ TEST(pipeline_parse_background, hex_upper_lower_mixed) {
 
 TEST(pipeline_parse_background, bad_strings) {
   // Names are lower case only; hex needs '#' and exactly six hex digits.
-  const std::string bad[] = {"",        "#",        "#FFF",     "#12345",  "#1234567", "00FF00",  "#GG0000", "#00FF0G",
-                             "# 00FF0", "#00FF00 ", " #00FF00", "Blue",    "BLUE",     "blue ",   "bluee",   "green",
-                             "#-12345", "#+12345",  "0x00FF00", "rgb(0,255,0)", std::string("#00\0FF0", 7),
-                             std::string(10000, 'a'), "\xff\xfe", "none\n"};
+  const std::string bad[] = {"",
+                             "#",
+                             "#FFF",
+                             "#12345",
+                             "#1234567",
+                             "00FF00",
+                             "#GG0000",
+                             "#00FF0G",
+                             "# 00FF0",
+                             "#00FF00 ",
+                             " #00FF00",
+                             "Blue",
+                             "BLUE",
+                             "blue ",
+                             "bluee",
+                             "green",
+                             "#-12345",
+                             "#+12345",
+                             "0x00FF00",
+                             "rgb(0,255,0)",
+                             std::string("#00\0FF0", 7),
+                             std::string(10000, 'a'),
+                             "\xff\xfe",
+                             "none\n"};
   for (const auto& s : bad) {
     auto r = parse_background(s);
     ASSERT_FALSE(r.ok()) << "'" << s << "'";
@@ -110,13 +132,15 @@ TEST(pipeline_resolve_model, unknown_name) {
     EXPECT_EQ(r.err().code, errc::not_found) << n;
   }
   auto r = resolve_model("u2net", "/nonexistent");
-  EXPECT_NE(r.err().detail.find("isnet-general-fp16"), std::string::npos) << "lists the known names: " << r.err().detail;
+  EXPECT_NE(r.err().detail.find("isnet-general-fp16"), std::string::npos)
+      << "lists the known names: " << r.err().detail;
   EXPECT_NE(r.err().detail.find("'u2net'"), std::string::npos);
 }
 
 TEST(pipeline_resolve_model, missing_file_and_directory) {
   auto dir = temp_dir("missing");
-  for (std::string p : {(dir / "nope.onnx").string(), std::string("nope.onnx"), dir.string(), (dir / "sub/x.onnx").string()}) {
+  for (std::string p :
+       {(dir / "nope.onnx").string(), std::string("nope.onnx"), dir.string(), (dir / "sub/x.onnx").string()}) {
     auto r = resolve_model(p, "/nonexistent");
     ASSERT_FALSE(r.ok()) << p;
     EXPECT_EQ(r.err().code, errc::not_found) << p;
@@ -288,16 +312,16 @@ TEST(pipeline_face_detector, no_face_in_flat_noise_or_empty) {
 TEST(pipeline_model_size, follows_the_subject_unless_fixed) {
   pipeline_config c;  // defaults: auto, 640, 384 at a face >= 75% of the width or no face
   EXPECT_EQ(c.model_size_px, 0);
-  EXPECT_EQ(choose_model_size(c, 0.0), 384);    // no face (the coverage retry covers far subjects)
-  EXPECT_EQ(choose_model_size(c, 0.4), 640);    // half-body
+  EXPECT_EQ(choose_model_size(c, 0.0), 384);  // no face (the coverage retry covers far subjects)
+  EXPECT_EQ(choose_model_size(c, 0.4), 640);  // half-body
   EXPECT_EQ(choose_model_size(c, 0.749), 640);
-  EXPECT_EQ(choose_model_size(c, 0.75), 384);   // a tight face crop
+  EXPECT_EQ(choose_model_size(c, 0.75), 384);  // a tight face crop
   EXPECT_EQ(choose_model_size(c, 1.0), 384);
-  c.model_size_px = 512;                        // a fixed size wins over the rule
+  c.model_size_px = 512;  // a fixed size wins over the rule
   EXPECT_EQ(choose_model_size(c, 0.9), 512);
   EXPECT_EQ(choose_model_size(c, 0.1), 512);
   c.model_size_px = 0;
-  c.tight_face_fraction = 0;                    // 0 = never tight
+  c.tight_face_fraction = 0;  // 0 = never tight
   EXPECT_EQ(choose_model_size(c, 0.95), 640);
   c.auto_no_face_size_px = 512;
   EXPECT_EQ(choose_model_size(c, 0.0), 512);

@@ -24,7 +24,9 @@ void true_fg(int x, int y, double f[3]) {
 const double bg[3] = {30, 200, 60};
 
 // Alpha: 1 for x < 40, a linear ramp to 0 over x in [40, 40 + ramp_px), 0 beyond.
-float ramp_alpha(int x, int ramp_px) { return static_cast<float>(std::clamp(1.0 - (x - 39) / double(ramp_px), 0.0, 1.0)); }
+float ramp_alpha(int x, int ramp_px) {
+  return static_cast<float>(std::clamp(1.0 - (x - 39) / double(ramp_px), 0.0, 1.0));
+}
 
 struct scene {
   rgb8_plane photo;
@@ -32,7 +34,8 @@ struct scene {
 };
 
 scene composite(int ramp_px = 8) {
-  scene s{{W, H, std::vector<uint8_t>(static_cast<size_t>(W) * H * 3)}, {W, H, std::vector<float>(static_cast<size_t>(W) * H)}};
+  scene s{{W, H, std::vector<uint8_t>(static_cast<size_t>(W) * H * 3)},
+          {W, H, std::vector<float>(static_cast<size_t>(W) * H)}};
   for (int y = 0; y < H; ++y)
     for (int x = 0; x < W; ++x) {
       const float a = ramp_alpha(x, ramp_px);
@@ -40,7 +43,8 @@ scene composite(int ramp_px = 8) {
       double f[3];
       true_fg(x, y, f);
       for (int c = 0; c < 3; ++c)
-        s.photo.px[(static_cast<size_t>(y) * W + x) * 3 + c] = static_cast<uint8_t>(std::lround(a * f[c] + (1 - a) * bg[c]));
+        s.photo.px[(static_cast<size_t>(y) * W + x) * 3 + c] =
+            static_cast<uint8_t>(std::lround(a * f[c] + (1 - a) * bg[c]));
     }
   return s;
 }

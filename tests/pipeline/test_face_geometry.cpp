@@ -44,7 +44,7 @@ TEST(face_geometry, eye_and_mouth_openings) {
   sf.mouth_gap_mm = 20;
   auto f = pipeline::measure_face(pipeline::make_synthetic_mesh(sf));
   ASSERT_TRUE(f.ok());
-  EXPECT_LT(f->eye_open, 0.01);   // 0.6 mm over ~112 mm
+  EXPECT_LT(f->eye_open, 0.01);    // 0.6 mm over ~112 mm
   EXPECT_GT(f->mouth_open, 0.15);  // 20 mm over ~112 mm
 }
 
@@ -154,12 +154,15 @@ TEST(face_geometry, pose_error_on_synthetic_faces) {
     const char* what;
     double shape, noise;
     bool persp;
-  } runs[] = {{"perspective only", 0, 0, true}, {"landmark noise 1 %", 0, 0.01, false}, {"face shape 3 mm", 3, 0, false}, {"all three", 3, 0.01, true}};
+  } runs[] = {{"perspective only", 0, 0, true},
+              {"landmark noise 1 %", 0, 0.01, false},
+              {"face shape 3 mm", 3, 0, false},
+              {"all three", 3, 0.01, true}};
   pose_errors all;
   for (const auto& r : runs) {
     const auto e = pose_check(r.shape, r.noise, r.persp);
-    std::printf("pose error, %-20s yaw mean %.2f p95 %.2f max %.2f | pitch mean %.2f p95 %.2f max %.2f (deg)\n", r.what, e.mean_yaw, e.p95_yaw,
-                e.max_yaw, e.mean_pitch, e.p95_pitch, e.max_pitch);
+    std::printf("pose error, %-20s yaw mean %.2f p95 %.2f max %.2f | pitch mean %.2f p95 %.2f max %.2f (deg)\n", r.what,
+                e.mean_yaw, e.p95_yaw, e.max_yaw, e.mean_pitch, e.p95_pitch, e.max_pitch);
     all = e;
   }
   EXPECT_LT(all.mean_yaw, 3.0);

@@ -22,7 +22,8 @@ synth::portrait_options base_options() {
   return o;
 }
 
-base::result<pipeline::framed_photo> frame(const synth::portrait& p, const std::string& spec_name, pipeline::frame_options fo = {}) {
+base::result<pipeline::framed_photo> frame(const synth::portrait& p, const std::string& spec_name,
+                                           pipeline::frame_options fo = {}) {
   auto spec = pipeline::resolve_spec(spec_name);
   if (!spec.ok()) return spec.err();
   return pipeline::frame_photo(p.photo, p.alpha, 1.0, p.mesh, p.faces, *spec, fo);
@@ -87,7 +88,8 @@ TEST(frame, head_and_eyes_at_their_band_centres) {
     EXPECT_TRUE(eyes->pass) << name << " eye line " << eyes->value;
     // The eye line is at its band centre, unless the 3 % top margin moved it (inside the band).
     const double crown_y = r->transform.to_output(r->face.crown).y;
-    if (crown_y > 0.03 * spec->height_px + 1) EXPECT_NEAR(eyes->value, spec->eyes.centre(), 1.0 / spec->height_px) << name;
+    if (crown_y > 0.03 * spec->height_px + 1)
+      EXPECT_NEAR(eyes->value, spec->eyes.centre(), 1.0 / spec->height_px) << name;
     else EXPECT_NEAR(crown_y, 0.03 * spec->height_px, 1.0) << name;
     EXPECT_TRUE(r->compliance.find("centring")->pass) << name;
   }
@@ -110,7 +112,10 @@ TEST(frame, follows_shifted_scaled_and_rotated_copies) {
   struct variant {
     const char* what;
     double dx, dy, k, roll;
-  } vs[] = {{"shifted", -120, 90, 1, 0}, {"scaled 1.5x", 0, 0, 1.5, 0}, {"scaled 0.8x", 0, 0, 0.8, 0}, {"rotated 12 deg", 0, 0, 1, 12},
+  } vs[] = {{"shifted", -120, 90, 1, 0},
+            {"scaled 1.5x", 0, 0, 1.5, 0},
+            {"scaled 0.8x", 0, 0, 0.8, 0},
+            {"rotated 12 deg", 0, 0, 1, 12},
             {"rotated -20 deg, shifted, scaled", 60, -40, 1.25, -20}};
   for (const auto& v : vs) {
     auto o = base;
@@ -139,7 +144,8 @@ TEST(frame, follows_shifted_scaled_and_rotated_copies) {
     const int w = r->width;
     for (int y = static_cast<int>(e0l.y - 60); y < static_cast<int>(c0.y); ++y)
       for (int x = static_cast<int>(e0l.x - 40); x < static_cast<int>(e0r.x + 40); ++x)
-        for (int k = 0; k < 3; ++k, ++n) diff += std::fabs(double(a[(size_t(y) * w + x) * 3 + k]) - b[(size_t(y) * w + x) * 3 + k]);
+        for (int k = 0; k < 3; ++k, ++n)
+          diff += std::fabs(double(a[(size_t(y) * w + x) * 3 + k]) - b[(size_t(y) * w + x) * 3 + k]);
     EXPECT_LT(diff / n, 6.0) << v.what << ": mean absolute difference in the face";
   }
 }

@@ -49,7 +49,8 @@ void expect_bad(const std::string& spec, const std::string& needle) {
 TEST(id_spec, builtin_catalogue_loads) {
   const auto& cat = pipeline::builtin_catalogue();
   ASSERT_TRUE(cat.ok()) << cat.err().to_string();
-  for (const char* n : {"icao-35x45", "uk-35x45", "us-2x2", "canada-50x70", "china-33x48", "india-35x45", "schengen-visa", "card"})
+  for (const char* n :
+       {"icao-35x45", "uk-35x45", "us-2x2", "canada-50x70", "china-33x48", "india-35x45", "schengen-visa", "card"})
     EXPECT_NE(cat->find(n), nullptr) << n;
 }
 
@@ -58,8 +59,8 @@ TEST(id_spec, exact_pixels_of_every_spec) {
     const char* name;
     int w, h;
     double dpi;
-  } want[] = {{"icao-35x45", 413, 531, 300}, {"uk-35x45", 413, 531, 300},    {"us-2x2", 600, 600, 300},
-              {"canada-50x70", 591, 827, 300}, {"china-33x48", 390, 567, 300}, {"india-35x45", 630, 810, 457.2},
+  } want[] = {{"icao-35x45", 413, 531, 300},    {"uk-35x45", 413, 531, 300},    {"us-2x2", 600, 600, 300},
+              {"canada-50x70", 591, 827, 300},  {"china-33x48", 390, 567, 300}, {"india-35x45", 630, 810, 457.2},
               {"schengen-visa", 413, 531, 300}, {"card", 260, 334, 300}};
   const auto& cat = pipeline::builtin_catalogue();
   ASSERT_TRUE(cat.ok());
@@ -167,10 +168,25 @@ TEST(id_spec, custom_specs) {
   auto d = pipeline::resolve_spec("custom:35x45mm", 600);
   ASSERT_TRUE(d.ok());
   EXPECT_EQ(d->width_px, 827);
-  for (const char* bad : {"custom:", "custom:35x45", "custom:35mm", "custom:-35x45mm", "custom:0x45mm", "custom:35x45mm,head=36-32",
-                          "custom:35x45mm,head=32-60", "custom:35x45mm,eyes=50-120%", "custom:35x45mm,bg=pink", "custom:35x45mm,bg=#12345",
-                          "custom:35x45mm,dpi=10", "custom:35x45mm,foo=1", "custom:35x45mm,head", "custom:nanxnanmm", "custom:1e9x1e9mm",
-                          "custom:35x45mm,max-kb=1.5", "custom:35.5x45.5px", "custom:5x5px", "custom:35x45mm,format=gif",
+  for (const char* bad : {"custom:",
+                          "custom:35x45",
+                          "custom:35mm",
+                          "custom:-35x45mm",
+                          "custom:0x45mm",
+                          "custom:35x45mm,head=36-32",
+                          "custom:35x45mm,head=32-60",
+                          "custom:35x45mm,eyes=50-120%",
+                          "custom:35x45mm,bg=pink",
+                          "custom:35x45mm,bg=#12345",
+                          "custom:35x45mm,dpi=10",
+                          "custom:35x45mm,foo=1",
+                          "custom:35x45mm,head",
+                          "custom:nanxnanmm",
+                          "custom:1e9x1e9mm",
+                          "custom:35x45mm,max-kb=1.5",
+                          "custom:35.5x45.5px",
+                          "custom:5x5px",
+                          "custom:35x45mm,format=gif",
                           "custom:35x45mm,top=30-40,head=32-36"}) {
     auto r = pipeline::resolve_spec(bad);
     EXPECT_FALSE(r.ok()) << bad;
@@ -192,8 +208,10 @@ TEST(id_spec, loader_refuses_missing_fields) {
   expect_bad(spec_text(R"("head": {"min": 32, "max": 36, "unit": "mm", "source": "idphoto"},)", ""), "head: missing");
   expect_bad(spec_text(R"("dpi": {"value": 300, "source": "idphoto"}, )", ""), "missing pixels or dpi");
   expect_bad(spec_text(R"("unit": "mm", "source": "idphoto"},
-    "dpi")", R"("unit": "mm"},
-    "dpi")"), "size.source: missing");
+    "dpi")",
+                       R"("unit": "mm"},
+    "dpi")"),
+             "size.source: missing");
   expect_bad(spec_text(R"("colours": ["white"])", R"("colours": [])"), "empty");
 }
 
@@ -214,7 +232,9 @@ TEST(id_spec, loader_refuses_unknown_names_and_types) {
   expect_bad(spec_text(R"("colours": ["white"])", R"("colours": ["chartreuse"])"), "unknown colour");
   expect_bad(spec_text(R"("colours": ["white"])", R"("colours": ["white", "white"])"), "duplicate colour");
   expect_bad(spec_text(R"("title": "T")", R"("title": "T", "titel": "x")"), "unknown key");
-  expect_bad(spec_text(R"("dpi": {"value": 300, "source": "idphoto"})", R"("dpi": {"value": 300, "source": "my-blog"})"), "unknown source");
+  expect_bad(
+      spec_text(R"("dpi": {"value": 300, "source": "idphoto"})", R"("dpi": {"value": 300, "source": "my-blog"})"),
+      "unknown source");
   expect_bad(spec_text(R"("width": 35)", R"("width": "35")"), "must be a number");
   expect_bad(spec_text(R"("title": "T")", R"("title": 7)"), "must be a string");
   expect_bad(spec_text(R"("title": "T")", "\"title\": \"a\\u0001b\""), "control character");

@@ -108,13 +108,12 @@ TEST(pipeline_to_model_input, letterbox_geometry_and_padding) {
     int cx, cy, cw, ch;
   };
   const geo_case cases[] = {
-      {4, 2, 8, 0, 2, 8, 4},    // landscape 2:1
-      {2, 4, 8, 2, 0, 4, 8},    // portrait 1:2
-      {3, 1, 8, 0, 2, 8, 3},    // 8/3 = 2.67 rounds to 3 rows, centred (5 / 2 = 2)
-      {5, 5, 8, 0, 0, 8, 8},    // square: no padding
-      {100, 1, 8, 0, 3, 8, 1},  // a sliver keeps at least one row
-      {1, 1, 16, 0, 0, 16, 16},
-      {7, 3, 32, 0, 9, 32, 14},  // 32 * 3 / 7 = 13.7 -> 14, (32 - 14) / 2 = 9
+      {4, 2, 8, 0, 2, 8, 4},                               // landscape 2:1
+      {2, 4, 8, 2, 0, 4, 8},                               // portrait 1:2
+      {3, 1, 8, 0, 2, 8, 3},                               // 8/3 = 2.67 rounds to 3 rows, centred (5 / 2 = 2)
+      {5, 5, 8, 0, 0, 8, 8},                               // square: no padding
+      {100, 1, 8, 0, 3, 8, 1},                             // a sliver keeps at least one row
+      {1, 1, 16, 0, 0, 16, 16}, {7, 3, 32, 0, 9, 32, 14},  // 32 * 3 / 7 = 13.7 -> 14, (32 - 14) / 2 = 9
   };
   for (const auto& k : cases) {
     SCOPED_TRACE(std::to_string(k.w) + "x" + std::to_string(k.h) + " in " + std::to_string(k.S));
@@ -130,7 +129,9 @@ TEST(pipeline_to_model_input, letterbox_geometry_and_padding) {
         for (int x = 0; x < k.S; ++x) {
           const bool inside = x >= k.cx && x < k.cx + k.cw && y >= k.cy && y < k.cy + k.ch;
           if (inside) ASSERT_NEAR(at(mi->t, c, y, x), (250 - 128) / 256.f, 1.f / 256) << x << "," << y;
-          else ASSERT_EQ(at(mi->t, c, y, x), 0.f) << "padding is the mean colour, 0 after normalisation: " << x << "," << y;
+          else
+            ASSERT_EQ(at(mi->t, c, y, x), 0.f)
+                << "padding is the mean colour, 0 after normalisation: " << x << "," << y;
         }
   }
 }
@@ -174,7 +175,8 @@ TEST(pipeline_mask_from_output, wrong_shapes_refused) {
   const int S = 8;
   const model_input mi = input_with(S, 0, 0, S, S);
   const idphoto::infer::shape_t shapes[] = {
-      {1, 1, S, S + 1}, {1, 1, S - 1, S}, {1, 2, S, S}, {2, 1, S, S}, {1, 1, S, S, 1}, {S, S}, {1, S * S}, {}, {1, 1, 0, 0},
+      {1, 1, S, S + 1}, {1, 1, S - 1, S}, {1, 2, S, S}, {2, 1, S, S}, {1, 1, S, S, 1},
+      {S, S},           {1, S * S},       {},           {1, 1, 0, 0},
   };
   for (const auto& s : shapes) {
     tensor t = tensor::zeros(dtype::f32, s);

@@ -10,7 +10,9 @@ using namespace idphoto::pipeline;
 
 namespace {
 
-alpha_plane blank(int w, int h, float v = 0.f) { return alpha_plane{w, h, std::vector<float>(static_cast<size_t>(w) * h, v)}; }
+alpha_plane blank(int w, int h, float v = 0.f) {
+  return alpha_plane{w, h, std::vector<float>(static_cast<size_t>(w) * h, v)};
+}
 
 void fill_rect(alpha_plane& p, int x0, int y0, int w, int h, float v) {
   for (int y = y0; y < y0 + h; ++y)
@@ -252,8 +254,8 @@ TEST(pipeline_person_only, edge_object_beside_the_head_removed) {
   const box face{80, 20, 40, 40};
   auto r = person_only(a, {face});
   EXPECT_GT(r.side_cut_px, 0);
-  EXPECT_EQ(sum_rect(r.alpha, 0, 0, 36, 140), 0.0);            // flag gone (a few px of halo may stay)
-  EXPECT_EQ(sum_rect(r.alpha, 75, 10, 50, 70), 50.0 * 70);     // head kept
+  EXPECT_EQ(sum_rect(r.alpha, 0, 0, 36, 140), 0.0);         // flag gone (a few px of halo may stay)
+  EXPECT_EQ(sum_rect(r.alpha, 75, 10, 50, 70), 50.0 * 70);  // head kept
   // The body below the shoulder line is kept whole, its strong side beside the head too (its
   // top rows beside the head, rows 80..83 left of x = 48, touch the flag there and go with it).
   EXPECT_EQ(sum_rect(r.alpha, 40, 84, 120, 116), 120.0 * 116);

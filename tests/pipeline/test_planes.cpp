@@ -49,8 +49,8 @@ std::vector<double> naive_bilinear(const alpha_plane& in, int w, int h) {
       const int x0 = static_cast<int>(std::floor(cx)), y0 = static_cast<int>(std::floor(cy));
       const int x1 = std::min(x0 + 1, in.width - 1), y1 = std::min(y0 + 1, in.height - 1);
       const double fx = cx - x0, fy = cy - y0;
-      out[static_cast<size_t>(y) * w + x] = (1 - fy) * ((1 - fx) * src(x0, y0) + fx * src(x1, y0)) +
-                                            fy * ((1 - fx) * src(x0, y1) + fx * src(x1, y1));
+      out[static_cast<size_t>(y) * w + x] =
+          (1 - fy) * ((1 - fx) * src(x0, y0) + fx * src(x1, y0)) + fy * ((1 - fx) * src(x0, y1) + fx * src(x1, y1));
     }
   return out;
 }
@@ -124,7 +124,8 @@ TEST(pipeline_resize_alpha, matches_naive_bilinear_on_random_planes) {
   const int out_sizes[][2] = {{1, 1}, {2, 7}, {9, 3}, {13, 13}, {31, 47}, {100, 61}, {640, 3}};
   for (auto [iw, ih] : in_sizes)
     for (auto [ow, oh] : out_sizes) {
-      SCOPED_TRACE(std::to_string(iw) + "x" + std::to_string(ih) + " -> " + std::to_string(ow) + "x" + std::to_string(oh));
+      SCOPED_TRACE(std::to_string(iw) + "x" + std::to_string(ih) + " -> " + std::to_string(ow) + "x" +
+                   std::to_string(oh));
       alpha_plane in{iw, ih, random_plane(iw, ih, rng)};
       auto out = resize_alpha(in, ow, oh);
       ASSERT_EQ(out.width, ow);

@@ -32,8 +32,8 @@ std::string broker_url() {
 }
 
 int broker_script(const std::string& cmd) {
-  std::string line = std::string(IDPHOTO_SOURCE_DIR) + "/scripts/rabbitmq-test-server " + cmd + " '" +
-                     broker_dir() + "' >/dev/null";
+  std::string line =
+      std::string(IDPHOTO_SOURCE_DIR) + "/scripts/rabbitmq-test-server " + cmd + " '" + broker_dir() + "' >/dev/null";
   return std::system(line.c_str());
 }
 
@@ -133,11 +133,14 @@ TEST_F(queue_broker, nack_requeue_counts_deliveries_and_past_the_limit_dead_lett
   }
   EXPECT_EQ(deliveries, c_.delivery_limit + 1) << "the first delivery plus delivery_limit returns";
   std::optional<dead_letter> dl;
-  ASSERT_TRUE(eventually([&] {
-    auto r = q->next_dead_letter();
-    if (r.ok() && *r) dl = **r;
-    return dl.has_value();
-  }, 10s)) << "no dead letter";
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto r = q->next_dead_letter();
+        if (r.ok() && *r) dl = **r;
+        return dl.has_value();
+      },
+      10s))
+      << "no dead letter";
   EXPECT_EQ(dl->job_id, "flaky-job");
   EXPECT_EQ(dl->reason, "delivery_limit");
   ASSERT_TRUE(q->ack_dead_letter(*dl).ok());
@@ -161,11 +164,13 @@ TEST_F(queue_broker, reject_sends_to_the_dead_letter_queue_at_once) {
   EXPECT_EQ(next->job_id, "good-photo") << "a rejected message is not redelivered";
   ASSERT_TRUE(q->ack(*next).ok());
   std::optional<dead_letter> dl;
-  ASSERT_TRUE(eventually([&] {
-    auto r = q->next_dead_letter();
-    if (r.ok() && *r) dl = **r;
-    return dl.has_value();
-  }, 10s));
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto r = q->next_dead_letter();
+        if (r.ok() && *r) dl = **r;
+        return dl.has_value();
+      },
+      10s));
   EXPECT_EQ(dl->job_id, "poison-photo");
   EXPECT_EQ(dl->reason, "rejected");
   ASSERT_TRUE(q->ack_dead_letter(*dl).ok());
@@ -195,8 +200,8 @@ TEST_F(queue_broker, a_full_queue_nacks_the_publish_with_a_clear_error) {
 TEST_F(queue_broker, hostile_job_ids_are_refused_before_the_wire) {
   auto q = open(c_);
   ASSERT_TRUE(q);
-  for (const std::string& id : {std::string(), std::string(256, 'x'), std::string("a\0b", 3),
-                                std::string("a b"), std::string("line\n"), std::string("\xc3\xa9t\xc3\xa9")}) {
+  for (const std::string& id : {std::string(), std::string(256, 'x'), std::string("a\0b", 3), std::string("a b"),
+                                std::string("line\n"), std::string("\xc3\xa9t\xc3\xa9")}) {
     auto r = q->publish(id);
     ASSERT_FALSE(r.ok()) << id;
     EXPECT_EQ(r.err().code, errc::invalid_argument);

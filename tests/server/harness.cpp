@@ -25,7 +25,8 @@ int free_port() {
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   socklen_t len = sizeof a;
   int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 && ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
     port = ntohs(a.sin_port);
   ::close(fd);
   return port;
@@ -49,7 +50,9 @@ pipeline::clean_result echo_clean(std::span<const uint8_t> photo) {
 }
 
 app::engine_factory no_model_engines() {
-  return []() -> base::result<std::unique_ptr<app::clean_engine>> { return std::unique_ptr<app::clean_engine>(new failing_engine()); };
+  return []() -> base::result<std::unique_ptr<app::clean_engine>> {
+    return std::unique_ptr<app::clean_engine>(new failing_engine());
+  };
 }
 
 std::string models_dir() {
@@ -59,13 +62,15 @@ std::string models_dir() {
 
 app::engine_factory model_engines() {
   const std::string model = models_dir() + "/isnet-general-fp16.onnx";
-  if (!fs::is_regular_file(model)) ADD_FAILURE() << model << " is missing: run `make models` (model tests fail, never skip)";
+  if (!fs::is_regular_file(model))
+    ADD_FAILURE() << model << " is missing: run `make models` (model tests fail, never skip)";
   pipeline::pipeline_config pc;
   pc.models_dir = models_dir();
   return app::cleaner_factory(pc);
 }
 
-bool server::start(const std::string& tag, app::engine_factory engines, const std::function<void(app::app_config&)>& tweak) {
+bool server::start(const std::string& tag, app::engine_factory engines,
+                   const std::function<void(app::app_config&)>& tweak) {
   gen::init();
   dir = gen::temp_dir("server-" + tag);
   auto parsed = app::app_config::parse_env([](const std::string&) { return std::nullopt; });
@@ -119,7 +124,9 @@ httplib::Client server::client() const {
 std::string server::token(int64_t ttl_s) const {
   idphoto::server::jwt_claims c;
   c.sub = "test";
-  c.exp = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count() + ttl_s;
+  c.exp =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count() +
+      ttl_s;
   return *idphoto::server::jwt_sign_hs256(c, k_secret);
 }
 

@@ -72,7 +72,8 @@ class echo_png_engine final : public app::clean_engine {
   explicit echo_png_engine(std::atomic<int>* calls) : calls_(calls) {}
   base::result<pipeline::clean_result> clean(std::span<const uint8_t> b, const pipeline::clean_options&) override {
     ++*calls_;
-    if (b.size() > 2 && b[0] == 0xFF && b[1] == 0xD8) return base::make_error(base::errc::corrupt, "test: truncated JPEG");
+    if (b.size() > 2 && b[0] == 0xFF && b[1] == 0xD8)
+      return base::make_error(base::errc::corrupt, "test: truncated JPEG");
     return harness::echo_clean(b);
   }
 
@@ -81,7 +82,9 @@ class echo_png_engine final : public app::clean_engine {
 };
 
 app::engine_factory echo_png_engines(std::atomic<int>* calls) {
-  return [calls]() -> base::result<std::unique_ptr<app::clean_engine>> { return std::unique_ptr<app::clean_engine>(new echo_png_engine(calls)); };
+  return [calls]() -> base::result<std::unique_ptr<app::clean_engine>> {
+    return std::unique_ptr<app::clean_engine>(new echo_png_engine(calls));
+  };
 }
 
 // The first clean throws bad_alloc, the second std::runtime_error, the rest echo the photo.
@@ -155,7 +158,8 @@ TEST(hardening, a_bad_upload_keeps_the_previous_clean_photo) {
   EXPECT_EQ(after["photoStatus"], "clean") << now->body;
   EXPECT_EQ(after["cleanPhotoUrl"], before["cleanPhotoUrl"]);
   EXPECT_EQ(after["rawPhotoUrl"], before["rawPhotoUrl"]);
-  EXPECT_TRUE(after["photoError"].is_string() && after["photoError"].get<std::string>().rfind("corrupt", 0) == 0) << now->body;
+  EXPECT_TRUE(after["photoError"].is_string() && after["photoError"].get<std::string>().rfind("corrupt", 0) == 0)
+      << now->body;
   EXPECT_TRUE(after["photoErrorAt"].is_string() && !after["photoErrorAt"].get<std::string>().empty()) << now->body;
   EXPECT_EQ(s.stored("raw").size(), 1u) << "the failed attempt's raw file is removed, the old one kept";
   EXPECT_EQ(s.stored("clean").size(), 1u);
@@ -272,7 +276,8 @@ TEST(hardening, json_needs_its_content_type_and_each_member_once) {
   auto form = s.client().Post("/api/id-cards", h, "fullName=Form", "application/x-www-form-urlencoded");
   ASSERT_TRUE(form);
   EXPECT_EQ(form->status, 415);
-  auto charset = s.client().Post("/api/id-cards", h, R"({"fullName":"With Charset"})", "Application/JSON; charset=utf-8");
+  auto charset =
+      s.client().Post("/api/id-cards", h, R"({"fullName":"With Charset"})", "Application/JSON; charset=utf-8");
   ASSERT_TRUE(charset);
   EXPECT_EQ(charset->status, 201) << charset->body;
   auto twice = s.client().Post("/api/id-cards", h, R"({"fullName":"A","fullName":"B"})", "application/json");

@@ -39,9 +39,10 @@ TEST(http_errors, overload_is_503_with_retry_after) {
 }
 
 TEST(http_errors, every_code_has_a_class_and_a_message) {
-  const errc all[] = {errc::invalid_argument, errc::unsupported, errc::not_found, errc::io,      errc::corrupt,    errc::too_large,
-                      errc::internal,         errc::forbidden,   errc::timeout,   errc::unavailable, errc::conflict};
-  const app::stage stages[] = {app::stage::request, app::stage::queue, app::stage::fetch, app::stage::image,
+  const errc all[] = {errc::invalid_argument, errc::unsupported, errc::not_found, errc::io,
+                      errc::corrupt,          errc::too_large,   errc::internal,  errc::forbidden,
+                      errc::timeout,          errc::unavailable, errc::conflict};
+  const app::stage stages[] = {app::stage::request, app::stage::queue, app::stage::fetch,   app::stage::image,
                                app::stage::clean,   app::stage::store, app::stage::database};
   for (auto c : all)
     for (auto s : stages) {
@@ -51,9 +52,15 @@ TEST(http_errors, every_code_has_a_class_and_a_message) {
       EXPECT_FALSE(e.code.empty());
       EXPECT_FALSE(e.message.empty());
       const bool ours = c == errc::internal || c == errc::io || c == errc::unavailable || c == errc::timeout;
-      if (!ours && s != app::stage::fetch) { EXPECT_LT(e.status, 500) << base::errc_name(c) << " at " << app::stage_name(s) << " is the client's fault"; }
-      if (c == errc::internal) { EXPECT_EQ(e.status, 500); }
-      if (s == app::stage::fetch && !ours) { EXPECT_TRUE(e.status < 500 || e.status == 502) << "a remote failure is a gateway error"; }
+      if (!ours && s != app::stage::fetch) {
+        EXPECT_LT(e.status, 500) << base::errc_name(c) << " at " << app::stage_name(s) << " is the client's fault";
+      }
+      if (c == errc::internal) {
+        EXPECT_EQ(e.status, 500);
+      }
+      if (s == app::stage::fetch && !ours) {
+        EXPECT_TRUE(e.status < 500 || e.status == 502) << "a remote failure is a gateway error";
+      }
     }
 }
 

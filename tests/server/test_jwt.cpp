@@ -16,11 +16,13 @@ std::string b64(const std::string& s) { return base64url_encode(s); }
 std::string hs(const EVP_MD* md, const std::string& key, const std::string& data) {
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
-  HMAC(md, key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &n);
+  HMAC(md, key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()), data.size(),
+       out, &n);
   return std::string(reinterpret_cast<char*>(out), n);
 }
 // A token with any header and payload, signed with HMAC-SHA256 (or another digest).
-std::string forge(const std::string& header, const std::string& payload, const std::string& secret = k_secret, const EVP_MD* md = EVP_sha256()) {
+std::string forge(const std::string& header, const std::string& payload, const std::string& secret = k_secret,
+                  const EVP_MD* md = EVP_sha256()) {
   const std::string in = b64(header) + "." + b64(payload);
   return in + "." + b64(hs(md, secret, in));
 }
@@ -63,7 +65,10 @@ TEST(jwt, tampered_payload) {
   expect_refused(sig, "signature changed");
 }
 
-TEST(jwt, wrong_secret) { expect_refused(forge(R"({"alg":"HS256"})", valid_payload(), "another-secret-another-secret-xx"), "signed with another key"); }
+TEST(jwt, wrong_secret) {
+  expect_refused(forge(R"({"alg":"HS256"})", valid_payload(), "another-secret-another-secret-xx"),
+                 "signed with another key");
+}
 
 TEST(jwt, alg_none_and_others_refused) {
   const std::string p = b64(valid_payload());
@@ -82,11 +87,13 @@ TEST(jwt, a_member_twice_is_refused) {
   // Last-wins would read exp as the future one, alg as HS256 after none.
   expect_refused(forge(R"({"alg":"HS256"})", R"({"exp":1,"exp":)" + std::to_string(k_now + 3600) + "}"), "exp twice");
   expect_refused(forge(R"({"alg":"none","alg":"HS256"})", valid_payload()), "alg twice");
-  expect_refused(forge(R"({"alg":"HS256"})", R"({"sub":"a","x":{"k":1,"k":2},"exp":)" + std::to_string(k_now + 3600) + "}"),
-                 "a nested member twice");
+  expect_refused(
+      forge(R"({"alg":"HS256"})", R"({"sub":"a","x":{"k":1,"k":2},"exp":)" + std::to_string(k_now + 3600) + "}"),
+      "a nested member twice");
   EXPECT_TRUE(jwt_verify_hs256(forge(R"({"alg":"HS256"})", R"({"sub":"a","x":{"k":1},"y":{"k":2},"exp":)" +
                                                                std::to_string(k_now + 3600) + "}"),
-                               k_secret, k_now).ok())
+                               k_secret, k_now)
+                  .ok())
       << "the same name in two objects is fine";
 }
 
@@ -95,16 +102,21 @@ TEST(jwt, exp_required_and_checked) {
   expect_refused(forge(R"({"alg":"HS256"})", R"({"sub":"ops","exp":"tomorrow"})"), "exp a string");
   expect_refused(forge(R"({"alg":"HS256"})", R"({"exp":)" + std::to_string(k_now - 1) + "}"), "expired a second ago");
   expect_refused(forge(R"({"alg":"HS256"})", R"({"exp":)" + std::to_string(k_now) + "}"), "expires exactly now");
-  EXPECT_TRUE(jwt_verify_hs256(forge(R"({"alg":"HS256"})", R"({"exp":)" + std::to_string(k_now - 10) + "}"), k_secret, k_now, 30).ok())
+  EXPECT_TRUE(jwt_verify_hs256(forge(R"({"alg":"HS256"})", R"({"exp":)" + std::to_string(k_now - 10) + "}"), k_secret,
+                               k_now, 30)
+                  .ok())
       << "within the leeway";
-  EXPECT_TRUE(jwt_verify_hs256(forge(R"({"alg":"HS256"})", R"({"exp":9223372036854775807})"), k_secret, k_now, 30).ok()) << "far future";
+  EXPECT_TRUE(jwt_verify_hs256(forge(R"({"alg":"HS256"})", R"({"exp":9223372036854775807})"), k_secret, k_now, 30).ok())
+      << "far future";
   expect_refused(forge(R"({"alg":"HS256"})", R"({"exp":1e300})"), "exp out of range");
 }
 
 TEST(jwt, nbf_in_future_refused) {
-  expect_refused(forge(R"({"alg":"HS256"})", R"({"exp":)" + std::to_string(k_now + 3600) + R"(,"nbf":)" + std::to_string(k_now + 600) + "}"),
+  expect_refused(forge(R"({"alg":"HS256"})",
+                       R"({"exp":)" + std::to_string(k_now + 3600) + R"(,"nbf":)" + std::to_string(k_now + 600) + "}"),
                  "nbf in ten minutes");
-  EXPECT_TRUE(jwt_verify_hs256(forge(R"({"alg":"HS256"})", R"({"exp":)" + std::to_string(k_now + 3600) + R"(,"nbf":)" + std::to_string(k_now - 5) + "}"),
+  EXPECT_TRUE(jwt_verify_hs256(forge(R"({"alg":"HS256"})", R"({"exp":)" + std::to_string(k_now + 3600) + R"(,"nbf":)" +
+                                                               std::to_string(k_now - 5) + "}"),
                                k_secret, k_now)
                   .ok());
 }
@@ -134,7 +146,8 @@ TEST(jwt, segment_count) {
 }
 
 TEST(jwt, huge_token_refused) {
-  std::string big_payload = R"({"exp":)" + std::to_string(k_now + 3600) + R"(,"pad":")" + std::string(100 * 1024, 'a') + "\"}";
+  std::string big_payload =
+      R"({"exp":)" + std::to_string(k_now + 3600) + R"(,"pad":")" + std::string(100 * 1024, 'a') + "\"}";
   expect_refused(forge(R"({"alg":"HS256"})", big_payload), "100 KB token");
 }
 

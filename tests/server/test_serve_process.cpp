@@ -93,7 +93,10 @@ json body_of(const httplib::Result& r) { return r ? json::parse(r->body, nullptr
 }  // namespace
 
 TEST(serve_process, nomodel_config_errors_are_reported_at_once) {
-  child c({"serve"}, {{"JWT_SECRET", "short"}, {"IDPHOTO_WORKERS", "many"}, {"PORT", "99999"}, {"IDPHOTO_DEFAULT_FORMAT", "gif"},
+  child c({"serve"}, {{"JWT_SECRET", "short"},
+                      {"IDPHOTO_WORKERS", "many"},
+                      {"PORT", "99999"},
+                      {"IDPHOTO_DEFAULT_FORMAT", "gif"},
                       {"IDPHOTO_DATA_DIR", (fs::temp_directory_path() / "idphoto-config-errors").string()}});
   const int code = c.wait_exit();
   EXPECT_EQ(code, 2) << c.err;
@@ -125,7 +128,8 @@ TEST(serve_process, nomodel_token_mints_a_verifiable_token) {
   waitpid(pid, &st, 0);
   ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << out;
   while (!out.empty() && out.back() == '\n') out.pop_back();
-  const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  const int64_t now =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   auto v = idphoto::server::jwt_verify_hs256(out, secret, now);
   ASSERT_TRUE(v.ok()) << v.err().detail << " token: " << out;
   EXPECT_EQ(v->sub, "ops");
@@ -148,7 +152,9 @@ TEST(serve_process, killed_mid_job_then_restarted) {
   const std::regex listening("listening on http://[^:]+:([0-9]+)");
   idphoto::server::jwt_claims claims;
   claims.sub = "test";
-  claims.exp = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count() + 3600;
+  claims.exp =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count() +
+      3600;
   const httplib::Headers auth = {{"Authorization", "Bearer " + *idphoto::server::jwt_sign_hs256(claims, secret)}};
   std::string id;
   {

@@ -35,14 +35,18 @@ void expect_error(const httplib::Result& r, int status, const char* what) {
 }
 
 std::string b64(const std::string& s) { return server::base64url_encode(s); }
-std::string forge(const std::string& header, const std::string& payload, const std::string& secret, const EVP_MD* md = EVP_sha256()) {
+std::string forge(const std::string& header, const std::string& payload, const std::string& secret,
+                  const EVP_MD* md = EVP_sha256()) {
   const std::string in = b64(header) + "." + b64(payload);
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
-  HMAC(md, secret.data(), static_cast<int>(secret.size()), reinterpret_cast<const unsigned char*>(in.data()), in.size(), out, &n);
+  HMAC(md, secret.data(), static_cast<int>(secret.size()), reinterpret_cast<const unsigned char*>(in.data()), in.size(),
+       out, &n);
   return in + "." + b64(std::string(reinterpret_cast<char*>(out), n));
 }
-int64_t now_s() { return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count(); }
+int64_t now_s() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
 
 }  // namespace
 
@@ -67,7 +71,8 @@ TEST(server, open_routes) {
   const json oj = body_of(o);
   ASSERT_TRUE(oj.is_object()) << "openapi.json parses";
   EXPECT_EQ(oj["openapi"].get<std::string>().substr(0, 2), "3.");
-  for (const char* p : {"/api/id-cards", "/api/id-cards/{id}", "/api/id-cards/{id}/photo", "/api/id-cards/{id}/fetch-and-clean", "/fetch-and-clean", "/api/id-cards/{id}/photo-sheet.pdf",
+  for (const char* p : {"/api/id-cards", "/api/id-cards/{id}", "/api/id-cards/{id}/photo",
+                        "/api/id-cards/{id}/fetch-and-clean", "/fetch-and-clean", "/api/id-cards/{id}/photo-sheet.pdf",
                         "/api/remove-background", "/healthz", "/readyz", "/metrics", "/files/{key}"})
     EXPECT_TRUE(oj["paths"].contains(p)) << p << " documented in docs/openapi.json";
   auto root = c.Get("/");
@@ -81,9 +86,10 @@ TEST(server, open_routes) {
   }
   ASSERT_TRUE(m);
   EXPECT_EQ(m->status, 200);
-  for (const char* name : {"idphoto_http_requests_total{route=\"/healthz\",status=\"200\"} 1", "idphoto_queue_depth 0",
-                           "idphoto_resident_memory_bytes ", "idphoto_clean_duration_seconds_bucket{le=\"+Inf\"} 0",
-                           "idphoto_http_request_duration_seconds_bucket{route=\"/readyz\",le=\"+Inf\"} 1", "idphoto_jobs_capacity 5"})
+  for (const char* name :
+       {"idphoto_http_requests_total{route=\"/healthz\",status=\"200\"} 1", "idphoto_queue_depth 0",
+        "idphoto_resident_memory_bytes ", "idphoto_clean_duration_seconds_bucket{le=\"+Inf\"} 0",
+        "idphoto_http_request_duration_seconds_bucket{route=\"/readyz\",le=\"+Inf\"} 1", "idphoto_jobs_capacity 5"})
     EXPECT_NE(m->body.find(name), std::string::npos) << name << " in\n" << m->body;
   // The log line is written after the response, so the last one may lag a little.
   for (int i = 0; i < 400; ++i) {
@@ -96,7 +102,8 @@ TEST(server, open_routes) {
   std::lock_guard<std::mutex> lock(s.log_mu);
   ASSERT_EQ(s.log.size(), 5u) << "one log line per request";
   // Lines are written after each response, so their order may differ from the requests'.
-  for (const char* want : {"GET /healthz 200", "GET /readyz 200", "GET /openapi.json 200", "GET / 200", "GET /metrics 200"}) {
+  for (const char* want :
+       {"GET /healthz 200", "GET /readyz 200", "GET /openapi.json 200", "GET / 200", "GET /metrics 200"}) {
     int n = 0;
     for (const auto& l : s.log) n += l.find(want) != std::string::npos;
     EXPECT_EQ(n, 1) << want;
@@ -115,8 +122,10 @@ TEST(server, auth_refusals) {
   const std::vector<bad> cases = {
       {"no token", ""},
       {"not bearer", "Basic dXNlcjpwYXNz"},
-      {"bad signature", "Bearer " + forge(R"({"alg":"HS256","typ":"JWT"})", R"({"exp":)" + exp + "}", "another-secret-of-enough-length-000")},
-      {"expired", "Bearer " + forge(R"({"alg":"HS256"})", R"({"exp":)" + std::to_string(now_s() - 3600) + "}", harness::k_secret)},
+      {"bad signature", "Bearer " + forge(R"({"alg":"HS256","typ":"JWT"})", R"({"exp":)" + exp + "}",
+                                          "another-secret-of-enough-length-000")},
+      {"expired",
+       "Bearer " + forge(R"({"alg":"HS256"})", R"({"exp":)" + std::to_string(now_s() - 3600) + "}", harness::k_secret)},
       {"alg none", "Bearer " + b64(R"({"alg":"none","typ":"JWT"})") + "." + b64(R"({"exp":)" + exp + "}") + "."},
       {"alg HS512", "Bearer " + forge(R"({"alg":"HS512"})", R"({"exp":)" + exp + "}", harness::k_secret, EVP_sha512())},
       {"no exp", "Bearer " + forge(R"({"alg":"HS256"})", R"({"sub":"x"})", harness::k_secret)},
@@ -128,9 +137,13 @@ TEST(server, auth_refusals) {
     for (const char* path : {"/api/id-cards"}) {
       auto r = c.Get(path, h);
       expect_error(r, 401, b.what);
-      if (r) { EXPECT_EQ(r->get_header_value("WWW-Authenticate"), "Bearer") << b.what; }
+      if (r) {
+        EXPECT_EQ(r->get_header_value("WWW-Authenticate"), "Bearer") << b.what;
+      }
     }
-    expect_error(c.Post("/fetch-and-clean", h, R"({"rawPhotoUrl":"http://127.0.0.1/x","idCardId":"x"})", "application/json"), 401, b.what);
+    expect_error(
+        c.Post("/fetch-and-clean", h, R"({"rawPhotoUrl":"http://127.0.0.1/x","idCardId":"x"})", "application/json"),
+        401, b.what);
     expect_error(c.Post("/api/remove-background", h, harness::pattern_png(16, 16), "image/png"), 401, b.what);
   }
   auto ok = c.Get("/api/id-cards", s.auth());
@@ -143,15 +156,18 @@ TEST(server, card_crud) {
   ASSERT_TRUE(s.start("crud", harness::no_model_engines()));
   auto c = s.client();
   const auto h = s.auth();
-  auto created = c.Post("/api/id-cards", h, R"({"fullName":"Ada Lovelace","idNumber":"A-1","organization":"Analytical","role":"Engineer","issuedAt":"2026-01-02","expiresAt":"2030-01-02"})", "application/json");
+  auto created = c.Post(
+      "/api/id-cards", h,
+      R"({"fullName":"Ada Lovelace","idNumber":"A-1","organization":"Analytical","role":"Engineer","issuedAt":"2026-01-02","expiresAt":"2030-01-02"})",
+      "application/json");
   ASSERT_TRUE(created);
   ASSERT_EQ(created->status, 201) << created->body;
   const json card = body_of(created);
   const std::string id = card["id"];
   EXPECT_EQ(id.size(), 32u);
   EXPECT_EQ(created->get_header_value("Location"), "/api/id-cards/" + id);
-  for (const char* k : {"id", "fullName", "idNumber", "organization", "role", "issuedAt", "expiresAt", "rawPhotoUrl", "cleanPhotoUrl", "photoStatus",
-                        "photoError", "createdAt", "updatedAt"})
+  for (const char* k : {"id", "fullName", "idNumber", "organization", "role", "issuedAt", "expiresAt", "rawPhotoUrl",
+                        "cleanPhotoUrl", "photoStatus", "photoError", "createdAt", "updatedAt"})
     EXPECT_TRUE(card.contains(k)) << k;
   EXPECT_EQ(card["photoStatus"], "none");
   EXPECT_TRUE(card["cleanPhotoUrl"].is_null());
@@ -194,7 +210,8 @@ TEST(server, card_crud) {
   const json p1 = body_of(page1);
   ASSERT_EQ(p1["items"].size(), 2u);
   ASSERT_TRUE(p1["nextCursor"].is_string());
-  auto page2 = c.Get("/api/id-cards?limit=2&cursor=" + httplib::detail::encode_query_param(p1["nextCursor"].get<std::string>()), h);
+  auto page2 = c.Get(
+      "/api/id-cards?limit=2&cursor=" + httplib::detail::encode_query_param(p1["nextCursor"].get<std::string>()), h);
   ASSERT_TRUE(page2);
   ASSERT_EQ(page2->status, 200) << page2->body;
   const json p2 = body_of(page2);
@@ -217,27 +234,40 @@ TEST(server, bad_requests) {
   expect_error(c.Post("/api/id-cards", h, R"({"idNumber":"x"})", "application/json"), 400, "fullName missing");
   expect_error(c.Post("/api/id-cards", h, R"({"fullName":""})", "application/json"), 400, "fullName empty");
   expect_error(c.Post("/api/id-cards", h, R"({"fullName":42})", "application/json"), 400, "fullName not a string");
-  expect_error(c.Post("/api/id-cards", h, R"({"fullName":"x","isAdmin":true})", "application/json"), 400, "unknown field");
-  expect_error(c.Post("/api/id-cards", h, R"({"fullName":"x","issuedAt":"yesterday"})", "application/json"), 400, "bad date");
+  expect_error(c.Post("/api/id-cards", h, R"({"fullName":"x","isAdmin":true})", "application/json"), 400,
+               "unknown field");
+  expect_error(c.Post("/api/id-cards", h, R"({"fullName":"x","issuedAt":"yesterday"})", "application/json"), 400,
+               "bad date");
   expect_error(c.Post("/api/id-cards", h, R"({"fullName":)", "application/json"), 400, "truncated JSON");
   expect_error(c.Post("/api/id-cards", h, "[1]", "application/json"), 400, "not an object");
-  expect_error(c.Post("/api/id-cards", h, R"({"fullName":")" + std::string(300, 'x') + R"("})", "application/json"), 400, "too long");
+  expect_error(c.Post("/api/id-cards", h, R"({"fullName":")" + std::string(300, 'x') + R"("})", "application/json"),
+               400, "too long");
   expect_error(c.Get("/api/id-cards?limit=0", h), 400, "limit 0");
   expect_error(c.Get("/api/id-cards?limit=abc", h), 400, "limit not a number");
   expect_error(c.Get("/api/id-cards?cursor=%00%ff", h), 400, "bad cursor");
   const std::string id = s.create_card("Opts");
-  expect_error(c.Post("/api/id-cards/" + id + "/photo?bg=chartreuse", h, harness::pattern_png(32, 32), "image/png"), 400, "bad bg");
-  expect_error(c.Post("/api/id-cards/" + id + "/photo?maxSize=9", h, harness::pattern_png(32, 32), "image/png"), 400, "maxSize too small");
-  expect_error(c.Post("/api/id-cards/" + id + "/photo?format=gif", h, harness::pattern_png(32, 32), "image/png"), 400, "bad format");
-  expect_error(c.Post("/api/id-cards/" + id + "/photo?format=jpg&bg=none", h, harness::pattern_png(32, 32), "image/png"), 400, "none+jpg");
+  expect_error(c.Post("/api/id-cards/" + id + "/photo?bg=chartreuse", h, harness::pattern_png(32, 32), "image/png"),
+               400, "bad bg");
+  expect_error(c.Post("/api/id-cards/" + id + "/photo?maxSize=9", h, harness::pattern_png(32, 32), "image/png"), 400,
+               "maxSize too small");
+  expect_error(c.Post("/api/id-cards/" + id + "/photo?format=gif", h, harness::pattern_png(32, 32), "image/png"), 400,
+               "bad format");
+  expect_error(
+      c.Post("/api/id-cards/" + id + "/photo?format=jpg&bg=none", h, harness::pattern_png(32, 32), "image/png"), 400,
+      "none+jpg");
   // Spec options (framing): refused before any work, with the field named.
-  for (const auto& [query, what] : std::vector<std::pair<std::string, std::string>>{
-           {"?spec=atlantis-9x9", "unknown spec"}, {"?spec=icao-35x45&maxSize=300", "spec with maxSize"},
-           {"?spec=icao-35x45&bg=none", "spec with bg none"}, {"?spec=icao-35x45&dpi=50", "dpi 50"},
-           {"?spec=icao-35x45&dpi=x", "dpi not a number"}, {"?spec=icao-35x45&maxKb=0", "maxKb 0"},
-           {"?spec=icao-35x45&format=webp", "spec with webp"}, {"?dpi=300", "dpi without spec"},
-           {"?maxKb=30", "maxKb without spec"}, {"?spec=custom:0x45mm", "bad custom spec"},
-           {"?spec=" + std::string(600, 'x'), "spec too long"}}) {
+  for (const auto& [query, what] :
+       std::vector<std::pair<std::string, std::string>>{{"?spec=atlantis-9x9", "unknown spec"},
+                                                        {"?spec=icao-35x45&maxSize=300", "spec with maxSize"},
+                                                        {"?spec=icao-35x45&bg=none", "spec with bg none"},
+                                                        {"?spec=icao-35x45&dpi=50", "dpi 50"},
+                                                        {"?spec=icao-35x45&dpi=x", "dpi not a number"},
+                                                        {"?spec=icao-35x45&maxKb=0", "maxKb 0"},
+                                                        {"?spec=icao-35x45&format=webp", "spec with webp"},
+                                                        {"?dpi=300", "dpi without spec"},
+                                                        {"?maxKb=30", "maxKb without spec"},
+                                                        {"?spec=custom:0x45mm", "bad custom spec"},
+                                                        {"?spec=" + std::string(600, 'x'), "spec too long"}}) {
     auto r = c.Post("/api/remove-background" + query, h, harness::pattern_png(32, 32), "image/png");
     expect_error(r, 400, what.c_str());
   }
@@ -245,16 +275,29 @@ TEST(server, bad_requests) {
   ASSERT_TRUE(named);
   EXPECT_NE(named->body.find("dpi"), std::string::npos) << named->body;
   // On the card routes too; and a card's photoSpec must be a spec (or none).
-  expect_error(c.Post("/api/id-cards/" + id + "/photo?spec=atlantis-9x9", h, harness::pattern_png(32, 32), "image/png"), 400, "card route, unknown spec");
-  expect_error(c.Post("/api/id-cards/" + id + "/photo?spec=card&maxSize=300", h, harness::pattern_png(32, 32), "image/png"), 400, "card route, spec with maxSize");
-  expect_error(c.Post("/api/id-cards/" + id + "/photo?maxSize=300", h, harness::pattern_png(32, 32), "image/png"), 400, "maxSize with the card's default spec");
-  expect_error(c.Post("/api/id-cards", h, R"({"fullName":"x","photoSpec":"atlantis-9x9"})", "application/json"), 400, "unknown photoSpec");
-  expect_error(c.Post("/api/id-cards", h, R"({"fullName":"x","photoSpec":42})", "application/json"), 400, "photoSpec not a string");
-  expect_error(c.Patch("/api/id-cards/" + id, h, R"({"photoSpec":"custom:0x1mm"})", "application/json"), 400, "bad custom photoSpec");
-  expect_error(c.Post("/api/id-cards/" + id + "/fetch-and-clean", h, R"({"url":"x"})", "application/json"), 400, "rawPhotoUrl missing");
-  expect_error(c.Post("/fetch-and-clean", h, R"({"rawPhotoUrl":"http://example.org/a.jpg"})", "application/json"), 400, "idCardId missing");
-  expect_error(c.Post("/api/id-cards/" + id + "/fetch-and-clean", h, R"({"rawPhotoUrl":"file:///etc/passwd"})", "application/json"), 400, "file URL");
-  expect_error(c.Post("/api/id-cards/" + id + "/fetch-and-clean", h, R"({"rawPhotoUrl":"gopher://127.0.0.1/"})", "application/json"), 400, "gopher");
+  expect_error(c.Post("/api/id-cards/" + id + "/photo?spec=atlantis-9x9", h, harness::pattern_png(32, 32), "image/png"),
+               400, "card route, unknown spec");
+  expect_error(
+      c.Post("/api/id-cards/" + id + "/photo?spec=card&maxSize=300", h, harness::pattern_png(32, 32), "image/png"), 400,
+      "card route, spec with maxSize");
+  expect_error(c.Post("/api/id-cards/" + id + "/photo?maxSize=300", h, harness::pattern_png(32, 32), "image/png"), 400,
+               "maxSize with the card's default spec");
+  expect_error(c.Post("/api/id-cards", h, R"({"fullName":"x","photoSpec":"atlantis-9x9"})", "application/json"), 400,
+               "unknown photoSpec");
+  expect_error(c.Post("/api/id-cards", h, R"({"fullName":"x","photoSpec":42})", "application/json"), 400,
+               "photoSpec not a string");
+  expect_error(c.Patch("/api/id-cards/" + id, h, R"({"photoSpec":"custom:0x1mm"})", "application/json"), 400,
+               "bad custom photoSpec");
+  expect_error(c.Post("/api/id-cards/" + id + "/fetch-and-clean", h, R"({"url":"x"})", "application/json"), 400,
+               "rawPhotoUrl missing");
+  expect_error(c.Post("/fetch-and-clean", h, R"({"rawPhotoUrl":"http://example.org/a.jpg"})", "application/json"), 400,
+               "idCardId missing");
+  expect_error(c.Post("/api/id-cards/" + id + "/fetch-and-clean", h, R"({"rawPhotoUrl":"file:///etc/passwd"})",
+                      "application/json"),
+               400, "file URL");
+  expect_error(c.Post("/api/id-cards/" + id + "/fetch-and-clean", h, R"({"rawPhotoUrl":"gopher://127.0.0.1/"})",
+                      "application/json"),
+               400, "gopher");
   EXPECT_TRUE(s.stored("raw").empty()) << "nothing stored for refused requests";
 }
 
@@ -266,16 +309,24 @@ TEST(server, not_found) {
   expect_error(c.Get("/nope"), 404, "no route");
   expect_error(c.Get("/api/id-cards/0123456789abcdef0123456789abcdef", h), 404, "no card");
   expect_error(c.Get("/api/id-cards/..%2f..%2fetc", h), 404, "hostile id");
-  expect_error(c.Patch("/api/id-cards/0123456789abcdef0123456789abcdef", h, R"({"role":"x"})", "application/json"), 404, "patch missing");
-  expect_error(c.Post("/api/id-cards/0123456789abcdef0123456789abcdef/photo", h, harness::pattern_png(32, 32), "image/png"), 404, "photo for no card");
-  expect_error(c.Post("/fetch-and-clean", h, R"({"rawPhotoUrl":"http://127.0.0.1:1/a.jpg","idCardId":"0123456789abcdef0123456789abcdef"})", "application/json"),
+  expect_error(c.Patch("/api/id-cards/0123456789abcdef0123456789abcdef", h, R"({"role":"x"})", "application/json"), 404,
+               "patch missing");
+  expect_error(
+      c.Post("/api/id-cards/0123456789abcdef0123456789abcdef/photo", h, harness::pattern_png(32, 32), "image/png"), 404,
+      "photo for no card");
+  expect_error(c.Post("/fetch-and-clean", h,
+                      R"({"rawPhotoUrl":"http://127.0.0.1:1/a.jpg","idCardId":"0123456789abcdef0123456789abcdef"})",
+                      "application/json"),
                404, "fetch for no card");
   EXPECT_TRUE(s.stored("raw").empty());
 }
 
 TEST(server, body_too_large_is_413) {
   harness::server s;
-  ASSERT_TRUE(s.start("413", harness::no_model_engines(), [](app::app_config& c) { c.max_body_bytes = 64 * 1024; c.pipeline.limits.max_bytes = 64 * 1024; }));
+  ASSERT_TRUE(s.start("413", harness::no_model_engines(), [](app::app_config& c) {
+    c.max_body_bytes = 64 * 1024;
+    c.pipeline.limits.max_bytes = 64 * 1024;
+  }));
   auto c = s.client();
   const auto h = s.auth();
   const std::string id = s.create_card("Big");
@@ -291,10 +342,12 @@ TEST(server, body_too_large_is_413) {
   EXPECT_TRUE(s.stored("raw").empty());
   // An image whose header is over the pixel limit is refused from the header: 413, nothing stored.
   harness::server s2;
-  ASSERT_TRUE(s2.start("413px", harness::no_model_engines(), [](app::app_config& cfg) { cfg.pipeline.limits.max_pixels = 100 * 100; }));
+  ASSERT_TRUE(s2.start("413px", harness::no_model_engines(),
+                       [](app::app_config& cfg) { cfg.pipeline.limits.max_pixels = 100 * 100; }));
   auto c2 = s2.client();
   const std::string id2 = s2.create_card("Pixels");
-  expect_error(c2.Post("/api/id-cards/" + id2 + "/photo", s2.auth(), harness::pattern_png(200, 200), "image/png"), 413, "over max pixels");
+  expect_error(c2.Post("/api/id-cards/" + id2 + "/photo", s2.auth(), harness::pattern_png(200, 200), "image/png"), 413,
+               "over max pixels");
   EXPECT_TRUE(s2.stored("raw").empty());
 }
 
@@ -304,7 +357,8 @@ TEST(server, not_an_image_or_corrupt) {
   auto c = s.client();
   const auto h = s.auth();
   const std::string id = s.create_card("Junk");
-  expect_error(c.Post("/api/id-cards/" + id + "/photo", h, "hello, this is text", "image/jpeg"), 415, "text labelled as JPEG");
+  expect_error(c.Post("/api/id-cards/" + id + "/photo", h, "hello, this is text", "image/jpeg"), 415,
+               "text labelled as JPEG");
   expect_error(c.Post("/api/id-cards/" + id + "/photo", h, "%PDF-1.4 ...", "application/octet-stream"), 415, "a PDF");
   expect_error(c.Post("/api/id-cards/" + id + "/photo", h, R"({"photo":"x"})", "application/json"), 415, "JSON body");
   expect_error(c.Post("/api/id-cards/" + id + "/photo", h, "", "image/png"), 400, "empty body");
@@ -371,10 +425,12 @@ TEST(server, ssrf_refused_through_the_api) {
   auto c = s.client();
   const auto h = s.auth();
   const std::string id = s.create_card("Target");
-  for (const char* url : {"http://127.0.0.1/a.jpg", "http://localhost/a.jpg", "http://10.0.0.1/a.jpg", "http://169.254.169.254/latest/meta-data/",
-                          "http://[::1]/a.jpg", "http://[::ffff:127.0.0.1]/a.jpg", "http://2130706433/a.jpg", "http://0x7f000001/a.jpg",
+  for (const char* url : {"http://127.0.0.1/a.jpg", "http://localhost/a.jpg", "http://10.0.0.1/a.jpg",
+                          "http://169.254.169.254/latest/meta-data/", "http://[::1]/a.jpg",
+                          "http://[::ffff:127.0.0.1]/a.jpg", "http://2130706433/a.jpg", "http://0x7f000001/a.jpg",
                           "http://192.168.1.1/a.jpg", "http://100.64.0.1/a.jpg", "http://0.0.0.0/a.jpg"}) {
-    auto r = c.Post("/api/id-cards/" + id + "/fetch-and-clean", h, json{{"rawPhotoUrl", url}}.dump(), "application/json");
+    auto r =
+        c.Post("/api/id-cards/" + id + "/fetch-and-clean", h, json{{"rawPhotoUrl", url}}.dump(), "application/json");
     ASSERT_TRUE(r) << url;
     EXPECT_GE(r->status, 400) << url;
     EXPECT_LT(r->status, 500) << url << ": " << r->body;
@@ -383,7 +439,8 @@ TEST(server, ssrf_refused_through_the_api) {
     EXPECT_EQ(b["card"]["photoStatus"], "none") << url;
     EXPECT_TRUE(b["card"]["rawPhotoUrl"].is_null()) << url;
   }
-  auto seed = c.Post("/fetch-and-clean", h, json{{"rawPhotoUrl", "http://127.0.0.1:9/x.png"}, {"idCardId", id}}.dump(), "application/json");
+  auto seed = c.Post("/fetch-and-clean", h, json{{"rawPhotoUrl", "http://127.0.0.1:9/x.png"}, {"idCardId", id}}.dump(),
+                     "application/json");
   expect_error(seed, 403, "seed path, loopback");
   fetch::set_connect_hook(nullptr);
   EXPECT_EQ(outside.load(), 0) << "no connection attempt to a non-loopback address";
@@ -422,37 +479,48 @@ class gated_engine final : public app::clean_engine {
 TEST(server, queue_full_is_503_with_retry_after) {
   gate g;
   harness::server s;
-  ASSERT_TRUE(s.start("503", [&]() -> base::result<std::unique_ptr<app::clean_engine>> { return std::unique_ptr<app::clean_engine>(new gated_engine(&g)); },
-                      [](app::app_config& c) {
-                        c.n_workers = 1;
-                        c.queue_size = 1;
-                        c.http_threads = 8;
-                        c.retry_after_s = 7;
-                        c.memory_limit_bytes = int64_t{1} << 30;
-                      }));
+  ASSERT_TRUE(s.start(
+      "503",
+      [&]() -> base::result<std::unique_ptr<app::clean_engine>> {
+        return std::unique_ptr<app::clean_engine>(new gated_engine(&g));
+      },
+      [](app::app_config& c) {
+        c.n_workers = 1;
+        c.queue_size = 1;
+        c.http_threads = 8;
+        c.retry_after_s = 7;
+        c.memory_limit_bytes = int64_t{1} << 30;
+      }));
   const std::string png = harness::pattern_png(32, 32);
   const auto h = s.auth();
   // Two requests fill the worker and the queue place.
   std::vector<std::future<httplib::Result>> held;
   for (int i = 0; i < 2; ++i)
-    held.push_back(std::async(std::launch::async, [&] { return s.client().Post("/api/remove-background", h, png, "image/png"); }));
-  for (int i = 0; i < 2000 && s.svc->stats().admitted < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    held.push_back(
+        std::async(std::launch::async, [&] { return s.client().Post("/api/remove-background", h, png, "image/png"); }));
+  for (int i = 0; i < 2000 && s.svc->stats().admitted < 2; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   ASSERT_EQ(s.svc->stats().admitted, 2);
   // Every further request is refused at once, and nothing is stored for it.
   const std::string id = s.create_card("Busy");
   for (int i = 0; i < 4; ++i) {
     auto r = s.client().Post("/api/remove-background", h, png, "image/png");
     expect_error(r, 503, "remove-background while full");
-    if (r) { EXPECT_EQ(r->get_header_value("Retry-After"), "7"); }
+    if (r) {
+      EXPECT_EQ(r->get_header_value("Retry-After"), "7");
+    }
     auto u = s.client().Post("/api/id-cards/" + id + "/photo", h, png, "image/png");
     expect_error(u, 503, "upload while full");
-    if (u) { EXPECT_EQ(body_of(u)["error"]["code"], "queue_full"); }
+    if (u) {
+      EXPECT_EQ(body_of(u)["error"]["code"], "queue_full");
+    }
   }
   EXPECT_TRUE(s.stored("raw").empty()) << "a refused upload stores nothing";
   auto m = s.client().Get("/metrics");
   ASSERT_TRUE(m);
   EXPECT_NE(m->body.find("idphoto_jobs_admitted 2"), std::string::npos) << m->body;
-  EXPECT_NE(m->body.find("idphoto_http_requests_total{route=\"/api/remove-background\",status=\"503\"} 4"), std::string::npos);
+  EXPECT_NE(m->body.find("idphoto_http_requests_total{route=\"/api/remove-background\",status=\"503\"} 4"),
+            std::string::npos);
   {
     std::lock_guard<std::mutex> l(g.mu);
     g.open = true;
@@ -507,13 +575,18 @@ TEST(server, clean_failure_keeps_the_raw_photo_and_says_so) {
 TEST(server, second_photo_request_for_a_busy_card_is_409) {
   gate g;
   harness::server s;
-  ASSERT_TRUE(s.start("409", [&]() -> base::result<std::unique_ptr<app::clean_engine>> { return std::unique_ptr<app::clean_engine>(new gated_engine(&g)); },
-                      [](app::app_config& c) { c.queue_size = 2; }));
+  ASSERT_TRUE(s.start(
+      "409",
+      [&]() -> base::result<std::unique_ptr<app::clean_engine>> {
+        return std::unique_ptr<app::clean_engine>(new gated_engine(&g));
+      },
+      [](app::app_config& c) { c.queue_size = 2; }));
   const auto h = s.auth();
   const std::string id = s.create_card("Busy card");
   const std::string other = s.create_card("Other card");
   const std::string png = harness::pattern_png(40, 40);
-  auto first = std::async(std::launch::async, [&] { return s.client().Post("/api/id-cards/" + id + "/photo", h, png, "image/png"); });
+  auto first = std::async(std::launch::async,
+                          [&] { return s.client().Post("/api/id-cards/" + id + "/photo", h, png, "image/png"); });
   for (int i = 0; g.started < 1; ++i) {  // bounded: a stuck pool fails here after 60 s instead of hanging
     if (i >= 30000) {
       g.release();  // so the pending request ends and the test fails instead of hanging
@@ -526,9 +599,12 @@ TEST(server, second_photo_request_for_a_busy_card_is_409) {
   if (second) {
     EXPECT_EQ(body_of(second)["card"]["photoStatus"], "processing");
   }
-  auto seed = s.client().Post("/fetch-and-clean", h, json{{"rawPhotoUrl", "http://127.0.0.1:9/x.png"}, {"idCardId", id}}.dump(), "application/json");
+  auto seed =
+      s.client().Post("/fetch-and-clean", h, json{{"rawPhotoUrl", "http://127.0.0.1:9/x.png"}, {"idCardId", id}}.dump(),
+                      "application/json");
   expect_error(seed, 409, "fetch for the same card");
-  auto parallel = std::async(std::launch::async, [&] { return s.client().Post("/api/id-cards/" + other + "/photo", h, png, "image/png"); });
+  auto parallel = std::async(std::launch::async,
+                             [&] { return s.client().Post("/api/id-cards/" + other + "/photo", h, png, "image/png"); });
   for (int i = 0; g.started < 2 && s.svc->stats().admitted < 2; ++i) {
     if (i >= 30000) {
       g.release();

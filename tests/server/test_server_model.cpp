@@ -114,7 +114,8 @@ TEST(server_model, upload_cleans_stores_and_records) {
   EXPECT_EQ(sheet->get_header_value("Content-Type"), "application/pdf");
   {
     pdf_tools::temp_dir t;
-    const auto pdf = pdf_tools::write(t.path, "sheet.pdf", std::vector<uint8_t>(sheet->body.begin(), sheet->body.end()));
+    const auto pdf =
+        pdf_tools::write(t.path, "sheet.pdf", std::vector<uint8_t>(sheet->body.begin(), sheet->body.end()));
     const auto [w, h] = pdf_tools::page_size_pts(pdf);
     EXPECT_NEAR(std::min(w, h), 288, 0.5) << "4 x 6 in (the layout may turn it to landscape)";
     EXPECT_NEAR(std::max(w, h), 432, 0.5);
@@ -125,8 +126,11 @@ TEST(server_model, upload_cleans_stores_and_records) {
     EXPECT_EQ(imgs[0].height, 334);
     EXPECT_NEAR(imgs[0].x_ppi, 300, 2) << "placed at exactly the spec's size";
   }
-  for (const auto& [query, status] : std::vector<std::pair<std::string, int>>{
-           {"?paper=letter", 400}, {"?copies=501", 400}, {"?copies=-1", 400}, {"?copies=x", 400}, {"?spec=us-2x2", 409}})
+  for (const auto& [query, status] : std::vector<std::pair<std::string, int>>{{"?paper=letter", 400},
+                                                                              {"?copies=501", 400},
+                                                                              {"?copies=-1", 400},
+                                                                              {"?copies=x", 400},
+                                                                              {"?spec=us-2x2", 409}})
     EXPECT_EQ(s.client().Get("/api/id-cards/" + id + "/photo-sheet.pdf" + query, s.auth())->status, status) << query;
   EXPECT_EQ(s.client().Get("/api/id-cards/" + s.create_card("No photo") + "/photo-sheet.pdf", s.auth())->status, 409);
   auto raw = get_url(s, card["rawPhotoUrl"]);
@@ -136,8 +140,8 @@ TEST(server_model, upload_cleans_stores_and_records) {
 
   // A second upload replaces both files; the old ones are removed (no orphans). spec=none asks
   // for a plain cut-out (maxSize applies then) and becomes the card's photoSpec.
-  auto r2 = s.client().Post("/api/id-cards/" + id + "/photo?spec=none&bg=white&maxSize=300&format=jpg", s.auth(), harness::astronaut(512),
-                            "image/png");
+  auto r2 = s.client().Post("/api/id-cards/" + id + "/photo?spec=none&bg=white&maxSize=300&format=jpg", s.auth(),
+                            harness::astronaut(512), "image/png");
   ASSERT_TRUE(r2);
   ASSERT_EQ(r2->status, 200) << r2->body;
   const json card2 = body_of(r2);
@@ -165,7 +169,8 @@ TEST(server_model, no_person_is_refused_or_flagged) {
   harness::server s;
   ASSERT_TRUE(s.start("noperson", harness::model_engines(), tweak_model));
   const std::string id = s.create_card("Pattern");
-  auto framed = s.client().Post("/api/id-cards/" + id + "/photo", s.auth(), harness::pattern_png(300, 200), "image/png");
+  auto framed =
+      s.client().Post("/api/id-cards/" + id + "/photo", s.auth(), harness::pattern_png(300, 200), "image/png");
   ASSERT_TRUE(framed);
   EXPECT_EQ(framed->status, 422) << framed->body;
   const json fj = body_of(framed);
@@ -173,7 +178,8 @@ TEST(server_model, no_person_is_refused_or_flagged) {
   EXPECT_EQ(fj["card"]["photoStatus"], "failed");
   EXPECT_TRUE(fj["card"]["rawPhotoUrl"].is_string()) << "the photo sent is kept";
   EXPECT_NE(fj["card"]["photoError"].get<std::string>().find("no_face"), std::string::npos);
-  auto r = s.client().Post("/api/id-cards/" + id + "/photo?spec=none", s.auth(), harness::pattern_png(300, 200), "image/png");
+  auto r = s.client().Post("/api/id-cards/" + id + "/photo?spec=none", s.auth(), harness::pattern_png(300, 200),
+                           "image/png");
   ASSERT_TRUE(r);
   ASSERT_EQ(r->status, 200) << r->body;
   const json card = body_of(r);
@@ -186,8 +192,10 @@ TEST(server_model, no_person_is_refused_or_flagged) {
 TEST(server_model, fetch_and_clean_from_a_local_server) {
   const std::string photo = harness::astronaut(1000, ".jpg[Q=90]");
   httplib::Server origin;
-  origin.Get("/astronaut.jpg", [&](const httplib::Request&, httplib::Response& res) { res.set_content(photo, "image/jpeg"); });
-  origin.Get("/notimage", [&](const httplib::Request&, httplib::Response& res) { res.set_content("<html>", "image/jpeg"); });
+  origin.Get("/astronaut.jpg",
+             [&](const httplib::Request&, httplib::Response& res) { res.set_content(photo, "image/jpeg"); });
+  origin.Get("/notimage",
+             [&](const httplib::Request&, httplib::Response& res) { res.set_content("<html>", "image/jpeg"); });
   const int origin_port = origin.bind_to_any_port("127.0.0.1");
   ASSERT_GT(origin_port, 0);
   std::thread t([&] { origin.listen_after_bind(); });
@@ -200,8 +208,8 @@ TEST(server_model, fetch_and_clean_from_a_local_server) {
   }));
   const std::string src = "http://127.0.0.1:" + std::to_string(origin_port);
   const std::string id = s.create_card("Fetched");
-  auto r = s.client().Post("/api/id-cards/" + id + "/fetch-and-clean", s.auth(), json{{"rawPhotoUrl", src + "/astronaut.jpg"}, {"bg", "red"}}.dump(),
-                           "application/json");
+  auto r = s.client().Post("/api/id-cards/" + id + "/fetch-and-clean", s.auth(),
+                           json{{"rawPhotoUrl", src + "/astronaut.jpg"}, {"bg", "red"}}.dump(), "application/json");
   ASSERT_TRUE(r);
   ASSERT_EQ(r->status, 200) << r->body;
   const json card = body_of(r);
@@ -218,7 +226,9 @@ TEST(server_model, fetch_and_clean_from_a_local_server) {
 
   // The seed's path and body.
   const std::string id2 = s.create_card("Seed");
-  auto seed = s.client().Post("/fetch-and-clean", s.auth(), json{{"rawPhotoUrl", src + "/astronaut.jpg"}, {"idCardId", id2}}.dump(), "application/json");
+  auto seed =
+      s.client().Post("/fetch-and-clean", s.auth(),
+                      json{{"rawPhotoUrl", src + "/astronaut.jpg"}, {"idCardId", id2}}.dump(), "application/json");
   ASSERT_TRUE(seed);
   ASSERT_EQ(seed->status, 200) << seed->body;
   EXPECT_EQ(body_of(seed)["id"], id2);
@@ -227,11 +237,14 @@ TEST(server_model, fetch_and_clean_from_a_local_server) {
   expect_corner(d2, 67, 142, 219);  // default blue
 
   // Not an image at the URL: 415, the card keeps its photo.
-  auto bad = s.client().Post("/fetch-and-clean", s.auth(), json{{"rawPhotoUrl", src + "/notimage"}, {"idCardId", id2}}.dump(), "application/json");
+  auto bad = s.client().Post("/fetch-and-clean", s.auth(),
+                             json{{"rawPhotoUrl", src + "/notimage"}, {"idCardId", id2}}.dump(), "application/json");
   ASSERT_TRUE(bad);
   EXPECT_EQ(bad->status, 415) << bad->body;
   EXPECT_EQ(body_of(bad)["card"]["cleanPhotoUrl"], body_of(seed)["cleanPhotoUrl"]);
-  auto missing = s.client().Post("/fetch-and-clean", s.auth(), json{{"rawPhotoUrl", src + "/missing.jpg"}, {"idCardId", id2}}.dump(), "application/json");
+  auto missing =
+      s.client().Post("/fetch-and-clean", s.auth(),
+                      json{{"rawPhotoUrl", src + "/missing.jpg"}, {"idCardId", id2}}.dump(), "application/json");
   ASSERT_TRUE(missing);
   EXPECT_EQ(missing->status, 502) << missing->body;
   origin.stop();
@@ -246,9 +259,10 @@ TEST(server_model, ssrf_refusal_keeps_the_old_photo) {
   ASSERT_TRUE(up);
   ASSERT_EQ(up->status, 200) << up->body;
   const json before = body_of(up);
-  for (const std::string& url : {"http://127.0.0.1:" + std::to_string(s.port) + "/healthz", std::string("http://localhost/x.jpg"),
-                                std::string("http://[::1]/x.jpg")}) {
-    auto r = s.client().Post("/api/id-cards/" + id + "/fetch-and-clean", s.auth(), json{{"rawPhotoUrl", url}}.dump(), "application/json");
+  for (const std::string& url : {"http://127.0.0.1:" + std::to_string(s.port) + "/healthz",
+                                 std::string("http://localhost/x.jpg"), std::string("http://[::1]/x.jpg")}) {
+    auto r = s.client().Post("/api/id-cards/" + id + "/fetch-and-clean", s.auth(), json{{"rawPhotoUrl", url}}.dump(),
+                             "application/json");
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 403) << url << ": " << r->body;
     auto now = s.client().Get("/api/id-cards/" + id, s.auth());
@@ -266,7 +280,8 @@ TEST(server_model, ssrf_refusal_keeps_the_old_photo) {
 TEST(server_model, remove_background) {
   harness::server s;
   ASSERT_TRUE(s.start("rmbg", harness::model_engines(), tweak_model));
-  httplib::MultipartFormDataItems form = {{"photo", harness::astronaut(512), "a.png", "image/png"}, {"bg", "white", "", ""}};
+  httplib::MultipartFormDataItems form = {{"photo", harness::astronaut(512), "a.png", "image/png"},
+                                          {"bg", "white", "", ""}};
   auto r = s.client().Post("/api/remove-background", s.auth(), form);
   ASSERT_TRUE(r);
   ASSERT_EQ(r->status, 200) << r->body;
@@ -274,7 +289,8 @@ TEST(server_model, remove_background) {
   const auto d = decode_rgb(r->body);
   EXPECT_EQ(d.w, 512);
   expect_corner(d, 255, 255, 255);
-  auto j = s.client().Post("/api/remove-background?format=jpg&maxSize=200&bg=grey", s.auth(), harness::astronaut(512), "image/png");
+  auto j = s.client().Post("/api/remove-background?format=jpg&maxSize=200&bg=grey", s.auth(), harness::astronaut(512),
+                           "image/png");
   ASSERT_TRUE(j);
   ASSERT_EQ(j->status, 200) << j->body;
   EXPECT_EQ(j->get_header_value("Content-Type"), "image/jpeg");
@@ -309,7 +325,8 @@ TEST(server_model, remove_background_to_a_spec) {
   EXPECT_EQ(r->get_header_value("X-Photo-Rules-Failed"), failed);
 
   // JPEG under a size limit, as the spec's own format (us-2x2).
-  auto j = s.client().Post("/api/remove-background?spec=us-2x2&maxKb=40", s.auth(), harness::astronaut(512), "image/png");
+  auto j =
+      s.client().Post("/api/remove-background?spec=us-2x2&maxKb=40", s.auth(), harness::astronaut(512), "image/png");
   ASSERT_TRUE(j);
   ASSERT_EQ(j->status, 200) << j->body;
   EXPECT_EQ(j->get_header_value("Content-Type"), "image/jpeg");
@@ -317,7 +334,8 @@ TEST(server_model, remove_background_to_a_spec) {
   EXPECT_EQ(decode_rgb(j->body).w, 600);
 
   // No face: 422, nothing stored.
-  auto n = s.client().Post("/api/remove-background?spec=icao-35x45", s.auth(), harness::pattern_png(300, 400), "image/png");
+  auto n =
+      s.client().Post("/api/remove-background?spec=icao-35x45", s.auth(), harness::pattern_png(300, 400), "image/png");
   ASSERT_TRUE(n);
   EXPECT_EQ(n->status, 422) << n->body;
   EXPECT_TRUE(s.stored("raw").empty()) << "stateless: nothing stored";
@@ -339,7 +357,9 @@ TEST(server_model, queue_full_under_load_loses_no_record) {
   const auto h = s.auth();
   std::vector<std::future<httplib::Result>> fs;
   for (int i = 0; i < n; ++i)
-    fs.push_back(std::async(std::launch::async, [&, i] { return s.client().Post("/api/id-cards/" + ids[i] + "/photo", h, photo, "image/jpeg"); }));
+    fs.push_back(std::async(std::launch::async, [&, i] {
+      return s.client().Post("/api/id-cards/" + ids[i] + "/photo", h, photo, "image/jpeg");
+    }));
   int ok = 0, busy = 0;
   for (int i = 0; i < n; ++i) {
     auto r = fs[i].get();

@@ -44,15 +44,12 @@ bool all_digits(const std::string& s) {
 
 }  // namespace
 
-std::string cloudinary_standin::sign(const std::map<std::string, std::string>& fields,
-                                     const std::string& secret) {
+std::string cloudinary_standin::sign(const std::map<std::string, std::string>& fields, const std::string& secret) {
   // Documented rule: every parameter except file, cloud_name, resource_type and api_key
   // (and the signature itself), sorted by name, "k=v" joined with '&', secret appended.
   std::string s;
   for (const auto& [k, v] : fields) {
-    if (k == "file" || k == "cloud_name" || k == "resource_type" || k == "api_key" ||
-        k == "signature")
-      continue;
+    if (k == "file" || k == "cloud_name" || k == "resource_type" || k == "api_key" || k == "signature") continue;
     if (!s.empty()) s += "&";
     s += k;
     s += "=";
@@ -61,9 +58,10 @@ std::string cloudinary_standin::sign(const std::map<std::string, std::string>& f
   return sha1_hex(s + secret);
 }
 
-cloudinary_standin::cloudinary_standin(std::string cloud_name, std::string api_key,
-                                       std::string api_secret)
-    : cloud_(std::move(cloud_name)), key_(std::move(api_key)), secret_(std::move(api_secret)),
+cloudinary_standin::cloudinary_standin(std::string cloud_name, std::string api_key, std::string api_secret)
+    : cloud_(std::move(cloud_name)),
+      key_(std::move(api_key)),
+      secret_(std::move(api_secret)),
       svr_(std::make_unique<httplib::Server>()) {
   install_routes();
 }
@@ -89,9 +87,7 @@ void cloudinary_standin::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-std::string cloudinary_standin::base_url() const {
-  return "http://127.0.0.1:" + std::to_string(port_);
-}
+std::string cloudinary_standin::base_url() const { return "http://127.0.0.1:" + std::to_string(port_); }
 
 std::size_t cloudinary_standin::stored_count() const {
   std::lock_guard<std::mutex> lk(mu_);
@@ -137,27 +133,23 @@ void cloudinary_standin::install_routes() {
       (*fields)[name] = part.content;
     }
     for (const char* required : {"api_key", "timestamp", "signature"})
-      if (!fields->count(required))
-        return refuse(400, std::string("Missing required parameter - ") + required);
+      if (!fields->count(required)) return refuse(400, std::string("Missing required parameter - ") + required);
     if ((*fields)["api_key"] != key_) return refuse(401, "Unknown API key " + (*fields)["api_key"]);
     const std::string& ts = (*fields)["timestamp"];
     if (!all_digits(ts)) return refuse(400, "Invalid timestamp");
     long long age_s = static_cast<long long>(std::time(nullptr)) - std::atoll(ts.c_str());
     if (age_s > 3600 || age_s < -3600)
-      return refuse(400, "Stale request - reported time is " + ts +
-                             " which is more than 1 hour away from the current time");
+      return refuse(400,
+                    "Stale request - reported time is " + ts + " which is more than 1 hour away from the current time");
     std::map<std::string, std::string> to_sign = *fields;
     std::string expected = sign(to_sign, secret_);
     if ((*fields)["signature"] != expected) {
       std::string s;
       for (const auto& [k, v] : to_sign) {
-        if (k == "file" || k == "api_key" || k == "signature" || k == "resource_type" ||
-            k == "cloud_name")
-          continue;
+        if (k == "file" || k == "api_key" || k == "signature" || k == "resource_type" || k == "cloud_name") continue;
         s += (s.empty() ? "" : "&") + k + "=" + v;
       }
-      return refuse(401, "Invalid Signature " + (*fields)["signature"] + ". String to sign - '" +
-                             s + "'.");
+      return refuse(401, "Invalid Signature " + (*fields)["signature"] + ". String to sign - '" + s + "'.");
     }
     return true;
   };
@@ -175,9 +167,8 @@ void cloudinary_standin::install_routes() {
     return false;
   };
 
-  svr_->Post(R"(/v1_1/([^/]+)/image/upload)", [this, check_signed, canned](
-                                                    const httplib::Request& req,
-                                                    httplib::Response& res) {
+  svr_->Post(R"(/v1_1/([^/]+)/image/upload)", [this, check_signed, canned](const httplib::Request& req,
+                                                                           httplib::Response& res) {
     delay();
     if (canned(res)) return;
     std::map<std::string, std::string> fields;
@@ -210,12 +201,8 @@ void cloudinary_standin::install_routes() {
         assets_[public_id] = asset{file->second.content, file->second.content_type, format, version};
       }
     }
-    nlohmann::json j = {{"public_id", public_id},
-                        {"version", version},
-                        {"format", format},
-                        {"resource_type", "image"},
-                        {"type", "upload"},
-                        {"bytes", file->second.content.size()}};
+    nlohmann::json j = {{"public_id", public_id},   {"version", version}, {"format", format},
+                        {"resource_type", "image"}, {"type", "upload"},   {"bytes", file->second.content.size()}};
     if (existing) j["existing"] = true;
     const std::string path =
         "/" + cloud_ + "/image/upload/v" + std::to_string(version) + "/" + public_id + "." + format;
@@ -224,26 +211,24 @@ void cloudinary_standin::install_routes() {
     res.set_content(j.dump(), "application/json");
   });
 
-  svr_->Post(R"(/v1_1/([^/]+)/image/destroy)", [this, check_signed, canned](
-                                                     const httplib::Request& req,
-                                                     httplib::Response& res) {
-    delay();
-    if (canned(res)) return;
-    std::map<std::string, std::string> fields;
-    if (!check_signed(req, res, &fields)) return;
-    if (!fields.count("public_id") || fields["public_id"].empty()) {
-      ++rejected_;
-      return json_error(res, 400, "Missing required parameter - public_id");
-    }
-    if (mode_ == mode::malformed_json) return res.set_content("<html>oops", "text/html");
-    bool erased;
-    {
-      std::lock_guard<std::mutex> lk(mu_);
-      erased = assets_.erase(fields["public_id"]) > 0;
-    }
-    res.set_content(nlohmann::json{{"result", erased ? "ok" : "not found"}}.dump(),
-                    "application/json");
-  });
+  svr_->Post(R"(/v1_1/([^/]+)/image/destroy)",
+             [this, check_signed, canned](const httplib::Request& req, httplib::Response& res) {
+               delay();
+               if (canned(res)) return;
+               std::map<std::string, std::string> fields;
+               if (!check_signed(req, res, &fields)) return;
+               if (!fields.count("public_id") || fields["public_id"].empty()) {
+                 ++rejected_;
+                 return json_error(res, 400, "Missing required parameter - public_id");
+               }
+               if (mode_ == mode::malformed_json) return res.set_content("<html>oops", "text/html");
+               bool erased;
+               {
+                 std::lock_guard<std::mutex> lk(mu_);
+                 erased = assets_.erase(fields["public_id"]) > 0;
+               }
+               res.set_content(nlohmann::json{{"result", erased ? "ok" : "not found"}}.dump(), "application/json");
+             });
 
   // Delivery: /{cloud}/image/upload/v{digits}/{public_id}.{format}; HEAD is served by httplib
   // from the GET handler without a body.

@@ -21,10 +21,10 @@ class cloudinary_standin {
  public:
   enum class mode {
     normal,
-    malformed_json,     // upload/destroy answer 200 with a body that is not JSON
-    no_secure_url,      // upload answers 200 with JSON lacking secure_url
-    server_error,       // every request answers 500 with a Cloudinary-style error body
-    rate_limited,       // every request answers 420 (Cloudinary's rate-limit status)
+    malformed_json,  // upload/destroy answer 200 with a body that is not JSON
+    no_secure_url,   // upload answers 200 with JSON lacking secure_url
+    server_error,    // every request answers 500 with a Cloudinary-style error body
+    rate_limited,    // every request answers 420 (Cloudinary's rate-limit status)
   };
 
   cloudinary_standin(std::string cloud_name, std::string api_key, std::string api_secret);
@@ -48,8 +48,7 @@ class cloudinary_standin {
 
   // The signature the stand-in expects: its own implementation of the documented rule
   // (independent of the client's), exposed so tests can craft requests by hand.
-  static std::string sign(const std::map<std::string, std::string>& fields,
-                          const std::string& secret);
+  static std::string sign(const std::map<std::string, std::string>& fields, const std::string& secret);
 
  private:
   struct asset {

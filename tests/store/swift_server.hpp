@@ -15,7 +15,7 @@ struct swift_server {
   std::string endpoint;               // http://127.0.0.1:PORT
   std::string virtual_host_endpoint;  // http://localhost:PORT (bucket.localhost resolves to loopback)
   std::string access_key, secret_key, bucket, region;
-  std::string error;                  // non-empty when the server's description could not be read
+  std::string error;  // non-empty when the server's description could not be read
 };
 
 // Reads $IDPHOTO_TEST_S3_DIR/s3.json (written by swift-test-server start).

@@ -77,8 +77,7 @@ TEST(store_cloudinary_from_url, errors_name_what_is_missing_and_never_the_secret
     auto c = cloudinary_from_url(b.url);
     ASSERT_FALSE(c.ok()) << b.url;
     EXPECT_EQ(c.err().code, errc::invalid_argument) << b.url;
-    EXPECT_NE(c.err().detail.find(b.must_mention), std::string::npos)
-        << b.url << " → " << c.err().detail;
+    EXPECT_NE(c.err().detail.find(b.must_mention), std::string::npos) << b.url << " → " << c.err().detail;
     EXPECT_EQ(c.err().detail.find(secret), std::string::npos) << c.err().detail;
   }
 }
@@ -87,9 +86,8 @@ TEST(store_cloudinary_from_url, errors_name_what_is_missing_and_never_the_secret
 
 TEST(store_cloudinary_signature, matches_the_documented_example) {
   // Cloudinary's "Generating authentication signatures" page: these params, secret "abcd".
-  std::map<std::string, std::string> p = {{"timestamp", "1315060510"},
-                                          {"public_id", "sample_image"},
-                                          {"eager", "w_400,h_300,c_pad|w_260,h_200,c_crop"}};
+  std::map<std::string, std::string> p = {
+      {"timestamp", "1315060510"}, {"public_id", "sample_image"}, {"eager", "w_400,h_300,c_pad|w_260,h_200,c_crop"}};
   EXPECT_EQ(cloudinary_signature(p, "abcd"), "bfd09f95f331f558cbd1320e67aa8d488770583e");
 }
 
@@ -163,26 +161,21 @@ class store_standin_checks : public ::testing::Test {
 };
 
 TEST_F(store_standin_checks, accepts_a_correct_request) {
-  auto r = upload({{"api_key", k_key},
-                   {"timestamp", std::to_string(std::time(nullptr))},
-                   {"public_id", "p1"}});
+  auto r = upload({{"api_key", k_key}, {"timestamp", std::to_string(std::time(nullptr))}, {"public_id", "p1"}});
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200) << r->body;
 }
 
 TEST_F(store_standin_checks, refuses_a_timestamp_over_an_hour_old) {
-  auto r = upload({{"api_key", k_key},
-                   {"timestamp", std::to_string(std::time(nullptr) - 3700)},
-                   {"public_id", "p1"}});
+  auto r = upload({{"api_key", k_key}, {"timestamp", std::to_string(std::time(nullptr) - 3700)}, {"public_id", "p1"}});
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 400);
   EXPECT_NE(r->body.find("Stale request"), std::string::npos) << r->body;
 }
 
 TEST_F(store_standin_checks, refuses_a_tampered_field_and_a_missing_signature) {
-  std::map<std::string, std::string> f = {{"api_key", k_key},
-                                          {"timestamp", std::to_string(std::time(nullptr))},
-                                          {"public_id", "p1"}};
+  std::map<std::string, std::string> f = {
+      {"api_key", k_key}, {"timestamp", std::to_string(std::time(nullptr))}, {"public_id", "p1"}};
   f["signature"] = cloudinary_standin::sign(f, k_secret);
   f["public_id"] = "p2";  // changed after signing
   auto r = upload(f, false);
@@ -342,8 +335,7 @@ TEST(store_cloudinary, ping_fails_for_an_unresolvable_host) {
   ASSERT_TRUE(store);
   auto p = store->ping();
   ASSERT_FALSE(p.ok());
-  EXPECT_TRUE(p.err().code == errc::unavailable || p.err().code == errc::timeout)
-      << p.err().to_string();
+  EXPECT_TRUE(p.err().code == errc::unavailable || p.err().code == errc::timeout) << p.err().to_string();
 }
 
 }  // namespace

@@ -233,8 +233,7 @@ TEST(store_local_sweep_orphans, keeps_referenced_and_young_removes_old_unreferen
   auto orphan_card = (*s)->put("removed: old orphan pdf", "application/pdf", "card");
   auto orphan_young = (*s)->put("kept: young orphan", "image/jpeg", "raw");
   ASSERT_TRUE(referenced_old.ok() && orphan_old.ok() && orphan_card.ok() && orphan_young.ok());
-  for (const auto* k : {&*referenced_old, &*orphan_old, &*orphan_card})
-    make_old(t.path() + "/" + k->key, 2 * 86400);
+  for (const auto* k : {&*referenced_old, &*orphan_old, &*orphan_card}) make_old(t.path() + "/" + k->key, 2 * 86400);
   // Not keys: a temp file a killed put left, a stray file and a hidden one, all old.
   const std::string temp = t.path() + "/raw/.tmp-0123456789abcdef0123456789abcdef";
   const std::string stray = t.path() + "/clean/notes.txt";

@@ -37,8 +37,8 @@ size_t append_cb(char* d, size_t s, size_t n, void* u) {
 
 // A plain request, no credentials unless sigv4 is given (then signed by curl with our hash header).
 raw_response raw(const std::string& method, const std::string& url, const std::string& body = "",
-                 const std::string& sigv4 = "", const std::string& user = "",
-                 const std::string& pass = "", const std::string& payload_hash = "") {
+                 const std::string& sigv4 = "", const std::string& user = "", const std::string& pass = "",
+                 const std::string& payload_hash = "") {
   raw_response r;
   std::unique_ptr<CURL, curl_deleter> h(curl_easy_init());
   curl_easy_setopt(h.get(), CURLOPT_URL, url.c_str());
@@ -75,9 +75,7 @@ class store_s3 : public ::testing::Test {
     EXPECT_TRUE(s.ok()) << s.err().to_string();
     return s.ok() ? std::move(*s) : nullptr;
   }
-  std::string object_url(const std::string& key) const {
-    return swift_.endpoint + "/" + swift_.bucket + "/" + key;
-  }
+  std::string object_url(const std::string& key) const { return swift_.endpoint + "/" + swift_.bucket + "/" + key; }
   swift_server swift_;
 };
 
@@ -117,13 +115,12 @@ TEST_F(store_s3, unknown_access_key_is_forbidden) {
 TEST_F(store_s3, server_verifies_the_payload_hash) {
   const std::string provider = "aws:amz:" + swift_.region + ":s3";
   const std::string url = object_url("raw/ffffffffffffffffffffffffffffffff.png");
-  auto wrong = raw("PUT", url, "hello", provider, swift_.access_key, swift_.secret_key,
-                   detail::sha256_hex("something else"));
+  auto wrong =
+      raw("PUT", url, "hello", provider, swift_.access_key, swift_.secret_key, detail::sha256_hex("something else"));
   ASSERT_EQ(wrong.rc, CURLE_OK);
   EXPECT_EQ(wrong.status, 400) << wrong.body;
   EXPECT_NE(wrong.body.find("<Code>BadDigest</Code>"), std::string::npos) << wrong.body;
-  auto right = raw("PUT", url, "hello", provider, swift_.access_key, swift_.secret_key,
-                   detail::sha256_hex("hello"));
+  auto right = raw("PUT", url, "hello", provider, swift_.access_key, swift_.secret_key, detail::sha256_hex("hello"));
   EXPECT_EQ(right.status, 200) << right.body;
   auto s = make(config_for(swift_));
   ASSERT_TRUE(s);

@@ -65,8 +65,7 @@ TEST(store_s3_sigv4, uri_encoding_and_hashes) {
   EXPECT_EQ(detail::aws_uri_encode("a/b", false), "a%2Fb");
   EXPECT_EQ(detail::aws_uri_encode("\xc3\xa9", true), "%C3%A9");
   EXPECT_EQ(detail::aws_uri_encode("", true), "");
-  EXPECT_EQ(detail::sha256_hex(""),
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(detail::sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   EXPECT_EQ(detail::sha256_hex(std::string("\0", 1)),
             "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d");
   EXPECT_EQ(detail::amz_date(0), "19700101T000000Z");
@@ -91,8 +90,9 @@ TEST(store_s3_from_url, parses_every_part) {
 }
 
 TEST(store_s3_from_url, defaults_and_virtual_style_and_at_in_secret) {
-  auto c = s3_from_url("s3://AKID:a@b@s3.eu-west-1.amazonaws.com/my.photos?style=virtual"
-                       "&region=eu-west-1&public_base_url=https%3A%2F%2Fcdn.example%2Fp");
+  auto c = s3_from_url(
+      "s3://AKID:a@b@s3.eu-west-1.amazonaws.com/my.photos?style=virtual"
+      "&region=eu-west-1&public_base_url=https%3A%2F%2Fcdn.example%2Fp");
   ASSERT_TRUE(c.ok()) << c.err().to_string();
   EXPECT_EQ(c->secret_access_key, "a@b");
   EXPECT_EQ(c->endpoint, "https://s3.eu-west-1.amazonaws.com");
@@ -142,8 +142,7 @@ TEST(store_s3_from_url, errors_name_the_problem_and_never_the_secret) {
     auto c = s3_from_url(bc.url);
     ASSERT_FALSE(c.ok()) << bc.url;
     EXPECT_EQ(c.err().code, errc::invalid_argument) << bc.url;
-    EXPECT_NE(c.err().detail.find(bc.must_mention), std::string::npos)
-        << bc.url << " → " << c.err().detail;
+    EXPECT_NE(c.err().detail.find(bc.must_mention), std::string::npos) << bc.url << " → " << c.err().detail;
     EXPECT_EQ(c.err().detail.find(secret), std::string::npos) << c.err().detail;
   }
 }
@@ -210,8 +209,8 @@ TEST(store_s3_config, presigned_urls_for_both_styles_and_bad_input) {
   ASSERT_TRUE(vh.ok()) << vh.err().to_string();
   EXPECT_EQ(vh->rfind("https://photos.s3.example.com/p/q/" + key + "?", 0), 0u) << *vh;
 
-  for (const char* bad : {"", "../x", "clean/../../etc/passwd", "clean/0123.png",
-                          "clean/0123456789abcdef0123456789abcdef.png?x=1"}) {
+  for (const char* bad :
+       {"", "../x", "clean/../../etc/passwd", "clean/0123.png", "clean/0123456789abcdef0123456789abcdef.png?x=1"}) {
     auto r = s3_presigned_get_url(c, bad, 1700000000, 60);
     ASSERT_FALSE(r.ok()) << bad;
     EXPECT_EQ(r.err().code, errc::invalid_argument);

@@ -72,13 +72,10 @@ struct type_case {
   const char* content_type;
   const char* ext;
 };
-const type_case k_types[] = {{"image/png", "png"},   {"image/jpeg", "jpg"},
-                             {"image/webp", "webp"}, {"image/heic", "heic"},
-                             {"image/tiff", "tiff"}, {"application/pdf", "pdf"}};
+const type_case k_types[] = {{"image/png", "png"},   {"image/jpeg", "jpg"},  {"image/webp", "webp"},
+                             {"image/heic", "heic"}, {"image/tiff", "tiff"}, {"application/pdf", "pdf"}};
 
-TEST_P(store_conformance, backend_name_matches) {
-  EXPECT_EQ(store_->backend_name(), GetParam());
-}
+TEST_P(store_conformance, backend_name_matches) { EXPECT_EQ(store_->backend_name(), GetParam()); }
 
 TEST_P(store_conformance, put_get_round_trip_is_byte_identical_for_every_type_and_folder) {
   unsigned seed = 1;
@@ -135,8 +132,8 @@ TEST_P(store_conformance, empty_body_is_invalid_argument) {
 }
 
 TEST_P(store_conformance, unknown_content_type_is_invalid_argument) {
-  for (const char* ct : {"", "image/gif", "IMAGE/PNG", "image/png; charset=binary", "text/html",
-                         "image/jpg", "application/octet-stream", "image/png\n"}) {
+  for (const char* ct : {"", "image/gif", "IMAGE/PNG", "image/png; charset=binary", "text/html", "image/jpg",
+                         "application/octet-stream", "image/png\n"}) {
     auto put = store_->put("x", ct, "raw");
     ASSERT_FALSE(put.ok()) << ct;
     EXPECT_EQ(put.err().code, errc::invalid_argument) << ct;
@@ -234,7 +231,7 @@ std::vector<std::string> hostile_keys() {
           std::string("raw/") + hex + ".png" + std::string(1, '\0'),
           std::string("raw/") + hex.substr(0, 16) + std::string(1, '\0') + hex.substr(17) + ".png",
           "raw/" + std::string(10000, 'a') + ".png",
-          "raw/" + std::string(100000, '/') ,
+          "raw/" + std::string(100000, '/'),
           "raw/\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
           "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9.png",
           "raw/\xef\xbc\x8e\xef\xbc\x8e/" + hex + ".png",  // fullwidth dots
@@ -331,14 +328,12 @@ TEST_P(store_conformance, sweep_orphans_refuses_a_negative_age_and_removes_nothi
   ASSERT_TRUE(a.ok());
   auto r = store_->sweep_orphans({}, -1);
   ASSERT_FALSE(r.ok());
-  EXPECT_TRUE(r.err().code == errc::invalid_argument || r.err().code == errc::unsupported)
-      << r.err().to_string();
+  EXPECT_TRUE(r.err().code == errc::invalid_argument || r.err().code == errc::unsupported) << r.err().to_string();
   EXPECT_TRUE(*store_->exists(a->key));
 }
 
 #ifdef IDPHOTO_CONFORMANCE_S3
-INSTANTIATE_TEST_SUITE_P(backends, store_conformance, ::testing::Values("s3"),
-                         [](const auto& p) { return p.param; });
+INSTANTIATE_TEST_SUITE_P(backends, store_conformance, ::testing::Values("s3"), [](const auto& p) { return p.param; });
 #else
 INSTANTIATE_TEST_SUITE_P(backends, store_conformance, ::testing::Values("local", "cloudinary"),
                          [](const auto& p) { return p.param; });
