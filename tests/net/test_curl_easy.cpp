@@ -227,7 +227,7 @@ TEST(net_errc, timeouts_transport_and_the_rest) {
                       CURLE_PEER_FAILED_VERIFICATION, CURLE_HTTP2, CURLE_HTTP2_STREAM})
     EXPECT_EQ(errc_for(rc), errc::unavailable) << curl_easy_strerror(rc);
   for (CURLcode rc : {CURLE_OK, CURLE_UNSUPPORTED_PROTOCOL, CURLE_URL_MALFORMAT, CURLE_WRITE_ERROR, CURLE_OUT_OF_MEMORY,
-                      CURLE_BAD_FUNCTION_ARGUMENT, CURLE_FILESIZE_EXCEEDED, static_cast<CURLcode>(9999)})
+                      CURLE_BAD_FUNCTION_ARGUMENT, CURLE_FILESIZE_EXCEEDED, CURL_LAST})
     EXPECT_EQ(errc_for(rc), errc::internal) << static_cast<int>(rc);
 }
 
