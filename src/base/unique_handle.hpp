@@ -1,5 +1,7 @@
 // unique_handle: a std::unique_ptr for a C library's handle, closed by the library's own free
-// function — one spelling for every curl, libpq, sqlite, OpenSSL and vips handle.
+// function — one spelling for every curl, libpq, sqlite, OpenSSL, cairo, pango, qrencode and
+// rabbitmq-c handle. (image.hpp's VipsImage keeps a deleter defined out of line: its header
+// must not need GLib's.)
 //   using curl_ptr = base::unique_handle<CURL, curl_easy_cleanup>;
 #pragma once
 #include <memory>

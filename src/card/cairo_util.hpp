@@ -8,18 +8,13 @@
 #include <vector>
 
 #include "base/result.hpp"
+#include "base/unique_handle.hpp"
 #include "card/card_internal.hpp"
 
 namespace idphoto::card::detail {
 
-struct cairo_surface_deleter {
-  void operator()(cairo_surface_t* s) const noexcept { cairo_surface_destroy(s); }
-};
-using cairo_surface_ptr = std::unique_ptr<cairo_surface_t, cairo_surface_deleter>;
-struct cairo_deleter {
-  void operator()(cairo_t* c) const noexcept { cairo_destroy(c); }
-};
-using cairo_ptr = std::unique_ptr<cairo_t, cairo_deleter>;
+using cairo_surface_ptr = base::unique_handle<cairo_surface_t, cairo_surface_destroy>;
+using cairo_ptr = base::unique_handle<cairo_t, cairo_destroy>;
 
 inline double mm(double v) { return v * pt_per_mm; }
 

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "base/unique_handle.hpp"
 #include "card/cairo_util.hpp"
 #include "card/card.hpp"
 #include "card/card_internal.hpp"
@@ -22,14 +23,8 @@ using detail::pt_per_mm;
 
 namespace {
 
-struct g_object_deleter {
-  void operator()(void* p) const noexcept { g_object_unref(p); }
-};
-using pango_layout_ptr = std::unique_ptr<PangoLayout, g_object_deleter>;
-struct font_description_deleter {
-  void operator()(PangoFontDescription* d) const noexcept { pango_font_description_free(d); }
-};
-using font_description_ptr = std::unique_ptr<PangoFontDescription, font_description_deleter>;
+using pango_layout_ptr = base::unique_handle<PangoLayout, g_object_unref>;
+using font_description_ptr = base::unique_handle<PangoFontDescription, pango_font_description_free>;
 
 // Families tried in order; fontconfig falls back per character beyond them.
 constexpr const char* font_families =

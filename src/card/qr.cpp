@@ -6,15 +6,13 @@
 #include <memory>
 #include <string>
 
+#include "base/unique_handle.hpp"
 #include "card/card_internal.hpp"
 
 namespace idphoto::card::detail {
 
 namespace {
-struct qrcode_deleter {
-  void operator()(QRcode* q) const noexcept { QRcode_free(q); }
-};
-using qrcode_ptr = std::unique_ptr<QRcode, qrcode_deleter>;
+using qrcode_ptr = base::unique_handle<QRcode, QRcode_free>;
 }  // namespace
 
 base::result<qr_matrix> make_qr(std::string_view text) {

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <memory>
 
+#include "base/unique_handle.hpp"
 #include "cli/args.hpp"
 #include "cli/models_dir.hpp"
 #include "pipeline/model_spec.hpp"
@@ -14,10 +15,7 @@ namespace idphoto::cli {
 
 namespace {
 
-struct evp_md_ctx_deleter {
-  void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
-};
-using evp_md_ctx_ptr = std::unique_ptr<EVP_MD_CTX, evp_md_ctx_deleter>;
+using evp_md_ctx_ptr = base::unique_handle<EVP_MD_CTX, EVP_MD_CTX_free>;
 
 // Hex sha256 of a file; empty when it cannot be read.
 std::string sha256_file(const std::string& path) {

@@ -20,6 +20,7 @@
 #include <string>
 #include <thread>
 
+#include "base/unique_handle.hpp"
 #include "queue/job_queue.hpp"
 
 namespace idphoto::queue::detail {
@@ -27,10 +28,7 @@ namespace idphoto::queue::detail {
 inline constexpr amqp_channel_t k_pub = 1, k_sub = 2, k_ctl = 3;
 inline constexpr int k_tick_ms = 100;
 
-struct amqp_conn_deleter {
-  void operator()(amqp_connection_state_t c) const { amqp_destroy_connection(c); }
-};
-using amqp_conn_ptr = std::unique_ptr<amqp_connection_state_t_, amqp_conn_deleter>;
+using amqp_conn_ptr = base::unique_handle<amqp_connection_state_t_, amqp_destroy_connection>;
 
 struct fd_closer {
   int fd = -1;

@@ -8,14 +8,13 @@
 #include <ctime>
 #include <memory>
 
+#include "base/unique_handle.hpp"
+
 namespace idphoto::store::detail {
 
 namespace {
 
-struct evp_md_ctx_deleter {
-  void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
-};
-using evp_md_ctx_ptr = std::unique_ptr<EVP_MD_CTX, evp_md_ctx_deleter>;
+using evp_md_ctx_ptr = base::unique_handle<EVP_MD_CTX, EVP_MD_CTX_free>;
 
 std::string to_hex(const unsigned char* p, std::size_t n) {
   static const char* hex = "0123456789abcdef";
