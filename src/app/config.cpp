@@ -52,6 +52,8 @@ const env_key k_default_bg{"IDPHOTO_DEFAULT_BG", env_kind::string, 0, 0, "defaul
 const env_key k_default_max_size{"IDPHOTO_DEFAULT_MAX_SIZE", env_kind::integer, 16, 4096, "default maxSize, px"};
 const env_key k_default_format{"IDPHOTO_DEFAULT_FORMAT", env_kind::string, 0, 0, "png, jpg or webp"};
 const env_key k_max_output_size{"IDPHOTO_MAX_OUTPUT_SIZE", env_kind::integer, 16, 4096, "largest maxSize, px"};
+const env_key k_raw_retention{"IDPHOTO_RAW_RETENTION_DAYS", env_kind::integer, 0, 3650,
+                              "days a raw photo is kept once the card has a clean photo; 0 = forever"};
 const env_key k_memory_limit{"IDPHOTO_MEMORY_LIMIT_BYTES", env_kind::bytes, 64 * k_mib, int64_t{1} << 40,
                              "ceiling the memory estimate must fit"};
 
@@ -87,6 +89,7 @@ const std::vector<env_key>& own_keys() {
                                             k_default_max_size,
                                             k_default_format,
                                             k_max_output_size,
+                                            k_raw_retention,
                                             k_memory_limit};
   return keys;
 }
@@ -177,6 +180,7 @@ app_config::parsed app_config::parse_env(const env_lookup& env) {
   base::read_env_key_as(env, k_default_max_size, &c.default_max_size_px, errs);
   base::read_env_key(env, k_default_format, &c.default_format, errs);
   base::read_env_key_as(env, k_max_output_size, &c.max_size_limit_px, errs);
+  base::read_env_key_as(env, k_raw_retention, &c.raw_retention_days, errs);
   base::read_env_key(env, k_memory_limit, &c.memory_limit_bytes, errs);
   return p;
 }
@@ -226,6 +230,9 @@ std::vector<std::string> app_config::problems() const {
   if (default_max_size_px > max_size_limit_px)
     p.push_back("IDPHOTO_DEFAULT_MAX_SIZE (" + std::to_string(default_max_size_px) +
                 ") is over IDPHOTO_MAX_OUTPUT_SIZE (" + std::to_string(max_size_limit_px) + ")");
+  if (raw_retention_days < 0 || raw_retention_days > 3650)
+    p.push_back("IDPHOTO_RAW_RETENTION_DAYS: must be in 0..3650 (0 = keep raw photos), got " +
+                std::to_string(raw_retention_days));
   if (n_workers < 1) p.push_back("IDPHOTO_WORKERS: must be >= 1");
   if (queue_size < 0) p.push_back("IDPHOTO_QUEUE_SIZE: must be >= 0");
   if (http_threads < n_workers + 1)

@@ -77,6 +77,10 @@ struct app_config {
   std::string default_format = "png";  // IDPHOTO_DEFAULT_FORMAT
   int max_size_limit_px = 2048;        // IDPHOTO_MAX_OUTPUT_SIZE; largest maxSize a request may ask
 
+  // Privacy (docs/privacy.md)
+  int raw_retention_days = 0;  // IDPHOTO_RAW_RETENTION_DAYS; a card's raw photo is removed this many
+                               // days after it was stored, once the card has a clean photo; 0 = kept
+
   // Memory
   int64_t memory_limit_bytes = int64_t{448} << 20;  // IDPHOTO_MEMORY_LIMIT_BYTES
   memory_budget budget;

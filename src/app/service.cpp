@@ -345,6 +345,44 @@ class service::card_claim {
   bool held_ = false;
 };
 
+/* The retention sweep. Each expired raw photo is forgotten by the card first, with a
+ * conditional UPDATE that names the key listed (a new upload between the list and the clear
+ * changes the key, so its photo stays), and only then deleted from the store: a crash or a
+ * refused delete in between leaves an unreferenced file, never a card naming a missing one.
+ * On the local store the startup orphan sweep removes such a file once it is a day old; on
+ * Cloudinary it stays until removed by hand (sweep_orphans is local only). A card with a photo
+ * request in flight in this process is skipped (that request may record its previous raw photo
+ * again when it fails) and taken at the next sweep. Pages of 100, oldest first; a card seen
+ * once is not taken twice in one sweep, so a card that cannot be cleared ends the loop. */
+base::result<raw_sweep_report> service::sweep_raw_photos(std::chrono::system_clock::time_point now) {
+  raw_sweep_report rep;
+  if (cfg_.raw_retention_days <= 0) return rep;
+  const std::string cutoff = db::timestamp_of(now - std::chrono::hours(24) * cfg_.raw_retention_days);
+  constexpr int page_size = 100;
+  std::set<std::string> seen;
+  for (;;) {
+    auto expired = repo_->list_expired_raw(cutoff, page_size);
+    if (!expired.ok()) return expired.err();
+    bool fresh = false;
+    for (const auto& r : *expired) {
+      if (!seen.insert(r.card_id).second) continue;
+      fresh = true;
+      card_claim claim(this, r.card_id);
+      if (!claim.held()) {
+        ++rep.busy;
+        continue;
+      }
+      auto cleared = repo_->clear_raw_photo(r.card_id, r.raw_photo_key);
+      if (!cleared.ok()) return cleared.err();
+      if (!*cleared) continue;  // replaced or deleted meanwhile
+      ++rep.removed;
+      if (!store_->remove(r.raw_photo_key).ok()) ++rep.blob_errors;
+    }
+    if (!fresh || expired->size() < static_cast<size_t>(page_size)) break;
+  }
+  return rep;
+}
+
 photo_outcome service::photo_request(const std::string& card_id, const photo_options& o,
                                      const std::function<base::result<std::string>()>& get_bytes) {
   auto card = repo_->get(card_id);

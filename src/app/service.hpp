@@ -2,6 +2,7 @@
 // clean, stateless background removal, readiness. No HTTP, no JSON: the server maps these
 // results to responses through its one error table.
 #pragma once
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -72,6 +73,13 @@ struct recovery_report {
   int orphans_removed = 0;  // local store files referenced by no card, older than a day
 };
 
+// What one raw-photo retention sweep did (IDPHOTO_RAW_RETENTION_DAYS).
+struct raw_sweep_report {
+  int removed = 0;      // raw photos no card references any more (their blobs removed or being retried)
+  int busy = 0;         // skipped: a photo request for the card was in flight here (next sweep)
+  int blob_errors = 0;  // of removed: the store refused the delete (an orphan; see docs/privacy.md)
+};
+
 class service {
  public:
   /* Opens the repository (applying migrations), the blob store (local directory or
@@ -83,6 +91,13 @@ class service {
 
   // Startup housekeeping: fail_interrupted, then (local store) sweep temp files and old orphans.
   base::result<recovery_report> recover();
+
+  /* IDPHOTO_RAW_RETENTION_DAYS: forgets and deletes every raw photo stored more than that many
+   * days before `now` on a card that has a clean photo (the card, its clean photo and its PDF
+   * keep working; rawPhotoUrl becomes null). Nothing happens with 0. The repository's error when
+   * the database fails (what was done until then stays done). */
+  base::result<raw_sweep_report> sweep_raw_photos(
+      std::chrono::system_clock::time_point now = std::chrono::system_clock::now());
 
   // CRUD: the repository's errors (invalid_argument, not_found, unavailable).
   base::result<db::id_card> create_card(const db::id_card_fields& f);

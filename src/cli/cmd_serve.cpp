@@ -1,6 +1,7 @@
 // `idphoto serve`: the HTTP service. Reads the environment (config/idphoto.example.env),
 // reports every configuration error at once, opens the backends (migrations applied),
-// marks interrupted jobs failed, sweeps temp files, then serves until SIGINT/SIGTERM.
+// marks interrupted jobs failed, sweeps temp files and expired raw photos (then hourly), then
+// serves until SIGINT/SIGTERM.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -12,15 +13,18 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "app/config.hpp"
 #include "app/service.hpp"
+#include "base/catching.hpp"
 #include "cli/args.hpp"
 #include "cli/models_dir.hpp"
 #include "cli/stop_signal.hpp"
@@ -167,6 +171,24 @@ int cmd_serve(const std::vector<std::string>& argv) {
       cfg.cloudinary ? "cloudinary" : cfg.effective_store_dir().c_str(), rec->interrupted,
       rec->interrupted == 1 ? "" : "s", rec->temp_removed, rec->temp_removed == 1 ? "" : "s", rec->orphans_removed,
       rec->orphans_removed == 1 ? "" : "s");
+  // IDPHOTO_RAW_RETENTION_DAYS: one sweep now, then one every raw_sweep_interval (below).
+  const auto sweep_raw = [&](bool at_start) {
+    const base::result<void> swept = base::catching("raw photo sweep", [&]() -> base::result<void> {
+      auto r = (*svc)->sweep_raw_photos();
+      if (!r.ok()) return r.err();
+      if (at_start || r->removed > 0 || r->busy > 0)
+        std::fprintf(stderr,
+                     "idphoto: retention: %d raw photo%s older than %d day%s removed (%d store delete%s failed, "
+                     "%d card%s busy, left for the next sweep)\n",
+                     r->removed, r->removed == 1 ? "" : "s", cfg.raw_retention_days,
+                     cfg.raw_retention_days == 1 ? "" : "s", r->blob_errors, r->blob_errors == 1 ? "" : "s", r->busy,
+                     r->busy == 1 ? "" : "s");
+      return {};
+    });
+    if (!swept.ok()) std::fprintf(stderr, "idphoto: retention sweep failed: %s\n", swept.err().to_string().c_str());
+  };
+  if (cfg.raw_retention_days > 0) sweep_raw(true);
+  else std::fprintf(stderr, "idphoto: retention: raw photos are kept (IDPHOTO_RAW_RETENTION_DAYS=0)\n");
   std::fprintf(stderr, "idphoto: memory estimate %lld MiB of IDPHOTO_MEMORY_LIMIT_BYTES %lld MiB\n",
                static_cast<long long>(cfg.memory_estimate_bytes() >> 20),
                static_cast<long long>(cfg.memory_limit_bytes >> 20));
@@ -206,9 +228,30 @@ int cmd_serve(const std::vector<std::string>& argv) {
     std::fprintf(stderr, "idphoto: %s received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
     srv.stop();
   });
+  // The retention timer: a thread that sleeps raw_sweep_interval between sweeps, woken to stop.
+  constexpr auto raw_sweep_interval = std::chrono::hours(1);
+  std::mutex sweep_mu;
+  std::condition_variable sweep_cv;
+  bool sweep_stop = false;
+  std::thread sweeper;
+  if (cfg.raw_retention_days > 0)
+    sweeper = std::thread([&] {
+      std::unique_lock<std::mutex> lock(sweep_mu);
+      while (!sweep_cv.wait_for(lock, raw_sweep_interval, [&] { return sweep_stop; })) {
+        lock.unlock();
+        sweep_raw(false);
+        lock.lock();
+      }
+    });
   auto r = srv.listen();
   wake_stop_waiter();
   waiter.join();
+  {
+    std::lock_guard<std::mutex> lock(sweep_mu);
+    sweep_stop = true;
+  }
+  sweep_cv.notify_all();
+  if (sweeper.joinable()) sweeper.join();
   if (!r.ok()) {
     std::fprintf(stderr, "idphoto: error: %s\n", r.err().detail.c_str());
     return 1;

@@ -126,6 +126,19 @@ ALTER TABLE id_cards ADD COLUMN photo_report {text} NOT NULL DEFAULT '';)",
        "",
        {},
        false},
+      /* raw_photo_at drives IDPHOTO_RAW_RETENTION_DAYS. Rows that already hold a raw photo are
+       * backfilled from updated_at: the raw photo was recorded by a write that set updated_at,
+       * and later writes only move it forward, so the backfill is never earlier than the real
+       * time (retention may keep such a photo longer than N days, never shorter). */
+      {14,
+       "when the raw photo was stored (raw_photo_at; existing raw photos backfilled from updated_at)",
+       R"(ALTER TABLE id_cards ADD COLUMN raw_photo_at {text} NOT NULL DEFAULT '';
+UPDATE id_cards SET raw_photo_at = updated_at WHERE raw_photo_key <> '';
+CREATE INDEX id_cards_raw_photo_at ON id_cards (raw_photo_at) WHERE raw_photo_key <> '';)",
+       "",
+       "",
+       {},
+       false},
   };
   return list;
 }

@@ -187,7 +187,11 @@ base::result<void> validate_photo_update(const photo_update& u) {
 }
 
 std::string photo_update_sql(const std::string& returning) {
-  return "UPDATE id_cards SET raw_photo_url = $2, raw_photo_key = $3, clean_photo_url = $4, "
+  // raw_photo_at: kept while the raw photo stays the same, now ($9) for a new one, "" for none
+  // (the right-hand sides read the row as it was before the UPDATE, in both databases).
+  return "UPDATE id_cards SET raw_photo_url = $2, raw_photo_key = $3, "
+         "raw_photo_at = CASE WHEN raw_photo_key = $3 THEN raw_photo_at WHEN $3 = '' THEN '' ELSE $9 END, "
+         "clean_photo_url = $4, "
          "clean_photo_key = $5, status = $6, photo_error = $7, photo_warning = $8, updated_at = $9, "
          "photo_report = $10, photo_spec = COALESCE($11, photo_spec), photo_error_at = $12 WHERE id = $1 RETURNING " +
          returning;
@@ -237,12 +241,18 @@ std::string now_timestamp() {
   do {
     next = wall_ms > prev ? wall_ms : prev + 1;
   } while (!last_ms.compare_exchange_weak(prev, next));
-  const time_t secs = static_cast<time_t>(next / 1000);
+  return timestamp_of(std::chrono::system_clock::time_point(std::chrono::milliseconds(next)));
+}
+
+std::string timestamp_of(std::chrono::system_clock::time_point t) {
+  int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+  if (ms < 0) ms = 0;  // before 1970: the format has no sign, and no card is that old
+  const time_t secs = static_cast<time_t>(ms / 1000);
   std::tm tm{};
   gmtime_r(&secs, &tm);
   char buf[64];
   std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(next % 1000));
+                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
   return buf;
 }
 

@@ -1,6 +1,7 @@
 // Pure helpers of the repository: field validation, ids, timestamps and list cursors.
 // No SQL here; both backends and the tests share these.
 #pragma once
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -50,6 +51,8 @@ base::result<std::string> new_card_id();
 
 // Now in UTC, RFC 3339 with milliseconds; strictly increasing within the process.
 std::string now_timestamp();
+// t in UTC in the same format (not adjusted to be increasing).
+std::string timestamp_of(std::chrono::system_clock::time_point t);
 
 // true for "YYYY-MM-DDTHH:MM:SS.mmmZ".
 bool is_valid_timestamp(std::string_view s);

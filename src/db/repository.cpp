@@ -39,8 +39,8 @@ constexpr int postgres_pool_size = 8;
 const std::string card_columns =
     "id, full_name, id_number, organization, role, issued_at, expires_at, raw_photo_url, "
     "raw_photo_key, clean_photo_url, clean_photo_key, status, photo_error, photo_warning, "
-    "created_at, updated_at, photo_spec, photo_report, photo_error_at";
-constexpr size_t n_card_columns = 19;
+    "created_at, updated_at, photo_spec, photo_report, photo_error_at, raw_photo_at";
+constexpr size_t n_card_columns = 20;
 
 // The card in a row selected with card_columns; corrupt when the row does not fit.
 base::result<id_card> card_from_row(const sql_row& r) {
@@ -69,6 +69,7 @@ base::result<id_card> card_from_row(const sql_row& r) {
   c.photo_spec = *r[16];
   c.photo_report = *r[17];
   c.photo_error_at = *r[18];
+  c.raw_photo_at = *r[19];
   return c;
 }
 
@@ -204,6 +205,41 @@ class sql_repository final : public repository {
     for (const auto& r : *rows)
       if (!r.empty() && r[0]) keys.push_back(*r[0]);
     return keys;
+  }
+
+  base::result<std::vector<raw_photo_ref>> list_expired_raw(const std::string& before, int limit) override {
+    if (limit < 1 || limit > 1000)
+      return base::make_error(base::errc::invalid_argument,
+                              "limit: must be 1..1000 (got " + std::to_string(limit) + ")");
+    if (!is_valid_timestamp(before)) return base::make_error(base::errc::invalid_argument, "before: not a timestamp");
+    auto rows = run(true, [&](sql_connection& c) {
+      return c.query(
+          "SELECT id, raw_photo_key, raw_photo_at FROM id_cards WHERE raw_photo_key <> '' AND raw_photo_at <> '' "
+          "AND raw_photo_at < $1 AND status = 'clean' AND clean_photo_key <> '' "
+          "ORDER BY raw_photo_at, id LIMIT CAST($2 AS INTEGER)",
+          {before, std::to_string(limit)});
+    });
+    if (!rows) return rows.err();
+    std::vector<raw_photo_ref> out;
+    out.reserve(rows->size());
+    for (const auto& r : *rows) {
+      if (r.size() != 3 || !r[0] || !r[1] || !r[2])
+        return base::make_error(base::errc::corrupt, "id_cards: unexpected raw photo row");
+      out.push_back({*r[0], *r[1], *r[2]});
+    }
+    return out;
+  }
+
+  base::result<bool> clear_raw_photo(const std::string& id, const std::string& key) override {
+    if (!is_valid_id(id) || key.empty()) return false;
+    auto rows = run(false, [&](sql_connection& c) {
+      return c.query(
+          "UPDATE id_cards SET raw_photo_url = '', raw_photo_key = '', raw_photo_at = '', updated_at = $3 "
+          "WHERE id = $1 AND raw_photo_key = $2 AND status = 'clean' AND clean_photo_key <> '' RETURNING id",
+          {id, key, now_timestamp()});
+    });
+    if (!rows) return rows.err();
+    return !rows->empty();
   }
 
   std::string backend_name() const override {

@@ -25,6 +25,7 @@ struct id_card {
   std::string expires_at;       // "YYYY-MM-DD" or ""
   std::string raw_photo_url;    // public URL of the raw photo the client sent, or ""
   std::string raw_photo_key;    // the blob store's key of that photo (internal), or ""
+  std::string raw_photo_at;     // when that photo was recorded (as created_at), "" when there is none
   std::string clean_photo_url;  // public URL of the cleaned photo, or ""
   std::string clean_photo_key;  // the blob store's key of that photo (internal), or ""
   photo_status status = photo_status::none;
@@ -52,6 +53,11 @@ struct photo_update {
   std::string photo_error, photo_warning;
   std::string photo_report;               // "" unless the clean photo was framed
   std::optional<std::string> photo_spec;  // the spec this photo was framed to, when the request chose one
+};
+
+// A raw photo the retention sweep may remove: the card and the key it held when listed.
+struct raw_photo_ref {
+  std::string card_id, raw_photo_key, raw_photo_at;
 };
 
 struct page {
@@ -83,6 +89,14 @@ class repository {
   virtual base::result<int> fail_interrupted() = 0;
   // Every blob key referenced by any card (raw and clean), for the orphan sweep and crash tests.
   virtual base::result<std::vector<std::string>> referenced_keys() = 0;
+  /* For IDPHOTO_RAW_RETENTION_DAYS: cards whose raw photo was recorded before `before` (a
+   * timestamp as created_at) and that have a clean photo (status clean), oldest first, at most
+   * limit. invalid_argument for a limit outside 1..1000 or a malformed timestamp. */
+  virtual base::result<std::vector<raw_photo_ref>> list_expired_raw(const std::string& before, int limit) = 0;
+  /* Forgets the raw photo of card id (raw_photo_url, _key, _at become "", updated_at now) only
+   * while the card still holds raw photo `key` and its clean photo: true when cleared, false when
+   * the card is gone or holds another photo now (an upload in between keeps its new photo). */
+  virtual base::result<bool> clear_raw_photo(const std::string& id, const std::string& key) = 0;
   virtual std::string backend_name() const = 0;  // "sqlite" or "postgresql"
 };
 

@@ -14,6 +14,7 @@
 #include "db/migrations.hpp"
 #include "db/records.hpp"
 #include "db/repository.hpp"
+#include "db/sql.hpp"
 
 using namespace idphoto;
 using namespace idphoto::db;
@@ -573,6 +574,204 @@ TEST_P(conformance, referenced_keys_lists_raw_and_clean) {
   keys = repo_->referenced_keys();
   ASSERT_TRUE(keys.ok());
   EXPECT_EQ(*keys, std::vector<std::string>{"raw/b"});
+}
+
+// A card with a raw photo and a clean one, recorded now; its state after.
+id_card with_raw_and_clean(repository& repo, const std::string& id, const std::string& raw_key) {
+  photo_update u;
+  u.raw_photo_url = "http://x/files/" + raw_key;
+  u.raw_photo_key = raw_key;
+  u.clean_photo_url = "http://x/files/clean/" + id;
+  u.clean_photo_key = "clean/" + id;
+  u.status = photo_status::clean;
+  auto c = repo.set_photo(id, u);
+  EXPECT_TRUE(c.ok()) << c.err().to_string();
+  return c.ok() ? *c : id_card{};
+}
+
+TEST_P(conformance, raw_photo_at_follows_the_raw_photo) {
+  auto c = must_create("raw time");
+  EXPECT_EQ(c.raw_photo_at, "") << "no photo yet";
+  photo_update u;
+  u.raw_photo_url = "http://x/files/raw/1";
+  u.raw_photo_key = "raw/1";
+  u.status = photo_status::processing;
+  auto first = repo_->set_photo(c.id, u);
+  ASSERT_TRUE(first.ok()) << first.err().to_string();
+  EXPECT_TRUE(is_valid_timestamp(first->raw_photo_at)) << first->raw_photo_at;
+  EXPECT_EQ(first->raw_photo_at, first->updated_at) << "recorded by this write";
+  // The same raw photo, now with its clean one: the time stays.
+  u.clean_photo_key = "clean/1";
+  u.status = photo_status::clean;
+  auto cleaned = repo_->set_photo(c.id, u);
+  ASSERT_TRUE(cleaned.ok());
+  EXPECT_EQ(cleaned->raw_photo_at, first->raw_photo_at);
+  EXPECT_GT(cleaned->updated_at, first->updated_at);
+  EXPECT_EQ(repo_->get(c.id)->raw_photo_at, first->raw_photo_at);
+  // A new raw photo: a new time.
+  u.raw_photo_key = "raw/2";
+  auto second = repo_->set_photo(c.id, u);
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(second->raw_photo_at, second->updated_at);
+  EXPECT_GT(second->raw_photo_at, first->raw_photo_at);
+  // No raw photo: no time.
+  u.raw_photo_key = "";
+  u.raw_photo_url = "";
+  auto none = repo_->set_photo(c.id, u);
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->raw_photo_at, "");
+  // PATCH does not move it.
+  auto p = with_raw_and_clean(*repo_, c.id, "raw/3");
+  id_card_fields f;
+  f.role = "patched";
+  auto patched = repo_->update(c.id, f);
+  ASSERT_TRUE(patched.ok());
+  EXPECT_EQ(patched->raw_photo_at, p.raw_photo_at);
+}
+
+TEST_P(conformance, list_expired_raw_needs_an_old_raw_and_a_clean_photo) {
+  auto old_clean = must_create("old raw, clean");
+  auto old_failed = must_create("old raw, failed");
+  auto old_processing = must_create("old raw, processing");
+  must_create("no photo");
+  with_raw_and_clean(*repo_, old_clean.id, "raw/old-clean");
+  photo_update f;
+  f.raw_photo_key = "raw/old-failed";
+  f.status = photo_status::failed;
+  f.photo_error = "internal: cleaning failed on our side";
+  ASSERT_TRUE(repo_->set_photo(old_failed.id, f).ok());
+  photo_update pr;
+  pr.raw_photo_key = "raw/old-processing";
+  pr.status = photo_status::processing;
+  ASSERT_TRUE(repo_->set_photo(old_processing.id, pr).ok());
+  auto young = must_create("young raw, clean");
+  const id_card y = with_raw_and_clean(*repo_, young.id, "raw/young");
+
+  // Cutoff = the young card's time: strictly older ones only.
+  auto listed = repo_->list_expired_raw(y.raw_photo_at, 100);
+  ASSERT_TRUE(listed.ok()) << listed.err().to_string();
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].card_id, old_clean.id);
+  EXPECT_EQ((*listed)[0].raw_photo_key, "raw/old-clean");
+  EXPECT_LT((*listed)[0].raw_photo_at, y.raw_photo_at);
+  // Far in the future: both clean cards, oldest first; never the failed or processing ones.
+  auto all = repo_->list_expired_raw("9999-12-31T23:59:59.999Z", 100);
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].card_id, old_clean.id);
+  EXPECT_EQ((*all)[1].card_id, young.id);
+  auto one = repo_->list_expired_raw("9999-12-31T23:59:59.999Z", 1);
+  ASSERT_TRUE(one.ok());
+  ASSERT_EQ(one->size(), 1u);
+  EXPECT_EQ((*one)[0].card_id, old_clean.id);
+  auto past = repo_->list_expired_raw("2000-01-01T00:00:00.000Z", 100);
+  ASSERT_TRUE(past.ok());
+  EXPECT_TRUE(past->empty());
+  // Bad arguments.
+  for (int limit : {0, -1, 1001})
+    EXPECT_EQ(repo_->list_expired_raw(y.raw_photo_at, limit).err().code, errc::invalid_argument) << limit;
+  for (const char* ts :
+       {"", "yesterday", "2026-13-01T00:00:00.000Z", "2026-01-01T00:00:00.000Z' OR '1'='1", "2026-01-01 00:00:00"})
+    EXPECT_EQ(repo_->list_expired_raw(ts, 10).err().code, errc::invalid_argument) << ts;
+}
+
+TEST_P(conformance, clear_raw_photo_only_while_the_key_is_the_one_listed) {
+  auto c = must_create("clear me");
+  const id_card before = with_raw_and_clean(*repo_, c.id, "raw/listed");
+  // Another raw photo recorded between the list and the clear: the clear refuses, the new one stays.
+  const id_card replaced = with_raw_and_clean(*repo_, c.id, "raw/new");
+  auto refused = repo_->clear_raw_photo(c.id, "raw/listed");
+  ASSERT_TRUE(refused.ok()) << refused.err().to_string();
+  EXPECT_FALSE(*refused);
+  auto kept = repo_->get(c.id);
+  ASSERT_TRUE(kept.ok());
+  EXPECT_EQ(kept->raw_photo_key, "raw/new");
+  EXPECT_EQ(kept->raw_photo_at, replaced.raw_photo_at);
+  EXPECT_EQ(kept->updated_at, replaced.updated_at) << "a refused clear writes nothing";
+  // The current key: cleared, the rest as it was.
+  auto cleared = repo_->clear_raw_photo(c.id, "raw/new");
+  ASSERT_TRUE(cleared.ok());
+  EXPECT_TRUE(*cleared);
+  auto after = repo_->get(c.id);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->raw_photo_key, "");
+  EXPECT_EQ(after->raw_photo_url, "");
+  EXPECT_EQ(after->raw_photo_at, "");
+  EXPECT_EQ(after->clean_photo_key, before.clean_photo_key);
+  EXPECT_EQ(after->clean_photo_url, before.clean_photo_url);
+  EXPECT_EQ(after->status, photo_status::clean);
+  EXPECT_EQ(after->full_name, "clear me");
+  EXPECT_GT(after->updated_at, replaced.updated_at);
+  auto listed = repo_->list_expired_raw("9999-12-31T23:59:59.999Z", 100);
+  ASSERT_TRUE(listed.ok());
+  EXPECT_TRUE(listed->empty());
+  auto keys = repo_->referenced_keys();
+  ASSERT_TRUE(keys.ok());
+  EXPECT_EQ(*keys, std::vector<std::string>{before.clean_photo_key}) << "the raw key is no longer referenced";
+  // Twice, an empty key, a missing card, a malformed id: nothing to clear.
+  EXPECT_FALSE(*repo_->clear_raw_photo(c.id, "raw/new"));
+  EXPECT_FALSE(*repo_->clear_raw_photo(c.id, ""));
+  EXPECT_FALSE(*repo_->clear_raw_photo("0123456789abcdef0123456789abcdef", "raw/new"));
+  EXPECT_FALSE(*repo_->clear_raw_photo("'; DROP TABLE id_cards; --", "raw/new"));
+  // A card no longer clean (a new upload in progress) keeps its raw photo.
+  auto d = must_create("processing");
+  photo_update p;
+  p.raw_photo_key = "raw/processing";
+  p.status = photo_status::processing;
+  ASSERT_TRUE(repo_->set_photo(d.id, p).ok());
+  EXPECT_FALSE(*repo_->clear_raw_photo(d.id, "raw/processing"));
+  EXPECT_EQ(repo_->get(d.id)->raw_photo_key, "raw/processing");
+  // A deleted card.
+  with_raw_and_clean(*repo_, d.id, "raw/gone");
+  ASSERT_TRUE(repo_->remove(d.id).ok());
+  EXPECT_FALSE(*repo_->clear_raw_photo(d.id, "raw/gone"));
+}
+
+// Migration 14 on a database that already holds photos: raw_photo_at = updated_at for the
+// cards with a raw photo, "" for the others.
+TEST_P(conformance, migration_14_backfills_raw_photo_at_from_updated_at) {
+  auto url = backend_->fresh_url();
+  ASSERT_TRUE(url.ok());
+  {
+    auto r = open_repository(*url);
+    ASSERT_TRUE(r.ok()) << r.err().to_string();
+  }
+  const auto pool_of = [&] {
+    return GetParam() == "sqlite" ? open_sqlite_pool(url->substr(7)) : open_postgres_pool(*url, 1);
+  };
+  {  // back to a database from before migration 14, with two cards in it
+    auto pool = pool_of();
+    ASSERT_TRUE(pool.ok()) << pool.err().to_string();
+    auto lease = (*pool)->acquire();
+    ASSERT_TRUE(lease.ok());
+    auto down = (*lease)->exec_script(
+        "DROP INDEX id_cards_raw_photo_at; ALTER TABLE id_cards DROP COLUMN raw_photo_at; "
+        "DELETE FROM schema_migrations WHERE version = 14");
+    ASSERT_TRUE(down.ok()) << down.err().to_string();
+    auto ins = (*lease)->query(
+        "INSERT INTO id_cards (id, full_name, raw_photo_key, clean_photo_key, status, created_at, updated_at) "
+        "VALUES ('0000000000000000000000000000000a', 'With raw', 'raw/a', 'clean/a', 'clean', "
+        "'2024-01-01T00:00:00.000Z', '2024-02-03T04:05:06.789Z'), "
+        "('0000000000000000000000000000000b', 'No raw', '', '', 'none', "
+        "'2024-01-01T00:00:00.000Z', '2024-02-03T04:05:06.789Z')",
+        {});
+    ASSERT_TRUE(ins.ok()) << ins.err().to_string();
+  }
+  open_report rep;
+  auto r = open_repository(*url, &rep);
+  ASSERT_TRUE(r.ok()) << r.err().to_string();
+  EXPECT_EQ(rep.migrations_applied, 1);
+  EXPECT_EQ(rep.schema_version, latest_version());
+  auto a = (*r)->get("0000000000000000000000000000000a");
+  ASSERT_TRUE(a.ok()) << a.err().to_string();
+  EXPECT_EQ(a->raw_photo_at, "2024-02-03T04:05:06.789Z");
+  auto b = (*r)->get("0000000000000000000000000000000b");
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->raw_photo_at, "");
+  auto listed = (*r)->list_expired_raw("2024-03-01T00:00:00.000Z", 10);
+  ASSERT_TRUE(listed.ok()) << listed.err().to_string();
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].card_id, "0000000000000000000000000000000a");
 }
 
 TEST_P(conformance, ping_and_name) {
