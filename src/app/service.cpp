@@ -207,28 +207,47 @@ base::result<void> check_photo_spec(const db::id_card_fields& f) {
 }
 }  // namespace
 
-base::result<db::id_card> service::create_card(const db::id_card_fields& f) {
-  IDPHOTO_TRY(check_photo_spec(f));
-  return repo_->create(f);
+namespace {
+// organization on create or patch with a tenant: absent or the tenant itself (forbidden otherwise).
+base::result<void> check_organization(const db::id_card_fields& f, const db::org_filter& org) {
+  if (!org || !f.organization || *f.organization == *org) return {};
+  return base::make_error(errc::forbidden, "organization: the token may only set its own org");
 }
-base::result<db::id_card> service::get_card(const std::string& id) { return repo_->get(id); }
-base::result<db::page> service::list_cards(int limit, const std::string& cursor) { return repo_->list(limit, cursor); }
-base::result<db::id_card> service::patch_card(const std::string& id, const db::id_card_fields& f) {
+}  // namespace
+
+base::result<db::id_card> service::create_card(const db::id_card_fields& f, const db::org_filter& org) {
   IDPHOTO_TRY(check_photo_spec(f));
-  return repo_->update(id, f);
+  IDPHOTO_TRY(check_organization(f, org));
+  if (!org) return repo_->create(f);
+  db::id_card_fields in_org = f;
+  in_org.organization = *org;
+  return repo_->create(in_org);
+}
+base::result<db::id_card> service::get_card(const std::string& id, const db::org_filter& org) {
+  return repo_->get(id, org);
+}
+base::result<db::page> service::list_cards(int limit, const std::string& cursor, const db::org_filter& org) {
+  return repo_->list(limit, cursor, org);
+}
+base::result<db::id_card> service::patch_card(const std::string& id, const db::id_card_fields& f,
+                                              const db::org_filter& org) {
+  IDPHOTO_TRY(check_photo_spec(f));
+  IDPHOTO_TRY(check_organization(f, org));  // a card cannot leave its tenant
+  return repo_->update(id, f, org);
 }
 
-base::result<void> service::delete_card(const std::string& id) {
-  auto card = repo_->get(id);
+base::result<void> service::delete_card(const std::string& id, const db::org_filter& org) {
+  auto card = repo_->get(id, org);
   if (!card.ok()) return card.err();
-  IDPHOTO_TRY(repo_->remove(id));
+  IDPHOTO_TRY(repo_->remove(id, org));
   for (const auto* k : {&card->raw_photo_key, &card->clean_photo_key})
     if (!k->empty()) (void)store_->remove(*k);  // a failure leaves an orphan, swept later
   return {};
 }
 
-base::result<std::vector<uint8_t>> service::card_pdf(const std::string& id, card::sheet_kind sheet) {
-  auto c = repo_->get(id);
+base::result<std::vector<uint8_t>> service::card_pdf(const std::string& id, card::sheet_kind sheet,
+                                                     const db::org_filter& org) {
+  auto c = repo_->get(id, org);
   if (!c.ok()) return c.err();
   const bool clean = c->status == db::photo_status::clean && !c->clean_photo_key.empty();
   const std::string& key = clean ? c->clean_photo_key : c->raw_photo_key;
@@ -250,10 +269,11 @@ base::result<std::vector<uint8_t>> service::card_pdf(const std::string& id, card
 }
 
 base::result<std::vector<uint8_t>> service::photo_sheet_pdf(const std::string& id, card::paper paper, int copies,
-                                                            const std::optional<std::string>& spec) {
+                                                            const std::optional<std::string>& spec,
+                                                            const db::org_filter& org) {
   if (copies < 0 || copies > card::max_sheet_copies)
     return base::make_error(errc::invalid_argument, "copies: must be 0..." + std::to_string(card::max_sheet_copies));
-  auto c = repo_->get(id);
+  auto c = repo_->get(id, org);
   if (!c.ok()) return c.err();
   if (c->status != db::photo_status::clean || c->clean_photo_key.empty() || c->photo_report.empty() ||
       c->photo_spec == "none")
@@ -383,9 +403,9 @@ base::result<raw_sweep_report> service::sweep_raw_photos(std::chrono::system_clo
   return rep;
 }
 
-photo_outcome service::photo_request(const std::string& card_id, const photo_options& o,
+photo_outcome service::photo_request(const std::string& card_id, const photo_options& o, const db::org_filter& org,
                                      const std::function<base::result<std::string>()>& get_bytes) {
-  auto card = repo_->get(card_id);
+  auto card = repo_->get(card_id, org);
   if (!card.ok()) return outcome_error(card.err(), stage::database);
   // The card's photoSpec frames the photo unless the request names one ("none" = a plain cut-out).
   photo_options with_spec = o;
@@ -403,16 +423,18 @@ photo_outcome service::photo_request(const std::string& card_id, const photo_opt
   return clean_and_record(*card, std::move(*place), std::move(*bytes), *co, o.spec);
 }
 
-photo_outcome service::upload_photo(const std::string& card_id, std::string bytes, const photo_options& o) {
+photo_outcome service::upload_photo(const std::string& card_id, std::string bytes, const photo_options& o,
+                                    const db::org_filter& org) {
   if (auto co = resolve_options(o); !co.ok()) return outcome_error(co.err(), stage::request);
-  return photo_request(card_id, o, [&]() -> base::result<std::string> { return std::move(bytes); });
+  return photo_request(card_id, o, org, [&]() -> base::result<std::string> { return std::move(bytes); });
 }
 
-photo_outcome service::fetch_and_clean(const std::string& card_id, const std::string& url, const photo_options& o) {
+photo_outcome service::fetch_and_clean(const std::string& card_id, const std::string& url, const photo_options& o,
+                                       const db::org_filter& org) {
   if (auto co = resolve_options(o); !co.ok()) return outcome_error(co.err(), stage::request);
   if (url.empty())
     return outcome_error(base::make_error(errc::invalid_argument, "rawPhotoUrl is required"), stage::request);
-  return photo_request(card_id, o, [&]() -> base::result<std::string> {
+  return photo_request(card_id, o, org, [&]() -> base::result<std::string> {
     auto got = fetch::fetch_url(url, cfg_.fetch);
     if (!got.ok()) return got.err();
     return std::move(got->bytes);

@@ -99,30 +99,38 @@ class service {
   base::result<raw_sweep_report> sweep_raw_photos(
       std::chrono::system_clock::time_point now = std::chrono::system_clock::now());
 
-  // CRUD: the repository's errors (invalid_argument, not_found, unavailable).
-  base::result<db::id_card> create_card(const db::id_card_fields& f);
-  base::result<db::id_card> get_card(const std::string& id);
-  base::result<db::page> list_cards(int limit, const std::string& cursor);
-  base::result<db::id_card> patch_card(const std::string& id, const db::id_card_fields& f);
+  /* CRUD: the repository's errors (invalid_argument, not_found, unavailable). org (a token's
+   * tenant; nullopt = every card) limits every use case below that takes it to the cards of that
+   * organization: another organization's card is not_found. create_card with org gives the card
+   * that organization; create_card and patch_card refuse (forbidden) fields naming another one. */
+  base::result<db::id_card> create_card(const db::id_card_fields& f, const db::org_filter& org = std::nullopt);
+  base::result<db::id_card> get_card(const std::string& id, const db::org_filter& org = std::nullopt);
+  base::result<db::page> list_cards(int limit, const std::string& cursor, const db::org_filter& org = std::nullopt);
+  base::result<db::id_card> patch_card(const std::string& id, const db::id_card_fields& f,
+                                       const db::org_filter& org = std::nullopt);
   // Removes the record, then its blobs (a blob left behind is an orphan, never a dangling record).
-  base::result<void> delete_card(const std::string& id);
+  base::result<void> delete_card(const std::string& id, const db::org_filter& org = std::nullopt);
 
   /* Upload: conflict when another photo request for this card is in flight here; reserve a worker place (queue full → unavailable, nothing stored), check the
    * image header (unsupported/corrupt/too_large → nothing stored, card unchanged), store the
    * raw photo durably, record it (photoStatus processing), clean, store the clean photo,
    * record it (clean, photoWarning when doubtful). When cleaning fails the card keeps the raw
    * photo with photoStatus failed and photoError, and the outcome carries the error. */
-  photo_outcome upload_photo(const std::string& card_id, std::string bytes, const photo_options& o);
+  photo_outcome upload_photo(const std::string& card_id, std::string bytes, const photo_options& o,
+                             const db::org_filter& org = std::nullopt);
   // As upload_photo, the photo fetched from url first (after the place is reserved); a
-  // refused or failed fetch leaves the card unchanged.
-  photo_outcome fetch_and_clean(const std::string& card_id, const std::string& url, const photo_options& o);
+  // refused or failed fetch leaves the card unchanged. A card outside org is not_found before
+  // anything is fetched.
+  photo_outcome fetch_and_clean(const std::string& card_id, const std::string& url, const photo_options& o,
+                                const db::org_filter& org = std::nullopt);
 
   /* The card as a PDF (CR80 page, or an A4 sheet with crop marks): its clean photo when
    * photoStatus is clean, else its raw photo with the card marked "PHOTO NOT CLEANED". Rendered
    * on the calling thread (no worker place: no model; the photo is <= the stored output size). */
   // not_found (no card), conflict with detail "no photo" (nothing uploaded yet), the store's
   // errors reading the photo, the card module's errors (invalid_argument, corrupt, internal).
-  base::result<std::vector<uint8_t>> card_pdf(const std::string& id, card::sheet_kind sheet);
+  base::result<std::vector<uint8_t>> card_pdf(const std::string& id, card::sheet_kind sheet,
+                                              const db::org_filter& org = std::nullopt);
 
   /* Copies of the card's framed photo at its spec's printed size on paper (card/sheet.hpp),
    * rendered on the calling thread. spec: must be the card's photoSpec when given (the photo
@@ -131,7 +139,8 @@ class service {
    * not_found; invalid_argument (copies 0..500, a photo that no longer fits its spec, e.g.
    * photoSpec patched after the upload); the store's errors. */
   base::result<std::vector<uint8_t>> photo_sheet_pdf(const std::string& id, card::paper paper, int copies,
-                                                     const std::optional<std::string>& spec);
+                                                     const std::optional<std::string>& spec,
+                                                     const db::org_filter& org = std::nullopt);
 
   // Stateless: the cleaned image of bytes; nothing stored.
   base::result<image_output> remove_background(std::string bytes, const photo_options& o, stage* where = nullptr);
@@ -156,8 +165,8 @@ class service {
   photo_outcome clean_and_record(const db::id_card& before, ticket place, std::string bytes,
                                  const pipeline::clean_options& co, const std::optional<std::string>& requested_spec);
   // The photo use cases from the card lookup on: resolve the options with the card's
-  // photoSpec, claim the card, reserve a place, get the bytes.
-  photo_outcome photo_request(const std::string& card_id, const photo_options& o,
+  // photoSpec, claim the card, reserve a place, get the bytes. The lookup is within org.
+  photo_outcome photo_request(const std::string& card_id, const photo_options& o, const db::org_filter& org,
                               const std::function<base::result<std::string>()>& get_bytes);
 
   // Cards with a photo request in flight in this process. A second photo request for the

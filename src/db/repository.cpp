@@ -98,8 +98,11 @@ class sql_repository final : public repository {
                                      *id));
   }
 
-  base::result<id_card> get(const std::string& id) override {
+  base::result<id_card> get(const std::string& id, const org_filter& org) override {
     if (!is_valid_id(id)) return card_not_found(id);
+    if (org)
+      return one_card(true, "SELECT " + card_columns + " FROM id_cards WHERE id = $1 AND organization = $2", {id, *org},
+                      id);
     return one_card(true, "SELECT " + card_columns + " FROM id_cards WHERE id = $1", {id}, id);
   }
 
@@ -107,20 +110,25 @@ class sql_repository final : public repository {
    * next page is the rows strictly below it in (created_at DESC, id DESC) order — a row
    * comparison both databases evaluate with the (created_at, id) index. Unlike OFFSET, pages
    * stay stable while cards are added (new ones sort above every cursor) or removed. One
-   * extra row is fetched to know whether a next page exists. */
-  base::result<page> list(int limit, const std::string& cursor) override {
+   * extra row is fetched to know whether a next page exists. With org, the filter is in the
+   * WHERE clause, so the LIMIT counts only the org's cards. */
+  base::result<page> list(int limit, const std::string& cursor, const org_filter& org) override {
     if (limit < 1 || limit > 100)
       return base::make_error(base::errc::invalid_argument,
                               "limit: must be 1..100 (got " + std::to_string(limit) + ")");
     std::string sql = "SELECT " + card_columns + " FROM id_cards ";
-    std::vector<sql_param> params;
+    std::vector<sql_param> params = {std::to_string(limit + 1)};
     if (!cursor.empty()) {
       auto pos = decode_cursor(cursor);
       if (!pos) return pos.err();
       sql += "WHERE (created_at, id) < ($2, $3) ";
-      params = {std::to_string(limit + 1), pos->first, pos->second};
-    } else {
-      params = {std::to_string(limit + 1)};
+      params.emplace_back(pos->first);
+      params.emplace_back(pos->second);
+    }
+    if (org) {
+      sql +=
+          std::string(cursor.empty() ? "WHERE" : "AND") + " organization = $" + std::to_string(params.size() + 1) + " ";
+      params.emplace_back(*org);
     }
     sql += "ORDER BY created_at DESC, id DESC LIMIT CAST($1 AS INTEGER)";
     auto rows = run(true, [&](sql_connection& c) { return c.query(sql, params); });
@@ -139,27 +147,30 @@ class sql_repository final : public repository {
     return out;
   }
 
-  base::result<id_card> update(const std::string& id, const id_card_fields& f) override {
+  base::result<id_card> update(const std::string& id, const id_card_fields& f, const org_filter& org) override {
     if (!is_valid_id(id)) return card_not_found(id);
     IDPHOTO_TRY(validate_fields(f, false));
-    // NULL leaves a column as it is.
-    return unique_id_number(one_card(false,
-                                     "UPDATE id_cards SET full_name = COALESCE($2, full_name), "
-                                     "id_number = COALESCE($3, id_number), "
-                                     "organization = COALESCE($4, organization), role = COALESCE($5, role), "
-                                     "issued_at = COALESCE($6, issued_at), expires_at = COALESCE($7, expires_at), "
-                                     "photo_spec = COALESCE($9, photo_spec), "
-                                     "updated_at = $8 WHERE id = $1 RETURNING " +
-                                         card_columns,
-                                     {id, f.full_name, f.id_number, f.organization, f.role, f.issued_at, f.expires_at,
-                                      now_timestamp(), f.photo_spec},
-                                     id));
+    // NULL leaves a column as it is. The org test is on the row as it was.
+    const std::string set =
+        "UPDATE id_cards SET full_name = COALESCE($2, full_name), "
+        "id_number = COALESCE($3, id_number), "
+        "organization = COALESCE($4, organization), role = COALESCE($5, role), "
+        "issued_at = COALESCE($6, issued_at), expires_at = COALESCE($7, expires_at), "
+        "photo_spec = COALESCE($9, photo_spec), "
+        "updated_at = $8 WHERE id = $1 ";
+    std::vector<sql_param> params = {id,          f.full_name,  f.id_number,     f.organization, f.role,
+                                     f.issued_at, f.expires_at, now_timestamp(), f.photo_spec};
+    if (!org) return unique_id_number(one_card(false, set + "RETURNING " + card_columns, params, id));
+    params.emplace_back(*org);
+    return unique_id_number(one_card(false, set + "AND organization = $10 RETURNING " + card_columns, params, id));
   }
 
-  base::result<void> remove(const std::string& id) override {
+  base::result<void> remove(const std::string& id, const org_filter& org) override {
     if (!is_valid_id(id)) return card_not_found(id);
-    auto rows =
-        run(false, [&](sql_connection& c) { return c.query("DELETE FROM id_cards WHERE id = $1 RETURNING id", {id}); });
+    auto rows = run(false, [&](sql_connection& c) {
+      if (org) return c.query("DELETE FROM id_cards WHERE id = $1 AND organization = $2 RETURNING id", {id, *org});
+      return c.query("DELETE FROM id_cards WHERE id = $1 RETURNING id", {id});
+    });
     if (!rows) return rows.err();
     if (rows->empty()) return card_not_found(id);
     return {};

@@ -65,22 +65,31 @@ struct page {
   std::string next_cursor;  // "" when this is the last page
 };
 
+// Which cards a query may touch: nullopt = every card; a value = only the cards whose
+// organization equals it exactly (a server token's "org" claim). A card outside it is
+// not_found, as if it did not exist; lists and their pages hold only the cards inside it.
+using org_filter = std::optional<std::string>;
+
 // Every method is safe to call from many threads at once. Every write is one transaction.
 class repository {
  public:
   virtual ~repository() = default;
   // invalid_argument when full_name is missing/empty or a field is too long or a date is malformed.
   virtual base::result<id_card> create(const id_card_fields& f) = 0;
-  // not_found when no such id (including a malformed id).
-  virtual base::result<id_card> get(const std::string& id) = 0;
+  // not_found when no such id (including a malformed id) within org.
+  virtual base::result<id_card> get(const std::string& id, const org_filter& org = std::nullopt) = 0;
   // Newest first (created_at desc, id desc); limit 1..100 (invalid_argument otherwise);
   // cursor is "" or a value from next_cursor (invalid_argument when it does not parse).
-  virtual base::result<page> list(int limit, const std::string& cursor) = 0;
-  // not_found; invalid_argument as for create (full_name may not be set to "").
-  virtual base::result<id_card> update(const std::string& id, const id_card_fields& f) = 0;
-  // not_found when no such id.
-  virtual base::result<void> remove(const std::string& id) = 0;
-  // Sets every photo column and updated_at; not_found when the card is gone.
+  // Only cards within org, filtered in the query (pages are full and next_cursor is right).
+  virtual base::result<page> list(int limit, const std::string& cursor, const org_filter& org = std::nullopt) = 0;
+  // not_found (also outside org); invalid_argument as for create (full_name may not be set to "").
+  // The caller checks that f.organization keeps the card within org.
+  virtual base::result<id_card> update(const std::string& id, const id_card_fields& f,
+                                       const org_filter& org = std::nullopt) = 0;
+  // not_found when no such id within org.
+  virtual base::result<void> remove(const std::string& id, const org_filter& org = std::nullopt) = 0;
+  // Sets every photo column and updated_at; not_found when the card is gone. Not filtered by
+  // org: it follows a get that was (the use case holds the card it got).
   virtual base::result<id_card> set_photo(const std::string& id, const photo_update& u) = 0;
   // unavailable when the database cannot be reached.
   virtual base::result<void> ping() = 0;

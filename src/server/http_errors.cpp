@@ -84,6 +84,16 @@ http_error http_error_for(pdf_refusal why) {
   return {500, "internal", "internal error"};
 }
 
+http_error http_error_for(access_refusal why) {
+  switch (why) {
+    case access_refusal::insufficient_scope:
+      return {403, "insufficient_scope", "this token's scope does not allow this request"};
+    case access_refusal::other_organization:
+      return {403, "other_organization", "this token may only set its own organization on a card"};
+  }
+  return {500, "internal", "internal error"};
+}
+
 http_error http_error_for_status(int status) {
   switch (status) {
     case 400:

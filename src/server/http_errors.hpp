@@ -33,4 +33,12 @@ enum class pdf_refusal {
 };
 http_error http_error_for(pdf_refusal why);
 
+// Why a valid token may not do what it asks (403). A card of another organization is not one
+// of these: it answers 404, as a card that does not exist.
+enum class access_refusal {
+  insufficient_scope,  // the token's scope lacks what the route needs (RFC 6750 §3.1)
+  other_organization,  // a create or patch naming an organization other than the token's org
+};
+http_error http_error_for(access_refusal why);
+
 }  // namespace idphoto::server

@@ -29,7 +29,7 @@ void router::on(const char* method, const std::string& pattern, const char* name
   httplib::Server::Handler wrapped = [&config = config_, name, need, h = std::move(h)](const httplib::Request& req,
                                                                                        httplib::Response& res) {
     this_request().route = name;
-    if (need == access::bearer && !authorised(req, res, config)) return;
+    if (need != access::open && !authorised(req, res, config, need)) return;
     h(req, res);
   };
   const std::string m = method;

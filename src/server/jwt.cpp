@@ -5,6 +5,8 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <algorithm>
+#include <iterator>
 #include <nlohmann/json.hpp>
 
 #include "server/strict_json.hpp"
@@ -46,6 +48,47 @@ std::optional<int64_t> numeric_date(const json& v) {
 }
 
 }  // namespace
+
+base::result<unsigned> parse_scope(const std::string& scope) {
+  unsigned bits = 0;
+  bool any = false;
+  size_t i = 0;
+  while (i < scope.size()) {
+    if (scope[i] == ' ') {
+      ++i;
+      continue;
+    }
+    const size_t end = std::min(scope.find(' ', i), scope.size());
+    const std::string name = scope.substr(i, end - i);
+    bool known = false;
+    for (unsigned b = 0; b < std::size(k_scope_names); ++b) {
+      if (name != k_scope_names[b]) continue;
+      bits |= 1u << b;
+      known = true;
+    }
+    if (!known) return base::make_error(errc::invalid_argument, "unknown scope \"" + name.substr(0, 40) + "\"");
+    any = true;
+    i = end;
+  }
+  if (!any) return base::make_error(errc::invalid_argument, "scope names no scope");
+  if (bits & scope_admin) bits |= k_all_scopes;
+  if (bits & scope_cards_write) bits |= scope_cards_read;
+  return bits;
+}
+
+base::result<void> check_org(const std::string& org) {
+  if (org.empty() || org.size() > k_max_org_bytes)
+    return base::make_error(errc::invalid_argument, "org must be 1.." + std::to_string(k_max_org_bytes) + " bytes");
+  if (std::any_of(org.begin(), org.end(), [](char ch) { return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f; }))
+    return base::make_error(errc::invalid_argument, "org contains control characters");
+  return {};
+}
+
+unsigned granted_scopes(const jwt_claims& c) {
+  if (!c.scope) return k_all_scopes;
+  auto s = parse_scope(*c.scope);
+  return s.ok() ? *s : 0u;
+}
 
 std::string base64url_encode(const std::string& in) {
   std::string out;
@@ -103,6 +146,8 @@ base::result<std::string> jwt_sign_hs256(const jwt_claims& c, const std::string&
   if (!c.sub.empty()) payload["sub"] = c.sub;
   if (c.nbf) payload["nbf"] = *c.nbf;
   if (c.iat) payload["iat"] = *c.iat;
+  if (c.scope) payload["scope"] = *c.scope;
+  if (c.org) payload["org"] = *c.org;
   const std::string signing_input =
       base64url_encode(R"({"alg":"HS256","typ":"JWT"})") + "." + base64url_encode(payload.dump());
   auto mac = hmac_sha256(secret, signing_input);
@@ -162,6 +207,18 @@ base::result<jwt_claims> jwt_verify_hs256(const std::string& token, const std::s
     if (auto i = numeric_date(*iat)) c.iat = *i;
   }
   if (const auto sub = payload.find("sub"); sub != payload.end() && sub->is_string()) c.sub = sub->get<std::string>();
+  // A claim that narrows access and does not parse is refused, never ignored: ignoring it
+  // would widen the token to full access.
+  if (const auto scope = payload.find("scope"); scope != payload.end()) {
+    if (!scope->is_string()) return refuse("scope is not a string (space-separated names)");
+    c.scope = scope->get<std::string>();
+    if (auto s = parse_scope(*c.scope); !s.ok()) return refuse("scope: " + s.err().detail);
+  }
+  if (const auto org = payload.find("org"); org != payload.end()) {
+    if (!org->is_string()) return refuse("org is not a string");
+    c.org = org->get<std::string>();
+    if (auto o = check_org(*c.org); !o.ok()) return refuse(o.err().detail);
+  }
   return c;
 }
 

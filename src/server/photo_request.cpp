@@ -6,6 +6,7 @@
 #include <optional>
 #include <stdexcept>
 
+#include "server/auth.hpp"
 #include "server/card_json.hpp"
 #include "server/respond.hpp"
 
@@ -77,7 +78,7 @@ void fetch_and_clean(app::service& svc, const std::string& id, const httplib::Re
     return send_bad_request(res, "rawPhotoUrl (a string) is required");
   app::photo_options po;
   if (!photo_options(req, res, svc, &b, &po)) return;
-  send_photo_outcome(res, svc, svc.fetch_and_clean(id, url->get<std::string>(), po));
+  send_photo_outcome(res, svc, svc.fetch_and_clean(id, url->get<std::string>(), po, this_token().org));
 }
 
 }  // namespace idphoto::server

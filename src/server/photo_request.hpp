@@ -17,7 +17,8 @@ bool photo_options(const httplib::Request& req, httplib::Response& res, const ap
                    const nlohmann::json* body, app::photo_options* o);
 // 200 with the card, or the table's answer for the outcome's error (with the card when it has one).
 void send_photo_outcome(httplib::Response& res, const app::service& svc, const app::photo_outcome& o);
-// Fetches body's rawPhotoUrl for card id and cleans it; 400 sent when rawPhotoUrl is missing.
+// Fetches body's rawPhotoUrl for card id (within the token's org) and cleans it; 400 sent when
+// rawPhotoUrl is missing.
 void fetch_and_clean(app::service& svc, const std::string& id, const httplib::Request& req, httplib::Response& res,
                      const nlohmann::json& body);
 

@@ -1,5 +1,6 @@
 // The ID-card routes, all behind a bearer token: create, list, get, patch and delete a card,
-// its photo (upload, fetch-and-clean), its card PDF and its photo sheet.
+// its photo (upload, fetch-and-clean), its card PDF and its photo sheet. GETs need cards:read,
+// the rest cards:write; each is limited to the token's org (this_token()) when it has one.
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
@@ -20,19 +21,26 @@ using base::errc;
 
 namespace {
 
+// 403 other_organization: a create or patch that names an organization the token's org is not.
+void refuse_organization(httplib::Response& res, const app::service& svc, const base::error& e) {
+  this_request().log_detail = "access: " + e.to_string();
+  send_error(res, http_error_for(access_refusal::other_organization), svc.config().retry_after_s);
+}
+
 void add_crud(router& r, app::service& svc) {
-  r.on("POST", "/api/id-cards", "/api/id-cards", access::bearer,
+  r.on("POST", "/api/id-cards", "/api/id-cards", access::cards_write,
        [&svc](const httplib::Request& req, httplib::Response& res) {
          auto b = json_body(req, res);
          if (!b) return;
          auto f = card_fields(*b);
          if (!f.ok()) return send_bad_request(res, f.err().detail);
-         auto c = svc.create_card(*f);
+         auto c = svc.create_card(*f, this_token().org);
+         if (!c.ok() && c.err().code == errc::forbidden) return refuse_organization(res, svc, c.err());
          if (!c.ok()) return fail(res, svc, c.err(), app::stage::database);
          res.set_header("Location", "/api/id-cards/" + c->id);
          send_json(res, 201, card_json(*c));
        });
-  r.on("GET", "/api/id-cards", "/api/id-cards", access::bearer,
+  r.on("GET", "/api/id-cards", "/api/id-cards", access::cards_read,
        [&svc](const httplib::Request& req, httplib::Response& res) {
          int limit = 20;
          if (req.has_param("limit")) {
@@ -46,31 +54,32 @@ void add_crud(router& r, app::service& svc) {
            }
            if (limit < 1 || limit > 100) return send_bad_request(res, "limit must be an integer in 1..100");
          }
-         auto p = svc.list_cards(limit, req.get_param_value("cursor"));
+         auto p = svc.list_cards(limit, req.get_param_value("cursor"), this_token().org);
          if (!p.ok()) return fail(res, svc, p.err(), app::stage::database);
          json items = json::array();
          for (const auto& c : p->items) items.push_back(card_json(c));
          send_json(res, 200, json{{"items", items}, {"nextCursor", nullable(p->next_cursor)}});
        });
-  r.on("GET", R"(/api/id-cards/([^/]+))", "/api/id-cards/{id}", access::bearer,
+  r.on("GET", R"(/api/id-cards/([^/]+))", "/api/id-cards/{id}", access::cards_read,
        [&svc](const httplib::Request& req, httplib::Response& res) {
-         auto c = svc.get_card(req.matches[1]);
+         auto c = svc.get_card(req.matches[1], this_token().org);
          if (!c.ok()) return fail(res, svc, c.err(), app::stage::database);
          send_json(res, 200, card_json(*c));
        });
-  r.on("PATCH", R"(/api/id-cards/([^/]+))", "/api/id-cards/{id}", access::bearer,
+  r.on("PATCH", R"(/api/id-cards/([^/]+))", "/api/id-cards/{id}", access::cards_write,
        [&svc](const httplib::Request& req, httplib::Response& res) {
          auto b = json_body(req, res);
          if (!b) return;
          auto f = card_fields(*b);
          if (!f.ok()) return send_bad_request(res, f.err().detail);
-         auto c = svc.patch_card(req.matches[1], *f);
+         auto c = svc.patch_card(req.matches[1], *f, this_token().org);
+         if (!c.ok() && c.err().code == errc::forbidden) return refuse_organization(res, svc, c.err());
          if (!c.ok()) return fail(res, svc, c.err(), app::stage::database);
          send_json(res, 200, card_json(*c));
        });
-  r.on("DELETE", R"(/api/id-cards/([^/]+))", "/api/id-cards/{id}", access::bearer,
+  r.on("DELETE", R"(/api/id-cards/([^/]+))", "/api/id-cards/{id}", access::cards_write,
        [&svc](const httplib::Request& req, httplib::Response& res) {
-         auto d = svc.delete_card(req.matches[1]);
+         auto d = svc.delete_card(req.matches[1], this_token().org);
          if (!d.ok()) return fail(res, svc, d.err(), app::stage::database);
          res.status = 204;
        });
@@ -84,11 +93,11 @@ void send_pdf(httplib::Response& res, const std::string& filename, const std::ve
 }
 
 void add_pdfs(router& r, app::service& svc) {
-  r.on("GET", R"(/api/id-cards/([^/]+)/card\.pdf)", "/api/id-cards/{id}/card.pdf", access::bearer,
+  r.on("GET", R"(/api/id-cards/([^/]+)/card\.pdf)", "/api/id-cards/{id}/card.pdf", access::cards_read,
        [&svc](const httplib::Request& req, httplib::Response& res) {
          auto sheet = card::sheet_from(req.has_param("sheet") ? req.get_param_value("sheet") : "card");
          if (!sheet.ok()) return send_bad_request(res, "sheet must be card or a4");
-         auto pdf = svc.card_pdf(req.matches[1], *sheet);
+         auto pdf = svc.card_pdf(req.matches[1], *sheet, this_token().org);
          if (!pdf.ok() && pdf.err().code == errc::conflict) {
            this_request().log_detail = "card: " + pdf.err().to_string();
            return send_error(res, http_error_for(pdf_refusal::no_photo), svc.config().retry_after_s);
@@ -104,7 +113,7 @@ void add_pdfs(router& r, app::service& svc) {
          }
          send_pdf(res, "card-" + std::string(req.matches[1]) + ".pdf", *pdf);
        });
-  r.on("GET", R"(/api/id-cards/([^/]+)/photo-sheet\.pdf)", "/api/id-cards/{id}/photo-sheet.pdf", access::bearer,
+  r.on("GET", R"(/api/id-cards/([^/]+)/photo-sheet\.pdf)", "/api/id-cards/{id}/photo-sheet.pdf", access::cards_read,
        [&svc](const httplib::Request& req, httplib::Response& res) {
          auto paper = card::paper_from(req.has_param("paper") ? req.get_param_value("paper") : "a4");
          if (!paper.ok()) return send_bad_request(res, "paper must be 4x6in, a4 or a6");
@@ -119,7 +128,7 @@ void add_pdfs(router& r, app::service& svc) {
          }
          std::optional<std::string> spec;
          if (req.has_param("spec")) spec = req.get_param_value("spec");
-         auto pdf = svc.photo_sheet_pdf(req.matches[1], *paper, copies, spec);
+         auto pdf = svc.photo_sheet_pdf(req.matches[1], *paper, copies, spec, this_token().org);
          if (!pdf.ok() && pdf.err().code == errc::conflict) {
            this_request().log_detail = "photo sheet: " + pdf.err().to_string();
            const auto why =
@@ -137,15 +146,15 @@ void add_pdfs(router& r, app::service& svc) {
 }
 
 void add_photo(router& r, app::service& svc) {
-  r.on("POST", R"(/api/id-cards/([^/]+)/photo)", "/api/id-cards/{id}/photo", access::bearer,
+  r.on("POST", R"(/api/id-cards/([^/]+)/photo)", "/api/id-cards/{id}/photo", access::cards_write,
        [&svc](const httplib::Request& req, httplib::Response& res) {
          std::string bytes;
          if (!photo_body(req, res, &bytes)) return;
          app::photo_options po;
          if (!photo_options(req, res, svc, nullptr, &po)) return;
-         send_photo_outcome(res, svc, svc.upload_photo(req.matches[1], std::move(bytes), po));
+         send_photo_outcome(res, svc, svc.upload_photo(req.matches[1], std::move(bytes), po, this_token().org));
        });
-  r.on("POST", R"(/api/id-cards/([^/]+)/fetch-and-clean)", "/api/id-cards/{id}/fetch-and-clean", access::bearer,
+  r.on("POST", R"(/api/id-cards/([^/]+)/fetch-and-clean)", "/api/id-cards/{id}/fetch-and-clean", access::cards_write,
        [&svc](const httplib::Request& req, httplib::Response& res) {
          auto b = json_body(req, res);
          if (!b) return;

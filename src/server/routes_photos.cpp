@@ -1,5 +1,6 @@
-// The photo routes not under a card path, behind a bearer token: fetch-and-clean by idCardId,
-// and remove-background (a photo in, the cleaned photo out, nothing stored).
+// The photo routes not under a card path, behind a bearer token with cards:write: fetch-and-clean
+// by idCardId (within the token's org), and remove-background (a photo in, the cleaned photo
+// out, nothing stored; cards:write all the same, as it takes a worker place like an upload).
 #include <string>
 #include <utility>
 
@@ -12,7 +13,7 @@
 namespace idphoto::server {
 
 void add_photo_routes(router& r, app::service& svc) {
-  r.on("POST", "/fetch-and-clean", "/fetch-and-clean", access::bearer,
+  r.on("POST", "/fetch-and-clean", "/fetch-and-clean", access::cards_write,
        [&svc](const httplib::Request& req, httplib::Response& res) {
          auto b = json_body(req, res);
          if (!b) return;
@@ -21,7 +22,7 @@ void add_photo_routes(router& r, app::service& svc) {
            return send_bad_request(res, "idCardId (a string) is required");
          fetch_and_clean(svc, id->get<std::string>(), req, res, *b);
        });
-  r.on("POST", "/api/remove-background", "/api/remove-background", access::bearer,
+  r.on("POST", "/api/remove-background", "/api/remove-background", access::cards_write,
        [&svc](const httplib::Request& req, httplib::Response& res) {
          std::string bytes;
          if (!photo_body(req, res, &bytes)) return;

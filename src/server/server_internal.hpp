@@ -10,12 +10,10 @@
 #include <vector>
 
 #include "app/service.hpp"
+#include "server/auth.hpp"  // access: what a route needs
 #include "server/metrics.hpp"
 
 namespace idphoto::server {
-
-// What a route needs before its handler runs: nothing, or a valid bearer token (401 otherwise).
-enum class access { open, bearer };
 
 using handler = std::function<void(const httplib::Request&, httplib::Response&)>;
 
@@ -27,7 +25,8 @@ class router {
 
   // Serves method ("GET", "POST", "PATCH", "DELETE") on pattern (a regex over the whole path).
   // name is the route for metrics and the log line ("/api/id-cards/{id}"), never a raw path;
-  // with access::bearer the handler runs only after the token is checked.
+  // with any access but open the handler runs only after the token and its scope are checked
+  // (authorised), and may read the token's org from this_token().
   void on(const char* method, const std::string& pattern, const char* name, access need, handler h);
   // The methods a path has routes for ("GET, HEAD, POST"), or "" when it has none.
   std::string allowed_methods(const std::string& path) const;

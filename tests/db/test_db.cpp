@@ -147,6 +147,89 @@ TEST_P(conformance, list_pages_newest_first) {
   EXPECT_EQ(exact->next_cursor, "");  // no empty trailing page
 }
 
+// An org filter is part of each query: outside it a card is not_found for get, update and
+// remove (and stays as it was), and lists page through the org's cards only, pages full.
+TEST_P(conformance, org_filter_scopes_every_card_query) {
+  std::vector<std::string> a, b;
+  for (int i = 0; i < 5; ++i) {
+    id_card_fields f = name_only("A" + std::to_string(i));
+    f.organization = "Org A";
+    auto ca = repo_->create(f);
+    ASSERT_TRUE(ca.ok()) << ca.err().to_string();
+    a.push_back(ca->id);
+    f = name_only("B" + std::to_string(i));
+    f.organization = "Org B";
+    auto cb = repo_->create(f);
+    ASSERT_TRUE(cb.ok()) << cb.err().to_string();
+    b.push_back(cb->id);
+  }
+  const id_card none = must_create("no org");
+  const org_filter in_a = std::string("Org A");
+  // Pages of 2 over A's 5 cards, newest first: 2, 2, 1, then no cursor.
+  std::vector<std::string> seen;
+  std::string cursor;
+  for (size_t want : {2u, 2u, 1u}) {
+    auto p = repo_->list(2, cursor, in_a);
+    ASSERT_TRUE(p.ok()) << p.err().to_string();
+    ASSERT_EQ(p->items.size(), want);
+    for (const auto& c : p->items) {
+      EXPECT_EQ(c.organization, "Org A");
+      seen.push_back(c.id);
+    }
+    cursor = p->next_cursor;
+    if (want == 1u) EXPECT_TRUE(cursor.empty());
+    else ASSERT_FALSE(cursor.empty());
+  }
+  EXPECT_EQ(seen, std::vector<std::string>(a.rbegin(), a.rend()));
+  auto whole = repo_->list(100, "", std::nullopt);
+  ASSERT_TRUE(whole.ok());
+  EXPECT_EQ(whole->items.size(), 11u) << "nullopt: every card";
+  auto nobody = repo_->list(100, "", std::string("Org C"));
+  ASSERT_TRUE(nobody.ok());
+  EXPECT_TRUE(nobody->items.empty());
+  auto prefix = repo_->list(100, "", std::string("Org"));
+  ASSERT_TRUE(prefix.ok());
+  EXPECT_TRUE(prefix->items.empty()) << "equality, not a prefix or a pattern";
+  auto pattern = repo_->list(100, "", std::string("Org %"));
+  ASSERT_TRUE(pattern.ok());
+  EXPECT_TRUE(pattern->items.empty());
+
+  for (const std::string& other : {b[0], none.id}) {
+    auto g = repo_->get(other, in_a);
+    ASSERT_FALSE(g.ok());
+    EXPECT_EQ(g.err().code, errc::not_found);
+    id_card_fields f;
+    f.role = "changed";
+    auto u = repo_->update(other, f, in_a);
+    ASSERT_FALSE(u.ok());
+    EXPECT_EQ(u.err().code, errc::not_found);
+    auto r = repo_->remove(other, in_a);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.err().code, errc::not_found);
+    auto still = repo_->get(other);
+    ASSERT_TRUE(still.ok()) << "not removed";
+    EXPECT_EQ(still->role, "") << "not updated";
+  }
+  auto mine = repo_->get(a[0], in_a);
+  ASSERT_TRUE(mine.ok()) << mine.err().to_string();
+  id_card_fields f;
+  f.role = "kept";
+  auto u = repo_->update(a[0], f, in_a);
+  ASSERT_TRUE(u.ok()) << u.err().to_string();
+  EXPECT_EQ(u->role, "kept");
+  EXPECT_TRUE(repo_->remove(a[0], in_a).ok());
+  EXPECT_EQ(repo_->get(a[0]).err().code, errc::not_found);
+  // "" is an organization like any other: the cards without one.
+  auto empty_org = repo_->list(100, "", std::string(""));
+  ASSERT_TRUE(empty_org.ok());
+  ASSERT_EQ(empty_org->items.size(), 1u);
+  EXPECT_EQ(empty_org->items[0].id, none.id);
+  // A malformed cursor is refused with a filter too.
+  auto bad = repo_->list(2, "not-a-cursor", in_a);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.err().code, errc::invalid_argument);
+}
+
 TEST_P(conformance, list_empty) {
   auto p = repo_->list(10, "");
   ASSERT_TRUE(p.ok()) << p.err().to_string();

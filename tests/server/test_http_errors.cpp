@@ -83,3 +83,15 @@ TEST(http_errors, pdf_refusals_and_request_errors) {
   EXPECT_EQ(server::http_request_error("send JSON", 415).code, "unsupported_media_type");
   EXPECT_EQ(server::http_request_error("send JSON", 415).message, "send JSON");
 }
+
+TEST(http_errors, access_refusals_are_403_with_their_own_codes) {
+  using server::access_refusal;
+  EXPECT_EQ(http_error_for(access_refusal::insufficient_scope).status, 403);
+  EXPECT_EQ(http_error_for(access_refusal::insufficient_scope).code, "insufficient_scope");  // RFC 6750 §3.1
+  EXPECT_EQ(http_error_for(access_refusal::other_organization).status, 403);
+  EXPECT_EQ(http_error_for(access_refusal::other_organization).code, "other_organization");
+  for (auto why : {access_refusal::insufficient_scope, access_refusal::other_organization}) {
+    EXPECT_FALSE(http_error_for(why).message.empty());
+    EXPECT_FALSE(http_error_for(why).retry_after);
+  }
+}

@@ -4,6 +4,9 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <string>
+#include <vector>
+
 #include "server/jwt.hpp"
 
 using namespace idphoto::server;
@@ -158,4 +161,119 @@ TEST(jwt, empty_secret) {
   auto t = jwt_sign_hs256(c, k_secret);
   ASSERT_TRUE(t.ok());
   EXPECT_FALSE(jwt_verify_hs256(*t, "", k_now).ok());
+}
+
+namespace {
+// The payload of valid_payload() with extra members ("…" is the JSON after the comma).
+std::string with(const std::string& members) {
+  return R"({"sub":"ops","exp":)" + std::to_string(k_now + 3600) + "," + members + "}";
+}
+idphoto::base::result<jwt_claims> verify_with(const std::string& members) {
+  return jwt_verify_hs256(forge(R"({"alg":"HS256"})", with(members)), k_secret, k_now);
+}
+}  // namespace
+
+TEST(jwt, scope_names_and_what_they_grant) {
+  struct good {
+    const char* scope;
+    unsigned grant;
+  };
+  const unsigned rw = scope_cards_read | scope_cards_write;
+  for (const good& g : std::vector<good>{{"cards:read", scope_cards_read},
+                                         {"cards:write", rw},
+                                         {"admin", k_all_scopes},
+                                         {"cards:read cards:write", rw},
+                                         {"  cards:read   admin ", k_all_scopes},
+                                         {"cards:read cards:read", scope_cards_read}}) {
+    auto v = verify_with(std::string(R"("scope":")") + g.scope + "\"");
+    ASSERT_TRUE(v.ok()) << g.scope << ": " << v.err().detail;
+    ASSERT_TRUE(v->scope.has_value()) << g.scope;
+    EXPECT_EQ(*v->scope, g.scope);
+    EXPECT_EQ(granted_scopes(*v), g.grant) << g.scope;
+  }
+  auto none = jwt_verify_hs256(forge(R"({"alg":"HS256"})", valid_payload()), k_secret, k_now);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->scope.has_value());
+  EXPECT_FALSE(none->org.has_value());
+  EXPECT_EQ(granted_scopes(*none), k_all_scopes) << "no scope claim: everything (compatibility)";
+}
+
+TEST(jwt, scope_claims_that_do_not_parse_are_refused) {
+  for (const char* members : {
+           R"("scope":["cards:read"])",                // an array (some issuers' "scp" style)
+           R"("scope":[])",                            //
+           R"("scope":7)",                             // a number
+           R"("scope":true)",                          //
+           R"("scope":null)",                          //
+           R"("scope":{"cards:read":true})",           // an object
+           R"("scope":"")",                            // names no scope
+           R"("scope":"   ")",                         //
+           R"("scope":"cards:delete")",                // unknown
+           R"("scope":"cards:read cards:delete")",     // one unknown among known ones
+           R"("scope":"Cards:Read")",                  // case-sensitive
+           R"("scope":"cards:read,cards:write")",      // commas are not separators
+           R"("scope":"cards:read\tcards:write")",     // nor tabs
+           R"("scope":"admin\u0000")",                 // a NUL inside the name
+           R"("scope":"admin","scope":"cards:read")",  // twice (strict JSON)
+       })
+    expect_refused(forge(R"({"alg":"HS256"})", with(members)), members);
+  std::string long_unknown = R"("scope":")" + std::string(5000, 'x') + "\"";
+  auto v = verify_with(long_unknown);
+  ASSERT_FALSE(v.ok());
+  EXPECT_LT(v.err().detail.size(), 200u) << "the log detail quotes at most a short piece of the name";
+}
+
+TEST(jwt, org_claim) {
+  auto v = verify_with(R"("org":"Analytical Engines")");
+  ASSERT_TRUE(v.ok()) << v.err().detail;
+  ASSERT_TRUE(v->org.has_value());
+  EXPECT_EQ(*v->org, "Analytical Engines");
+  EXPECT_EQ(granted_scopes(*v), k_all_scopes) << "org does not narrow the scope";
+  EXPECT_TRUE(verify_with("\"org\":\"" + std::string(k_max_org_bytes, 'o') + "\"").ok()) << "the longest org";
+  EXPECT_TRUE(verify_with(R"("org":"Zürich AG")").ok()) << "UTF-8";
+  for (const std::string& members :
+       {std::string(R"("org":7)"), std::string(R"("org":["a"])"), std::string(R"("org":null)"),
+        std::string(R"("org":{"name":"a"})"), std::string(R"("org":true)"), std::string(R"("org":"")"),
+        std::string(R"("org":"a\nb")"), std::string(R"("org":"a\u0000")"), std::string(R"("org":"a","org":"b")"),
+        "\"org\":\"" + std::string(k_max_org_bytes + 1, 'o') + "\""})
+    expect_refused(forge(R"({"alg":"HS256"})", with(members)), members.c_str());
+}
+
+TEST(jwt, scope_and_org_round_trip) {
+  jwt_claims c;
+  c.sub = "reader";
+  c.exp = k_now + 60;
+  c.scope = "cards:read";
+  c.org = "A \"quoted\" org";
+  auto t = jwt_sign_hs256(c, k_secret);
+  ASSERT_TRUE(t.ok());
+  auto v = jwt_verify_hs256(*t, k_secret, k_now);
+  ASSERT_TRUE(v.ok()) << v.err().detail;
+  EXPECT_EQ(v->scope, c.scope);
+  EXPECT_EQ(v->org, c.org);
+  EXPECT_EQ(granted_scopes(*v), unsigned{scope_cards_read});
+  // Without them the payload names neither (an older server reads the token the same way).
+  jwt_claims plain;
+  plain.exp = k_now + 60;
+  auto p = jwt_sign_hs256(plain, k_secret);
+  ASSERT_TRUE(p.ok());
+  const auto d1 = p->find('.'), d2 = p->rfind('.');
+  const auto payload = base64url_decode(p->substr(d1 + 1, d2 - d1 - 1));
+  ASSERT_TRUE(payload.has_value());
+  EXPECT_EQ(payload->find("scope"), std::string::npos) << *payload;
+  EXPECT_EQ(payload->find("org"), std::string::npos) << *payload;
+}
+
+TEST(jwt, parse_scope_and_check_org) {
+  EXPECT_EQ(parse_scope("cards:write").value(), unsigned{scope_cards_read | scope_cards_write});
+  EXPECT_FALSE(parse_scope("").ok());
+  EXPECT_FALSE(parse_scope("read").ok());
+  EXPECT_EQ(parse_scope("nope").err().code, idphoto::base::errc::invalid_argument);
+  EXPECT_TRUE(check_org("A").ok());
+  EXPECT_FALSE(check_org("").ok());
+  EXPECT_FALSE(check_org("a\x7f").ok());
+  EXPECT_FALSE(check_org(std::string(k_max_org_bytes + 1, 'a')).ok());
+  jwt_claims bad;
+  bad.scope = "nonsense";
+  EXPECT_EQ(granted_scopes(bad), 0u) << "an unparsable scope grants nothing";
 }
