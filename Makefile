@@ -6,12 +6,15 @@
 #   make bench  set up, build (release), measure against the peers (writes docs/performance.md)
 #   make build  set up, build (release)
 #   make format clang-format every C++ file (developers; needs the clang-format package)
+#   make fuzz   build the libFuzzer targets (fuzz preset, clang, ASan + UBSan) and run each for
+#               FUZZ_SECONDS (default 60); FUZZ_TARGETS="jwt url_policy" picks some. Not in make
+#               test, which replays their seeds and regression inputs instead (fuzz/README.md)
 SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 SAMPLE ?= /usr/lib/python3/dist-packages/skimage/data/astronaut.png
 OUT ?= out
 
-.PHONY: setup models build build-ci build-dev build-tsan run test test-ci test-dev test-tsan bench format clean
+.PHONY: setup models build build-ci build-dev build-tsan build-fuzz run test test-ci test-dev test-tsan fuzz bench format clean
 
 setup:
 	scripts/setup
@@ -37,6 +40,11 @@ build-tsan: setup
 	cmake --preset tsan >/dev/null
 	cmake --build --preset tsan -j $(JOBS)
 
+# Only the fuzz targets and what they link (the preset's fuzz_all target; fuzz/CMakeLists.txt).
+build-fuzz: setup
+	cmake --preset fuzz >/dev/null
+	cmake --build --preset fuzz -j $(JOBS)
+
 PORT ?= 8080
 run: build models
 	@mkdir -p "$(OUT)"
@@ -58,6 +66,12 @@ test-tsan: build-tsan
 	ctest --preset tsan -j 2
 
 test: test-ci test-dev test-tsan
+
+# Each target for FUZZ_SECONDS, one at a time; exits non-zero when one leaves a crash (fuzz/run.sh).
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
+fuzz: build-fuzz
+	fuzz/run.sh build/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 bench: build models
 	bench/infer/run.sh build/release/idphoto
