@@ -31,11 +31,14 @@ namespace {
  * The pipeline (load -> resize) is then computed into memory once, which is also
  * where truncated or corrupt data surfaces (fail_on=error makes it an error).
  */
-int jpeg_shrink_for(double scale) {
+/* The largest of libjpeg's DCT-domain shrinks (8, 4, 2) within the scale, and never more than
+ * the shorter side: libvips 8.14's jpegload divides the header's sides by the shrink, and a
+ * side that comes out 0 (a 2048x6 JPEG shrunk by 8) fails a g_assert in vips_image_generate,
+ * which aborts the process (found by fuzz/image_decode). resize_to_fit does the rest. */
+int jpeg_shrink_for(double scale, int short_side) {
   const double f = 1.0 / scale;
-  if (f >= 8) return 8;
-  if (f >= 4) return 4;
-  if (f >= 2) return 2;
+  for (int shrink : {8, 4, 2})
+    if (f >= shrink && short_side >= shrink) return shrink;
   return 1;
 }
 
@@ -61,7 +64,7 @@ base::result<image> decode_source(const detail::opened_source& s, const decode_o
 
   detail::load_params p;
   if (scale < 1.0) {
-    if (s.fmt == format::jpeg) p.jpeg_shrink = jpeg_shrink_for(scale);
+    if (s.fmt == format::jpeg) p.jpeg_shrink = jpeg_shrink_for(scale, std::min(info.width, info.height));
     if (s.fmt == format::webp) p.webp_scale = scale;
   }
   auto loaded = detail::load(s, p);

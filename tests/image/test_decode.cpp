@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <utility>
 
 #include "base/memory_stats.hpp"
 
@@ -90,6 +91,24 @@ TEST(decode, png_with_bad_crc_is_corrupt) {
   }
   ASSERT_TRUE(found);
   expect_corrupt(png);
+}
+
+// A JPEG whose short side is under the DCT shrink (2048x6 into a 256 box wants 1/8): shrinking
+// it on load would make a 0 px side, which aborts the process inside libvips; it is shrunk less
+// and resized instead (fuzz/regressions/image_decode/thin-jpeg-shrink8).
+TEST(decode, thin_jpeg_is_not_shrunk_to_nothing) {
+  gen::init();
+  for (auto [w, h] : {std::pair{2048, 6}, std::pair{6, 2048}, std::pair{4096, 1}, std::pair{1600, 3}}) {
+    auto jpg = gen::save(gen::pattern(w, h), ".jpg[Q=85]");
+    decode_options o;
+    o.max_width = o.max_height = 256;
+    auto r = decode(jpg, o);
+    ASSERT_TRUE(r.ok()) << w << "x" << h << ": " << r.err().to_string();
+    EXPECT_LE(r->width(), 256) << w << "x" << h;
+    EXPECT_LE(r->height(), 256) << w << "x" << h;
+    EXPECT_GE(r->width(), 1);
+    EXPECT_GE(r->height(), 1);
+  }
 }
 
 TEST(decode, shrinks_to_the_working_box) {
