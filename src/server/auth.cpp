@@ -13,7 +13,7 @@
 
 namespace idphoto::server {
 
-bool authorised(const httplib::Request& req, httplib::Response& res, const app::app_config& config) {
+bool authorised(const http_request& req, http_response& res, const app::app_config& config) {
   const std::string h = req.get_header_value("Authorization");
   const std::string prefix = "Bearer ";
   if (h.size() <= prefix.size() || strncasecmp(h.c_str(), prefix.c_str(), prefix.size()) != 0) {

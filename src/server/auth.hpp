@@ -1,6 +1,6 @@
 // Bearer-token auth of the API routes: Authorization: Bearer <JWT>, HS256 with JWT_SECRET.
 #pragma once
-#include <httplib.h>
+#include "server/http_message.hpp"
 
 #include "app/config.hpp"
 
@@ -8,6 +8,6 @@ namespace idphoto::server {
 
 // true when the request carries a valid token; false (401 with WWW-Authenticate sent, the
 // reason in the log line) otherwise.
-bool authorised(const httplib::Request& req, httplib::Response& res, const app::app_config& config);
+bool authorised(const http_request& req, http_response& res, const app::app_config& config);
 
 }  // namespace idphoto::server

@@ -21,45 +21,43 @@ using base::errc;
 namespace {
 
 void add_crud(router& r, app::service& svc) {
-  r.on("POST", "/api/id-cards", "/api/id-cards", access::bearer,
-       [&svc](const httplib::Request& req, httplib::Response& res) {
-         auto b = json_body(req, res);
-         if (!b) return;
-         auto f = card_fields(*b);
-         if (!f.ok()) return send_bad_request(res, f.err().detail);
-         auto c = svc.create_card(*f);
-         if (!c.ok()) return fail(res, svc, c.err(), app::stage::database);
-         res.set_header("Location", "/api/id-cards/" + c->id);
-         send_json(res, 201, card_json(*c));
-       });
-  r.on("GET", "/api/id-cards", "/api/id-cards", access::bearer,
-       [&svc](const httplib::Request& req, httplib::Response& res) {
-         int limit = 20;
-         if (req.has_param("limit")) {
-           try {
-             size_t used = 0;
-             const std::string s = req.get_param_value("limit");
-             limit = std::stoi(s, &used);
-             if (used != s.size()) throw std::invalid_argument("limit");
-           } catch (const std::exception&) {
-             return send_bad_request(res, "limit must be an integer in 1..100");
-           }
-           if (limit < 1 || limit > 100) return send_bad_request(res, "limit must be an integer in 1..100");
-         }
-         auto p = svc.list_cards(limit, req.get_param_value("cursor"));
-         if (!p.ok()) return fail(res, svc, p.err(), app::stage::database);
-         json items = json::array();
-         for (const auto& c : p->items) items.push_back(card_json(c));
-         send_json(res, 200, json{{"items", items}, {"nextCursor", nullable(p->next_cursor)}});
-       });
+  r.on("POST", "/api/id-cards", "/api/id-cards", access::bearer, [&svc](const http_request& req, http_response& res) {
+    auto b = json_body(req, res);
+    if (!b) return;
+    auto f = card_fields(*b);
+    if (!f.ok()) return send_bad_request(res, f.err().detail);
+    auto c = svc.create_card(*f);
+    if (!c.ok()) return fail(res, svc, c.err(), app::stage::database);
+    res.set_header("Location", "/api/id-cards/" + c->id);
+    send_json(res, 201, card_json(*c));
+  });
+  r.on("GET", "/api/id-cards", "/api/id-cards", access::bearer, [&svc](const http_request& req, http_response& res) {
+    int limit = 20;
+    if (req.has_param("limit")) {
+      try {
+        size_t used = 0;
+        const std::string s = req.get_param_value("limit");
+        limit = std::stoi(s, &used);
+        if (used != s.size()) throw std::invalid_argument("limit");
+      } catch (const std::exception&) {
+        return send_bad_request(res, "limit must be an integer in 1..100");
+      }
+      if (limit < 1 || limit > 100) return send_bad_request(res, "limit must be an integer in 1..100");
+    }
+    auto p = svc.list_cards(limit, req.get_param_value("cursor"));
+    if (!p.ok()) return fail(res, svc, p.err(), app::stage::database);
+    json items = json::array();
+    for (const auto& c : p->items) items.push_back(card_json(c));
+    send_json(res, 200, json{{"items", items}, {"nextCursor", nullable(p->next_cursor)}});
+  });
   r.on("GET", R"(/api/id-cards/([^/]+))", "/api/id-cards/{id}", access::bearer,
-       [&svc](const httplib::Request& req, httplib::Response& res) {
+       [&svc](const http_request& req, http_response& res) {
          auto c = svc.get_card(req.matches[1]);
          if (!c.ok()) return fail(res, svc, c.err(), app::stage::database);
          send_json(res, 200, card_json(*c));
        });
   r.on("PATCH", R"(/api/id-cards/([^/]+))", "/api/id-cards/{id}", access::bearer,
-       [&svc](const httplib::Request& req, httplib::Response& res) {
+       [&svc](const http_request& req, http_response& res) {
          auto b = json_body(req, res);
          if (!b) return;
          auto f = card_fields(*b);
@@ -69,7 +67,7 @@ void add_crud(router& r, app::service& svc) {
          send_json(res, 200, card_json(*c));
        });
   r.on("DELETE", R"(/api/id-cards/([^/]+))", "/api/id-cards/{id}", access::bearer,
-       [&svc](const httplib::Request& req, httplib::Response& res) {
+       [&svc](const http_request& req, http_response& res) {
          auto d = svc.delete_card(req.matches[1]);
          if (!d.ok()) return fail(res, svc, d.err(), app::stage::database);
          res.status = 204;
@@ -77,7 +75,7 @@ void add_crud(router& r, app::service& svc) {
 }
 
 // A PDF answer, shown in the browser, named after the card.
-void send_pdf(httplib::Response& res, const std::string& filename, const std::vector<uint8_t>& pdf) {
+void send_pdf(http_response& res, const std::string& filename, const std::vector<uint8_t>& pdf) {
   res.set_header("Cache-Control", "no-store");
   res.set_header("Content-Disposition", "inline; filename=\"" + filename + "\"");
   res.set_content(std::string(pdf.begin(), pdf.end()), "application/pdf");
@@ -85,7 +83,7 @@ void send_pdf(httplib::Response& res, const std::string& filename, const std::ve
 
 void add_pdfs(router& r, app::service& svc) {
   r.on("GET", R"(/api/id-cards/([^/]+)/card\.pdf)", "/api/id-cards/{id}/card.pdf", access::bearer,
-       [&svc](const httplib::Request& req, httplib::Response& res) {
+       [&svc](const http_request& req, http_response& res) {
          auto sheet = card::sheet_from(req.has_param("sheet") ? req.get_param_value("sheet") : "card");
          if (!sheet.ok()) return send_bad_request(res, "sheet must be card or a4");
          auto pdf = svc.card_pdf(req.matches[1], *sheet);
@@ -105,7 +103,7 @@ void add_pdfs(router& r, app::service& svc) {
          send_pdf(res, "card-" + std::string(req.matches[1]) + ".pdf", *pdf);
        });
   r.on("GET", R"(/api/id-cards/([^/]+)/photo-sheet\.pdf)", "/api/id-cards/{id}/photo-sheet.pdf", access::bearer,
-       [&svc](const httplib::Request& req, httplib::Response& res) {
+       [&svc](const http_request& req, http_response& res) {
          auto paper = card::paper_from(req.has_param("paper") ? req.get_param_value("paper") : "a4");
          if (!paper.ok()) return send_bad_request(res, "paper must be 4x6in, a4 or a6");
          int copies = 0;
@@ -138,7 +136,7 @@ void add_pdfs(router& r, app::service& svc) {
 
 void add_photo(router& r, app::service& svc) {
   r.on("POST", R"(/api/id-cards/([^/]+)/photo)", "/api/id-cards/{id}/photo", access::bearer,
-       [&svc](const httplib::Request& req, httplib::Response& res) {
+       [&svc](const http_request& req, http_response& res) {
          std::string bytes;
          if (!photo_body(req, res, &bytes)) return;
          app::photo_options po;
@@ -146,7 +144,7 @@ void add_photo(router& r, app::service& svc) {
          send_photo_outcome(res, svc, svc.upload_photo(req.matches[1], std::move(bytes), po));
        });
   r.on("POST", R"(/api/id-cards/([^/]+)/fetch-and-clean)", "/api/id-cards/{id}/fetch-and-clean", access::bearer,
-       [&svc](const httplib::Request& req, httplib::Response& res) {
+       [&svc](const http_request& req, http_response& res) {
          auto b = json_body(req, res);
          if (!b) return;
          fetch_and_clean(svc, req.matches[1], req, res, *b);
