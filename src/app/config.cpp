@@ -19,10 +19,18 @@ constexpr int64_t k_mib = int64_t{1} << 20;
 // The app's own keys; the image, fetch, queue and batch keys are their modules' (env_keys()).
 const env_key k_port{"PORT", env_kind::integer, 0, 65535, "TCP port; 0 = any free port"};
 const env_key k_bind{"IDPHOTO_BIND", env_kind::string, 0, 0, "address to bind"};
-const env_key k_http_threads{"IDPHOTO_HTTP_THREADS", env_kind::integer, 1, 256, "connections served at once"};
+const env_key k_http_threads{"IDPHOTO_HTTP_THREADS", env_kind::integer, 1, 256, "requests handled at once"};
 const env_key k_max_body{"IDPHOTO_MAX_BODY_BYTES", env_kind::bytes, 1024, int64_t{1} << 32, "largest request body"};
 const env_key k_request_timeout{"IDPHOTO_REQUEST_TIMEOUT_MS", env_kind::duration_ms, 100, 3'600'000,
-                                "socket read/write timeout"};
+                                "idle timeout of a connection"};
+const env_key k_header_timeout{"IDPHOTO_HEADER_TIMEOUT_MS", env_kind::duration_ms, 100, 600'000,
+                               "time from a connection (or its last answer) to complete request headers"};
+const env_key k_max_header_bytes{"IDPHOTO_MAX_HEADER_BYTES", env_kind::bytes, 4096, int64_t{1} << 20,
+                                 "request line + headers of one request (431)"};
+const env_key k_max_headers{"IDPHOTO_MAX_HEADERS", env_kind::integer, 8, 10000, "header lines in one request (431)"};
+const env_key k_max_connections{"IDPHOTO_MAX_CONNECTIONS", env_kind::integer, 8, 65536, "open connections"};
+const env_key k_max_connections_per_ip{"IDPHOTO_MAX_CONNECTIONS_PER_IP", env_kind::integer, 0, 65536,
+                                       "open connections from one address; 0 = no limit"};
 const env_key k_retry_after{"IDPHOTO_RETRY_AFTER_S", env_kind::integer, 1, 3600, "Retry-After of every 503, s"};
 const env_key k_jwt_secret{"JWT_SECRET", env_kind::secret, 0, 0, "HS256 key, at least 32 bytes"};
 const env_key k_public_url{"IDPHOTO_PUBLIC_URL", env_kind::string, 0, 0, "public base URL of this server"};
@@ -63,6 +71,11 @@ const std::vector<env_key>& own_keys() {
                                             k_http_threads,
                                             k_max_body,
                                             k_request_timeout,
+                                            k_header_timeout,
+                                            k_max_header_bytes,
+                                            k_max_headers,
+                                            k_max_connections,
+                                            k_max_connections_per_ip,
                                             k_retry_after,
                                             k_jwt_secret,
                                             k_public_url,
@@ -151,6 +164,11 @@ app_config::parsed app_config::parse_env(const env_lookup& env) {
   c.pipeline.limits.max_bytes = c.max_body_bytes;
   c.fetch.max_bytes = static_cast<std::size_t>(c.max_body_bytes);
   base::read_env_key_as(env, k_request_timeout, &c.request_timeout_ms, errs);
+  base::read_env_key_as(env, k_header_timeout, &c.header_timeout_ms, errs);
+  base::read_env_key(env, k_max_header_bytes, &c.max_header_bytes, errs);
+  base::read_env_key_as(env, k_max_headers, &c.max_headers, errs);
+  base::read_env_key_as(env, k_max_connections, &c.max_connections, errs);
+  base::read_env_key_as(env, k_max_connections_per_ip, &c.max_connections_per_ip, errs);
   base::read_env_key_as(env, k_retry_after, &c.retry_after_s, errs);
   base::read_env_key(env, k_jwt_secret, &c.jwt_secret, errs);
   base::read_env_key(env, k_public_url, &c.public_url, errs);

@@ -47,9 +47,14 @@ struct app_config {
   // HTTP
   int port = 8080;                             // PORT; 0 = any free port (tests)
   std::string bind_host = "0.0.0.0";           // IDPHOTO_BIND
-  int http_threads = 6;                        // IDPHOTO_HTTP_THREADS; connections served at once
+  int http_threads = 6;                        // IDPHOTO_HTTP_THREADS; requests handled at once
   int64_t max_body_bytes = int64_t{10} << 20;  // IDPHOTO_MAX_BODY_BYTES; larger bodies get 413
-  int request_timeout_ms = 30000;              // IDPHOTO_REQUEST_TIMEOUT_MS; socket read/write timeout
+  int request_timeout_ms = 30000;              // IDPHOTO_REQUEST_TIMEOUT_MS; idle timeout of a connection
+  int header_timeout_ms = 10000;               // IDPHOTO_HEADER_TIMEOUT_MS; connection (or last answer) to headers
+  int64_t max_header_bytes = 32768;            // IDPHOTO_MAX_HEADER_BYTES; request line + headers (431)
+  int max_headers = 100;                       // IDPHOTO_MAX_HEADERS; header lines in a request (431)
+  int max_connections = 1024;                  // IDPHOTO_MAX_CONNECTIONS; open connections
+  int max_connections_per_ip = 256;            // IDPHOTO_MAX_CONNECTIONS_PER_IP; 0 = no per-address limit
   int retry_after_s = 5;                       // IDPHOTO_RETRY_AFTER_S; sent with every 503
   std::string jwt_secret;                      // JWT_SECRET; HS256 key, >= 32 bytes
   std::string public_url;                      // IDPHOTO_PUBLIC_URL; "" = http://localhost:PORT

@@ -51,7 +51,7 @@ const char* needed_name(access need) {
 
 const token_grant& this_token() { return t_grant; }
 
-bool authorised(const httplib::Request& req, httplib::Response& res, const app::app_config& config, access need) {
+bool authorised(const http_request& req, http_response& res, const app::app_config& config, access need) {
   t_grant = token_grant{};  // nothing from an earlier request on this thread survives a refusal
   const std::string h = req.get_header_value("Authorization");
   const std::string prefix = "Bearer ";

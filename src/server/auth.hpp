@@ -1,7 +1,7 @@
 // Bearer-token auth of the API routes: Authorization: Bearer <JWT>, HS256 with JWT_SECRET,
 // then the token's scope against what the route needs, and its tenant (org) for the handler.
 #pragma once
-#include <httplib.h>
+#include "server/http_message.hpp"
 
 #include <optional>
 #include <string>
@@ -25,6 +25,6 @@ const token_grant& this_token();
 // true when the request carries a valid token whose scope covers need; false otherwise, with
 // the answer sent: 401 (WWW-Authenticate: Bearer) or 403 insufficient_scope
 // (WWW-Authenticate: Bearer error="insufficient_scope", scope="<needed>"), the reason in the log line.
-bool authorised(const httplib::Request& req, httplib::Response& res, const app::app_config& config, access need);
+bool authorised(const http_request& req, http_response& res, const app::app_config& config, access need);
 
 }  // namespace idphoto::server

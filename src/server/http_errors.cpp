@@ -112,6 +112,8 @@ http_error http_error_for_status(int status) {
       return {415, "unsupported_media_type", "send the photo as multipart field 'photo' or as a raw image body"};
     case 416:
       return {416, "range_not_satisfiable", "the range starts past the end of the file"};
+    case 431:
+      return {431, "headers_too_large", "the request headers are too many or too large"};
     case 501:
       return {501, "not_implemented", "this method is not implemented"};
     case 503:

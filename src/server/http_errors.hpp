@@ -19,7 +19,7 @@ struct http_error {
 http_error http_error_for(base::errc code, app::stage where = app::stage::request);
 // The answer for a missing or refused token (401, WWW-Authenticate: Bearer).
 http_error http_auth_error();
-// The answer httplib gives on its own for a status (404 no route, 413 body too large, …).
+// The answer the server gives on its own for a status (404 no route, 413 body too large, …).
 http_error http_error_for_status(int status);
 // The answer for a request the server refuses by its shape, with the server's own public
 // message: 415 unsupported_media_type, otherwise status with invalid_argument.

@@ -1,4 +1,4 @@
-// The HTTP service of idphoto (cpp-httplib): the routes of docs/api.md over app::service,
+// The HTTP service of idphoto (libmicrohttpd): the routes of docs/api.md over app::service,
 // bearer-token auth, one error table, Prometheus metrics, one log line per request.
 #pragma once
 #include <functional>

@@ -15,7 +15,7 @@ namespace idphoto::server {
 namespace {
 
 // A form field (multipart) or query parameter; nullopt when absent.
-std::optional<std::string> field(const httplib::Request& req, const char* name) {
+std::optional<std::string> field(const http_request& req, const char* name) {
   if (req.is_multipart_form_data() && req.has_file(name)) return req.get_file_value(name).content;
   if (req.has_param(name)) return req.get_param_value(name);
   return std::nullopt;
@@ -23,7 +23,7 @@ std::optional<std::string> field(const httplib::Request& req, const char* name) 
 
 }  // namespace
 
-bool photo_options(const httplib::Request& req, httplib::Response& res, const app::service& svc, const json* body,
+bool photo_options(const http_request& req, http_response& res, const app::service& svc, const json* body,
                    app::photo_options* o) {
   auto get = [&](const char* k) -> std::optional<std::string> {
     if (body && body->contains(k)) {
@@ -66,12 +66,12 @@ bool photo_options(const httplib::Request& req, httplib::Response& res, const ap
   return true;
 }
 
-void send_photo_outcome(httplib::Response& res, const app::service& svc, const app::photo_outcome& o) {
+void send_photo_outcome(http_response& res, const app::service& svc, const app::photo_outcome& o) {
   if (o.error) return fail(res, svc, o.error->err, o.error->where, o.card);
   send_json(res, 200, card_json(*o.card));
 }
 
-void fetch_and_clean(app::service& svc, const std::string& id, const httplib::Request& req, httplib::Response& res,
+void fetch_and_clean(app::service& svc, const std::string& id, const http_request& req, http_response& res,
                      const json& b) {
   const auto url = b.find("rawPhotoUrl");
   if (url == b.end() || !url->is_string() || url->get<std::string>().empty())

@@ -12,7 +12,7 @@ namespace idphoto::server {
 
 // Content-Type must be application/json (415 otherwise: a form or text/plain post from another
 // page must not pass as JSON); a member name given twice is refused like malformed JSON.
-std::optional<json> json_body(const httplib::Request& req, httplib::Response& res) {
+std::optional<json> json_body(const http_request& req, http_response& res) {
   std::string ct = req.get_header_value("Content-Type");
   ct = ct.substr(0, ct.find(';'));
   while (!ct.empty() && (ct.back() == ' ' || ct.back() == '\t')) ct.pop_back();
@@ -29,12 +29,12 @@ std::optional<json> json_body(const httplib::Request& req, httplib::Response& re
   return b;
 }
 
-/* The bytes are moved out of the request rather than copied: httplib's Request is a local
- * object of the connection thread, handed to us as const only by signature, and nothing reads
- * the body after the handler. This keeps one copy of a photo per request, which the memory
+/* The bytes are moved out of the request rather than copied: the request is the connection's
+ * own object (http_server.cpp), handed to us as const only by signature, and nothing reads the
+ * body after the handler. This keeps one copy of a photo per request, which the memory
  * estimate in app/config.hpp counts on. */
-bool photo_body(const httplib::Request& req, httplib::Response& res, std::string* out) {
-  auto& mreq = const_cast<httplib::Request&>(req);
+bool photo_body(const http_request& req, http_response& res, std::string* out) {
+  auto& mreq = const_cast<http_request&>(req);
   if (req.is_multipart_form_data()) {
     auto it = mreq.files.find("photo");
     if (it == mreq.files.end()) {

@@ -27,12 +27,12 @@ std::string utc_now_rfc3339() {
 
 request_scope& this_request() { return t_scope; }
 
-void begin_request() {
+void begin_request(std::chrono::steady_clock::time_point start) {
   t_scope = request_scope{};
-  t_scope.start = std::chrono::steady_clock::now();
+  t_scope.start = start;
 }
 
-std::string end_request(const httplib::Request& req, const httplib::Response& res, metrics& stats) {
+std::string end_request(const http_request& req, const http_response& res, metrics& stats) {
   const bool timed = t_scope.start != std::chrono::steady_clock::time_point{};
   const double s =
       timed ? std::chrono::duration<double>(std::chrono::steady_clock::now() - t_scope.start).count() : 0.0;
@@ -42,7 +42,8 @@ std::string end_request(const httplib::Request& req, const httplib::Response& re
   // The path without the query (it may carry options, never secrets, but keep lines short).
   std::string line = utc_now_rfc3339() + " " + log_safe(req.remote_addr, 64) + " " + log_safe(req.method, 16) + " " +
                      log_safe(req.path, 200) + " " + std::to_string(res.status) + " " + ms + "ms " +
-                     std::to_string(res.body.size()) + "B route=" + t_scope.route;
+                     std::to_string(res.provider_size ? *res.provider_size : res.body.size()) +
+                     "B route=" + t_scope.route;
   if (!t_scope.log_detail.empty()) line += " error=\"" + log_safe(t_scope.log_detail, 300) + "\"";
   t_scope = request_scope{};
   return line;

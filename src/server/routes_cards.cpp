@@ -22,14 +22,14 @@ using base::errc;
 namespace {
 
 // 403 other_organization: a create or patch that names an organization the token's org is not.
-void refuse_organization(httplib::Response& res, const app::service& svc, const base::error& e) {
+void refuse_organization(http_response& res, const app::service& svc, const base::error& e) {
   this_request().log_detail = "access: " + e.to_string();
   send_error(res, http_error_for(access_refusal::other_organization), svc.config().retry_after_s);
 }
 
 void add_crud(router& r, app::service& svc) {
   r.on("POST", "/api/id-cards", "/api/id-cards", access::cards_write,
-       [&svc](const httplib::Request& req, httplib::Response& res) {
+       [&svc](const http_request& req, http_response& res) {
          auto b = json_body(req, res);
          if (!b) return;
          auto f = card_fields(*b);
@@ -41,7 +41,7 @@ void add_crud(router& r, app::service& svc) {
          send_json(res, 201, card_json(*c));
        });
   r.on("GET", "/api/id-cards", "/api/id-cards", access::cards_read,
-       [&svc](const httplib::Request& req, httplib::Response& res) {
+       [&svc](const http_request& req, http_response& res) {
          int limit = 20;
          if (req.has_param("limit")) {
            try {
@@ -61,13 +61,13 @@ void add_crud(router& r, app::service& svc) {
          send_json(res, 200, json{{"items", items}, {"nextCursor", nullable(p->next_cursor)}});
        });
   r.on("GET", R"(/api/id-cards/([^/]+))", "/api/id-cards/{id}", access::cards_read,
-       [&svc](const httplib::Request& req, httplib::Response& res) {
+       [&svc](const http_request& req, http_response& res) {
          auto c = svc.get_card(req.matches[1], this_token().org);
          if (!c.ok()) return fail(res, svc, c.err(), app::stage::database);
          send_json(res, 200, card_json(*c));
        });
   r.on("PATCH", R"(/api/id-cards/([^/]+))", "/api/id-cards/{id}", access::cards_write,
-       [&svc](const httplib::Request& req, httplib::Response& res) {
+       [&svc](const http_request& req, http_response& res) {
          auto b = json_body(req, res);
          if (!b) return;
          auto f = card_fields(*b);
@@ -78,7 +78,7 @@ void add_crud(router& r, app::service& svc) {
          send_json(res, 200, card_json(*c));
        });
   r.on("DELETE", R"(/api/id-cards/([^/]+))", "/api/id-cards/{id}", access::cards_write,
-       [&svc](const httplib::Request& req, httplib::Response& res) {
+       [&svc](const http_request& req, http_response& res) {
          auto d = svc.delete_card(req.matches[1], this_token().org);
          if (!d.ok()) return fail(res, svc, d.err(), app::stage::database);
          res.status = 204;
@@ -86,7 +86,7 @@ void add_crud(router& r, app::service& svc) {
 }
 
 // A PDF answer, shown in the browser, named after the card.
-void send_pdf(httplib::Response& res, const std::string& filename, const std::vector<uint8_t>& pdf) {
+void send_pdf(http_response& res, const std::string& filename, const std::vector<uint8_t>& pdf) {
   res.set_header("Cache-Control", "no-store");
   res.set_header("Content-Disposition", "inline; filename=\"" + filename + "\"");
   res.set_content(std::string(pdf.begin(), pdf.end()), "application/pdf");
@@ -94,7 +94,7 @@ void send_pdf(httplib::Response& res, const std::string& filename, const std::ve
 
 void add_pdfs(router& r, app::service& svc) {
   r.on("GET", R"(/api/id-cards/([^/]+)/card\.pdf)", "/api/id-cards/{id}/card.pdf", access::cards_read,
-       [&svc](const httplib::Request& req, httplib::Response& res) {
+       [&svc](const http_request& req, http_response& res) {
          auto sheet = card::sheet_from(req.has_param("sheet") ? req.get_param_value("sheet") : "card");
          if (!sheet.ok()) return send_bad_request(res, "sheet must be card or a4");
          auto pdf = svc.card_pdf(req.matches[1], *sheet, this_token().org);
@@ -114,7 +114,7 @@ void add_pdfs(router& r, app::service& svc) {
          send_pdf(res, "card-" + std::string(req.matches[1]) + ".pdf", *pdf);
        });
   r.on("GET", R"(/api/id-cards/([^/]+)/photo-sheet\.pdf)", "/api/id-cards/{id}/photo-sheet.pdf", access::cards_read,
-       [&svc](const httplib::Request& req, httplib::Response& res) {
+       [&svc](const http_request& req, http_response& res) {
          auto paper = card::paper_from(req.has_param("paper") ? req.get_param_value("paper") : "a4");
          if (!paper.ok()) return send_bad_request(res, "paper must be 4x6in, a4 or a6");
          int copies = 0;
@@ -147,7 +147,7 @@ void add_pdfs(router& r, app::service& svc) {
 
 void add_photo(router& r, app::service& svc) {
   r.on("POST", R"(/api/id-cards/([^/]+)/photo)", "/api/id-cards/{id}/photo", access::cards_write,
-       [&svc](const httplib::Request& req, httplib::Response& res) {
+       [&svc](const http_request& req, http_response& res) {
          std::string bytes;
          if (!photo_body(req, res, &bytes)) return;
          app::photo_options po;
@@ -155,7 +155,7 @@ void add_photo(router& r, app::service& svc) {
          send_photo_outcome(res, svc, svc.upload_photo(req.matches[1], std::move(bytes), po, this_token().org));
        });
   r.on("POST", R"(/api/id-cards/([^/]+)/fetch-and-clean)", "/api/id-cards/{id}/fetch-and-clean", access::cards_write,
-       [&svc](const httplib::Request& req, httplib::Response& res) {
+       [&svc](const http_request& req, http_response& res) {
          auto b = json_body(req, res);
          if (!b) return;
          fetch_and_clean(svc, req.matches[1], req, res, *b);

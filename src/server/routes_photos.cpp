@@ -14,7 +14,7 @@ namespace idphoto::server {
 
 void add_photo_routes(router& r, app::service& svc) {
   r.on("POST", "/fetch-and-clean", "/fetch-and-clean", access::cards_write,
-       [&svc](const httplib::Request& req, httplib::Response& res) {
+       [&svc](const http_request& req, http_response& res) {
          auto b = json_body(req, res);
          if (!b) return;
          const auto id = b->find("idCardId");
@@ -23,7 +23,7 @@ void add_photo_routes(router& r, app::service& svc) {
          fetch_and_clean(svc, id->get<std::string>(), req, res, *b);
        });
   r.on("POST", "/api/remove-background", "/api/remove-background", access::cards_write,
-       [&svc](const httplib::Request& req, httplib::Response& res) {
+       [&svc](const http_request& req, http_response& res) {
          std::string bytes;
          if (!photo_body(req, res, &bytes)) return;
          app::photo_options po;

@@ -16,9 +16,7 @@ std::string origin_of(const std::string& url) {
 
 }  // namespace
 
-httplib::Headers security_headers() {
-  return {{"X-Content-Type-Options", "nosniff"}, {"Referrer-Policy", "no-referrer"}};
-}
+header_map security_headers() { return {{"X-Content-Type-Options", "nosniff"}, {"Referrer-Policy", "no-referrer"}}; }
 
 /* Scripts, styles and requests to this origin only; images also from where the store serves
  * photos (the public URL, or Cloudinary's delivery host) — so an injected script could neither

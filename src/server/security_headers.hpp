@@ -1,7 +1,7 @@
 // Headers that protect clients: the ones on every answer, the web page's Content-Security-Policy,
 // and header values made safe to send.
 #pragma once
-#include <httplib.h>
+#include "server/http_message.hpp"
 
 #include <string>
 
@@ -10,7 +10,7 @@
 namespace idphoto::server {
 
 // Sent with every answer: X-Content-Type-Options: nosniff, Referrer-Policy: no-referrer.
-httplib::Headers security_headers();
+header_map security_headers();
 // The page's Content-Security-Policy for config's store (where photos are served from).
 std::string page_csp(const app::app_config& config);
 // A header value: printable ASCII only (anything else becomes '?'), so no CR/LF can split it.

@@ -1,8 +1,6 @@
 // The contract inside src/server between http_server.cpp (lifecycle, router, 405/501, the
 // last-resort handler) and the route files, one per resource. Not installed; not for other modules.
 #pragma once
-#include <httplib.h>
-
 #include <functional>
 #include <regex>
 #include <string>
@@ -11,17 +9,19 @@
 
 #include "app/service.hpp"
 #include "server/auth.hpp"  // access: what a route needs
+#include "server/http_message.hpp"
 #include "server/metrics.hpp"
 
 namespace idphoto::server {
 
-using handler = std::function<void(const httplib::Request&, httplib::Response&)>;
+using handler = std::function<void(const http_request&, http_response&)>;
 
-// Registers the routes on the httplib server and remembers them, so that a path some route
-// matches with another method is a 405 with Allow, not a 404.
+// The route table: a request's method and path to its handler (HEAD runs the GET route), and
+// the answers when none fits: 405 with Allow when the path has routes for other methods, 501
+// for a method no route has, 404 otherwise.
 class router {
  public:
-  router(httplib::Server& http, const app::app_config& config) : http_(http), config_(config) {}
+  explicit router(const app::app_config& config) : config_(config) {}
 
   // Serves method ("GET", "POST", "PATCH", "DELETE") on pattern (a regex over the whole path).
   // name is the route for metrics and the log line ("/api/id-cards/{id}"), never a raw path;
@@ -30,11 +30,20 @@ class router {
   void on(const char* method, const std::string& pattern, const char* name, access need, handler h);
   // The methods a path has routes for ("GET, HEAD, POST"), or "" when it has none.
   std::string allowed_methods(const std::string& path) const;
+  // Runs the route for req (filling req.matches and this_request().route), or answers
+  // 404/405/501 in the JSON error shape.
+  void dispatch(http_request& req, http_response& res) const;
 
  private:
-  httplib::Server& http_;
+  struct route {
+    std::string method;
+    std::regex pattern;
+    const char* name;
+    access need;
+    handler run;
+  };
   const app::app_config& config_;
-  std::vector<std::pair<std::string, std::regex>> routes_;
+  std::vector<route> routes_;
 };
 
 // The route files. svc (and stats) must outlive the server the router registers on.
