@@ -343,9 +343,8 @@ struct http_server::impl {
       self->tracks.insert(t);
       *socket_context = t;
     } else if (auto* t = static_cast<conn_track*>(*socket_context)) {
-      // MHD closes a connection whose first request line it cannot parse ("GET\r\n") without
-      // a word: answer 400 in our shape first (best effort, the socket is non-blocking). Not
-      // for a connection we cut, nor after a request (a later bad line just closes).
+      // Closed (by the client, the reaper, a refusal, or MHD on a request line it cannot parse,
+      // which it closes without an answer: docs/architecture.md).
       self->tracks.erase(t);
       delete t;
       *socket_context = nullptr;
