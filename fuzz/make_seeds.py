@@ -153,6 +153,21 @@ def zip_seeds():
     put("batch_zip", "empty.zip", z([]))
 
 
+def multipart_seeds():
+    # The first line is the Content-Type (fuzz/multipart.cpp), the rest the body.
+    def form(boundary, parts, ct=None, end=True):
+        body = "".join(f"--{boundary}\r\n{h}\r\n\r\n{c}\r\n" for h, c in parts)
+        return (ct or f"multipart/form-data; boundary={boundary}") + "\n" + body + (f"--{boundary}--\r\n" if end else "")
+    photo = 'Content-Disposition: form-data; name="photo"; filename="p.jpg"\r\nContent-Type: image/jpeg'
+    put("multipart", "photo", form("b0undary", [(photo, "\xff\xd8\xffjpeg")]))
+    put("multipart", "fields", form("x-y_z", [('Content-Disposition: form-data; name="spec"', "passport-us"),
+                                               ('Content-Disposition: form-data; name="bg"', "#ffffff"), (photo, "img")]))
+    put("multipart", "quoted", form("q b", [(photo, "a")], ct='multipart/form-data; boundary="q b"'))
+    put("multipart", "preamble", "multipart/form-data; boundary=p\npreamble\r\n" + form("p", [(photo, "x")]).split("\n", 1)[1] + "epilogue")
+    put("multipart", "truncated", form("t", [(photo, "half")], end=False))
+    put("multipart", "fixed-boundary", form("fuzzBoundary42", [(photo, "z")]).split("\n", 1)[1])
+
+
 if __name__ == "__main__":
     image_seeds()
     onnx_seeds()
@@ -161,3 +176,4 @@ if __name__ == "__main__":
     url_seeds()
     csv_seeds()
     zip_seeds()
+    multipart_seeds()
