@@ -150,8 +150,14 @@ base::result<std::vector<form_part>> parse_multipart(std::string_view content_ty
   }
   std::vector<form_part> parts;
   for (;;) {
-    std::size_t at = pos + delim.size();           // just past a delimiter
-    if (body.substr(at, 2) == "--") return parts;  // the final delimiter; the epilogue is ignored
+    std::size_t at = pos + delim.size();  // just past a delimiter
+    if (body.substr(at, 2) == "--") {     // the final delimiter; the epilogue is ignored
+      // RFC 2046 §5.1.1: at least one body part ("--b--" alone, or a first delimiter mistyped
+      // so that the whole form reads as preamble, is not a form).
+      if (parts.empty())
+        return base::make_error(errc::invalid_argument, "multipart: no part before the final delimiter");
+      return parts;
+    }
     while (at < body.size() && (body[at] == ' ' || body[at] == '\t')) ++at;  // transport padding
     if (body.substr(at, 2) != "\r\n")
       return base::make_error(errc::invalid_argument, at >= body.size() ? "multipart: no final delimiter"

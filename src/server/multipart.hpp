@@ -30,8 +30,8 @@ base::result<std::string> multipart_boundary(std::string_view content_type);
 // The parts of body, in order. invalid_argument (with the reason) when: the boundary is bad, the
 // body does not start with the first delimiter, a part has no blank line after its headers, a
 // part's headers are over k_multipart_max_part_headers bytes, a part has no
-// Content-Disposition: form-data with a name, there are more than k_multipart_max_parts parts, or
-// the final delimiter ("--boundary--") is missing. Text before the first delimiter (the preamble)
+// Content-Disposition: form-data with a name, there are more than k_multipart_max_parts parts,
+// there is no part at all, or the final delimiter ("--boundary--") is missing. Text before the first delimiter (the preamble)
 // and after the final one (the epilogue) is ignored, as RFC 2046 says.
 base::result<std::vector<form_part>> parse_multipart(std::string_view content_type, std::string_view body);
 

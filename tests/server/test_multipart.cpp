@@ -68,6 +68,11 @@ TEST(multipart, empty_and_truncated_bodies_are_refused) {
   EXPECT_FALSE(parse_multipart(k_type, "--XyZ\r\n").ok());
   EXPECT_FALSE(parse_multipart(k_type, "--XyZ\r\nContent-Disposition: form-data; name=a").ok());
   EXPECT_FALSE(parse_multipart("text/plain", good).ok()) << "not multipart";
+  // No part at all (RFC 2046 needs one): the final delimiter alone, or a first delimiter that is
+  // not the boundary (found by fuzz/multipart: the whole form read as preamble, zero parts).
+  EXPECT_FALSE(parse_multipart(k_type, "--XyZ--\r\n").ok());
+  EXPECT_FALSE(
+      parse_multipart(k_type, "--XYZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--XyZ--\r\n").ok());
 }
 
 TEST(multipart, malformed_parts_are_refused) {
