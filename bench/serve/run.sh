@@ -12,18 +12,8 @@ clients=${2:-6}
 seconds=${3:-60}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 photos="$root/../shared/eval/sets/fasseg_frontal02/images"
-work=$(mktemp -d "${TMPDIR:-/tmp}/idphoto-bench-serve.XXXXXX")
-port=$((20000 + RANDOM % 20000))
-export PORT=$port IDPHOTO_BIND=127.0.0.1 IDPHOTO_DATA_DIR="$work/data" IDPHOTO_MODELS_DIR="$root/models"
-export JWT_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
-"$bin" serve > "$work/server.log" 2>&1 &
-server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 1 100); do
-  curl -fsS "http://127.0.0.1:$port/readyz" > /dev/null 2>&1 && break
-  sleep 0.2
-done
-curl -fsS "http://127.0.0.1:$port/readyz" > /dev/null || { echo "server did not get ready"; cat "$work/server.log"; exit 1; }
+source "$root/bench/serve/start_server.sh"
+start_server "$bin" serve
 token=$("$bin" token --sub bench --ttl 1h)
 echo "bench/serve: $clients clients, ${seconds}s, load at start $(cut -d' ' -f1-3 /proc/loadavg)"
 /usr/bin/python3 "$root/bench/serve/load.py" "http://127.0.0.1:$port" "$token" "$photos" \

@@ -14,20 +14,10 @@ minutes=${2:-30}
 slow=${3:-200}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 photos="$root/../shared/eval/sets/fasseg_frontal02/images"
-work=$(mktemp -d "${TMPDIR:-/tmp}/idphoto-bench-soak.XXXXXX")
-port=$((20000 + RANDOM % 20000))
-export PORT=$port IDPHOTO_BIND=127.0.0.1 IDPHOTO_DATA_DIR="$work/data" IDPHOTO_MODELS_DIR="$root/models"
 export IDPHOTO_FETCH_ALLOW=127.0.0.1
-export JWT_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 ulimit -n 4096
-"$bin" serve > "$work/server.log" 2>&1 &
-server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 1 100); do
-  curl -fsS "http://127.0.0.1:$port/readyz" > /dev/null 2>&1 && break
-  sleep 0.2
-done
-curl -fsS "http://127.0.0.1:$port/readyz" > /dev/null || { echo "server did not get ready"; cat "$work/server.log"; exit 1; }
+source "$root/bench/serve/start_server.sh"
+start_server "$bin" soak
 token=$("$bin" token --sub soak --ttl 2h)
 echo "bench/soak: $minutes min, $slow slow clients, $("$bin" --version 2>/dev/null | head -1), load at start $(cut -d' ' -f1-3 /proc/loadavg)"
 /usr/bin/python3 "$root/bench/soak/soak.py" "http://127.0.0.1:$port" "$token" "$photos" "$server" "$work/data" \
