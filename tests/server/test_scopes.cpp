@@ -317,7 +317,8 @@ TEST(scopes, org_tokens_see_only_their_cards) {
     const std::string cursor = body_of(rb)["nextCursor"];
     auto ra = c.Get("/api/id-cards?limit=100&cursor=" + cursor, a);
     ASSERT_TRUE(ra);
-    for (const auto& it : body_of(ra)["items"]) EXPECT_EQ(it["organization"], "Org A");
+    const json page = body_of(ra);  // not in the for's range: ["items"] of a temporary dangles
+    for (const auto& it : page["items"]) EXPECT_EQ(it["organization"], "Org A");
   }
 
   // Another organization's card, and a card without one, are 404 on every route, as a missing
