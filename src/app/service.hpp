@@ -11,10 +11,12 @@
 #include <string>
 
 #include "app/config.hpp"
+#include "app/dispatcher.hpp"
 #include "app/worker_pool.hpp"
 #include "base/result.hpp"
 #include "card/card.hpp"
 #include "card/sheet.hpp"
+#include "db/job_repository.hpp"
 #include "db/repository.hpp"
 #include "store/blob_store.hpp"
 
@@ -59,6 +61,48 @@ struct image_output {
   std::string verdict;       // rules that did not pass (comma-separated) and the report as one
   std::string failed_rules;  // JSON line {"spec","dpi","face","compliance"} (camelCase keys)
   std::string report_json;
+};
+
+// How a photo request wants its job (every photo of a card is a job: docs/architecture.md, "Jobs").
+struct job_request {
+  bool async = false;               // answer at once with the job (202) instead of waiting for it
+  std::string subject;              // the token's subject: scopes the idempotency key
+  std::string endpoint;             // the route's name: scopes the idempotency key
+  std::string idempotency_key;      // "" = none; 1..200 visible ASCII characters
+  std::string callback_url;         // "" = none; POSTed the job's result when it ends (the SSRF policy)
+};
+
+// What a photo request became: its job, whether this request made it (false: an earlier one
+// with the same idempotency key did) and the card as it is now. With a synchronous request the
+// job has ended unless it took longer than the wait (job_timeout_ms): then it is still queued
+// or running and the answer is the job (202), as for async.
+struct photo_submitted {
+  db::job job;
+  bool created = true;
+  std::optional<db::id_card> card;
+};
+
+// A batch upload (POST /api/batches, issue #12): the roster's text and the photos, either a ZIP
+// spooled to a file (read entry by entry, removed by the caller afterwards) or named parts.
+struct named_photo {
+  std::string name;  // the part's file name
+  std::string bytes;
+};
+struct batch_upload {
+  std::string roster_csv;
+  std::string zip_path;             // "" = no ZIP
+  std::vector<named_photo> photos;  // the photo parts (with or instead of the ZIP)
+  std::string organization;         // for rows that name none (a tenant token forces its own)
+  photo_options options;            // for every photo of the batch
+  job_request job;                  // subject, endpoint, idempotency key, callback URL (async is implied)
+};
+
+// A batch as GET /api/batches/{id} shows it.
+struct batch_view {
+  db::batch b;
+  db::job_counts counts;
+  std::vector<db::batch_problem> problems;
+  db::job_page jobs;  // the batch's jobs in roster order, one page
 };
 
 struct readiness {
@@ -124,6 +168,32 @@ class service {
   photo_outcome fetch_and_clean(const std::string& card_id, const std::string& url, const photo_options& o,
                                 const db::org_filter& org = std::nullopt);
 
+  /* The same use cases as jobs (the form the routes use): upload_photo and fetch_and_clean are
+   * submit_photo waited for. The photo is checked (header), stored as raw, and a job of kind
+   * clean_photo committed with the card set to processing (one transaction); a card with a photo
+   * job in flight is conflict, a reused idempotency key with another request conflict
+   * (db::is_idempotency_mismatch: 422). Synchronous requests are admitted as before (queue full:
+   * unavailable, nothing stored); async ones are not (the database is the queue). Errors are
+   * failures, as photo_outcome's. */
+  base::result<photo_submitted> submit_photo(const std::string& card_id, std::string bytes, const photo_options& o,
+                                             const job_request& jr, const db::org_filter& org, failure* why);
+  base::result<photo_submitted> submit_fetch(const std::string& card_id, const std::string& url,
+                                             const photo_options& o, const job_request& jr,
+                                             const db::org_filter& org, failure* why);
+  // A job, when its card (or batch) is within org; not_found otherwise.
+  base::result<db::job> get_job(const std::string& id, const db::org_filter& org = std::nullopt);
+
+  /* Batches (src/app/service_batches.cpp). create_batch reads the roster, matches the photos,
+   * stores each matched photo as raw and commits the batch (db::job_repository::create_batch)
+   * with a batch-priority job per photo; roster errors are invalid_argument / too_large naming
+   * the file, the row or the entry, and nothing is stored. get_batch / batch_cards_pdf /
+   * batch_export_csv: not_found outside org. */
+  base::result<db::batch_created> create_batch(const batch_upload& u, const db::org_filter& org, failure* why);
+  base::result<batch_view> get_batch(const std::string& id, int limit, const std::string& cursor,
+                                     const db::org_filter& org = std::nullopt);
+  base::result<std::vector<uint8_t>> batch_cards_pdf(const std::string& id, const db::org_filter& org = std::nullopt);
+  base::result<std::string> batch_export_csv(const std::string& id, const db::org_filter& org = std::nullopt);
+
   /* The card as a PDF (CR80 page, or an A4 sheet with crop marks): its clean photo when
    * photoStatus is clean, else its raw photo with the card marked "PHOTO NOT CLEANED". Rendered
    * on the calling thread (no worker place: no model; the photo is <= the stored output size). */
@@ -161,25 +231,36 @@ class service {
   void resolve_spec_options(const photo_options& o, pipeline::clean_options& co, std::vector<std::string>& errs) const;
 
   service() = default;
-  // requested_spec: the spec the request named (recorded as the card's photoSpec), if any.
-  photo_outcome clean_and_record(const db::id_card& before, ticket place, std::string bytes,
-                                 const pipeline::clean_options& co, const std::optional<std::string>& requested_spec);
-  // The photo use cases from the card lookup on: resolve the options with the card's
-  // photoSpec, claim the card, reserve a place, get the bytes. The lookup is within org.
-  photo_outcome photo_request(const std::string& card_id, const photo_options& o, const db::org_filter& org,
-                              const std::function<base::result<std::string>()>& get_bytes);
 
-  // Cards with a photo request in flight in this process. A second photo request for the
-  // same card is refused (conflict) instead of racing: the first one's final record could
-  // otherwise name a raw file the second one removed as "previous".
-  class card_claim;
-  std::mutex claims_mu_;
-  std::set<std::string> claimed_cards_;
+  /* The first half of every photo job (upload, fetch, batch row): the photo's header checked
+   * against the limits, the photo stored as raw, and what the job needs: the card's photo columns
+   * while it waits (raw photo, photoStatus processing; the previous clean photo kept when
+   * `before` has one) and the job's payload (job_payload.hpp). o must already carry the spec to
+   * frame to (the card's photoSpec when the request named none). Nothing is stored on error;
+   * *why says where it failed (image, store). */
+  struct staged_photo {
+    db::photo_update card;  // for new_job::card_on_create / batch_row::photo::card
+    std::string payload;
+    std::string raw_key;    // to remove when the job is not made after all
+    bool keeps_previous = false;
+  };
+  base::result<staged_photo> stage_photo(std::string_view bytes, const photo_options& o,
+                                         const std::optional<db::id_card>& before, const std::string& callback_url,
+                                         failure* why);
+  // Tells the dispatcher about committed jobs (a failure only delays them: workers poll).
+  void submit_jobs(const std::vector<std::string>& job_ids, db::job_priority p);
+  // The job of a submitted photo request, waited for when synchronous, with its card.
+  base::result<photo_submitted> submit_staged(const db::id_card& card, base::result<std::string> bytes,
+                                              const photo_options& with_spec, const job_request& jr,
+                                              const std::string& fingerprint, failure* why);
+  class photo_runner;  // the clean_photo job (service_jobs.cpp)
 
   app_config cfg_;
   std::unique_ptr<db::repository> repo_;
   std::unique_ptr<store::blob_store> store_;
   std::unique_ptr<worker_pool> pool_;
+  std::unique_ptr<db::job_repository> jobs_;
+  std::unique_ptr<dispatcher> dispatcher_;  // after pool_ and jobs_: stopped first
   store::local_config local_;
 };
 
