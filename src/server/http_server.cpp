@@ -376,6 +376,7 @@ http_server::http_server(app::service& svc, log_sink log) : p_(std::make_unique<
   add_file_routes(p_->routes, svc);
   add_card_routes(p_->routes, svc);
   add_photo_routes(p_->routes, svc);
+  add_job_routes(p_->routes, svc);
 }
 http_server::~http_server() {
   stop();

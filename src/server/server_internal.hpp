@@ -55,6 +55,8 @@ void add_file_routes(router& r, app::service& svc);
 void add_card_routes(router& r, app::service& svc);
 // routes_photos.cpp: /fetch-and-clean and /api/remove-background.
 void add_photo_routes(router& r, app::service& svc);
+// routes_jobs.cpp: /api/jobs/{id}.
+void add_job_routes(router& r, app::service& svc);
 
 // The web page's files, generated from web/ (src/server/CMakeLists.txt).
 const char* web_index_html();
