@@ -33,6 +33,8 @@ const env_key k_max_connections_per_ip{"IDPHOTO_MAX_CONNECTIONS_PER_IP", env_kin
                                        "open connections from one address; 0 = no limit"};
 const env_key k_retry_after{"IDPHOTO_RETRY_AFTER_S", env_kind::integer, 1, 3600, "Retry-After of every 503, s"};
 const env_key k_jwt_secret{"JWT_SECRET", env_kind::secret, 0, 0, "HS256 key, at least 32 bytes"};
+const env_key k_webhook_secret{"IDPHOTO_WEBHOOK_SECRET", env_kind::secret, 0, 0,
+                               "HMAC-SHA256 key of webhook signatures, at least 32 bytes"};
 const env_key k_public_url{"IDPHOTO_PUBLIC_URL", env_kind::string, 0, 0, "public base URL of this server"};
 const env_key k_card_verify_url{"IDPHOTO_CARD_VERIFY_URL", env_kind::string, 0, 0, "URL prefix in the card QR code"};
 const env_key k_data_dir{"IDPHOTO_DATA_DIR", env_kind::string, 0, 0, "SQLite file, local store, dev secret"};
@@ -82,6 +84,7 @@ const std::vector<env_key>& own_keys() {
                                             k_max_connections_per_ip,
                                             k_retry_after,
                                             k_jwt_secret,
+                                            k_webhook_secret,
                                             k_public_url,
                                             k_card_verify_url,
                                             k_data_dir,
@@ -177,6 +180,7 @@ app_config::parsed app_config::parse_env(const env_lookup& env) {
   base::read_env_key_as(env, k_max_connections_per_ip, &c.max_connections_per_ip, errs);
   base::read_env_key_as(env, k_retry_after, &c.retry_after_s, errs);
   base::read_env_key(env, k_jwt_secret, &c.jwt_secret, errs);
+  base::read_env_key(env, k_webhook_secret, &c.webhook_secret, errs);
   base::read_env_key(env, k_public_url, &c.public_url, errs);
   base::read_env_key(env, k_card_verify_url, &c.card_verify_url, errs);
   while (!c.public_url.empty() && c.public_url.back() == '/') c.public_url.pop_back();
@@ -234,6 +238,9 @@ std::vector<std::string> app_config::problems() const {
   else if (jwt_secret.size() < 32)
     p.push_back("JWT_SECRET: " + std::to_string(jwt_secret.size()) +
                 " bytes is too short for HS256; use at least 32 (openssl rand -hex 32)");
+  if (!webhook_secret.empty() && webhook_secret.size() < 32)
+    p.push_back("IDPHOTO_WEBHOOK_SECRET: " + std::to_string(webhook_secret.size()) +
+                " bytes is too short; use at least 32 (openssl rand -hex 32)");
   if (data_dir.empty()) p.push_back("IDPHOTO_DATA_DIR: must not be empty");
   if (!public_url.empty() && public_url.rfind("http://", 0) != 0 && public_url.rfind("https://", 0) != 0)
     p.push_back("IDPHOTO_PUBLIC_URL: must start with http:// or https://, got '" + public_url + "'");

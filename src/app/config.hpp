@@ -57,6 +57,7 @@ struct app_config {
   int max_connections_per_ip = 256;            // IDPHOTO_MAX_CONNECTIONS_PER_IP; 0 = no per-address limit
   int retry_after_s = 5;                       // IDPHOTO_RETRY_AFTER_S; sent with every 503
   std::string jwt_secret;                      // JWT_SECRET; HS256 key, >= 32 bytes
+  std::string webhook_secret;                  // IDPHOTO_WEBHOOK_SECRET; "" = callbackUrl refused
   std::string public_url;                      // IDPHOTO_PUBLIC_URL; "" = http://localhost:PORT
   std::string card_verify_url;                 // IDPHOTO_CARD_VERIFY_URL; "" = the card QR holds the id only
 

@@ -12,6 +12,7 @@
 #include "app/job_payload.hpp"
 #include "app/service.hpp"
 #include "app/service_internal.hpp"
+#include "app/webhook.hpp"
 #include "store/sigv4.hpp"
 
 namespace idphoto::app {
@@ -56,6 +57,15 @@ bool ended(db::job_status s) {
 }
 
 }  // namespace
+
+base::result<void> check_callback_url(const std::string& url, const app_config& cfg) {
+  if (url.empty()) return {};
+  if (cfg.webhook_secret.empty())
+    return base::make_error(errc::invalid_argument, "callbackUrl: this server has no IDPHOTO_WEBHOOK_SECRET");
+  auto ok = fetch::check_url_text(url);
+  if (!ok.ok()) return base::make_error(errc::invalid_argument, "callbackUrl: " + ok.err().detail);
+  return {};
+}
 
 base::result<service::staged_photo> service::stage_photo(std::string_view bytes, const photo_options& o,
                                                          const std::optional<db::id_card>& before,
@@ -108,6 +118,20 @@ photo_outcome service::photo_job(const std::string& card_id, const photo_options
   if (!with_spec.spec) with_spec.spec = card->photo_spec;
   auto co = resolve_options(with_spec);
   if (!co.ok()) return outcome_of(failure_at(co.err(), stage::request), *card);
+  if (auto cb = check_callback_url(jr.callback_url, cfg_); !cb.ok())
+    return outcome_of(failure_at(cb.err(), stage::request), *card);
+  // A card busy with a photo job is refused before anything is fetched or stored (the enqueue's
+  // unique index decides the race of two requests that both pass this), unless this request is
+  // a replay of that job's (same idempotency key).
+  auto active = jobs_->active_for_card(card->id);
+  if (!active.ok()) return outcome_of(failure_at(active.err(), stage::database), *card);
+  const bool replay = *active && !jr.idempotency_key.empty() && (*active)->idempotency_key == jr.idempotency_key &&
+                      (*active)->subject == jr.subject && (*active)->endpoint == jr.endpoint;
+  if (*active && !replay)  // a replay of the job in flight goes on to get it back
+    return outcome_of(failure_at(base::make_error(errc::conflict, "another photo job for this card is in flight: " +
+                                                                      (*active)->id),
+                                 stage::database),
+                      *card);
   // A synchronous request holds an admitted place while it waits (the memory of its answer and
   // a handler thread); before fetching or storing, so a refused request costs nothing.
   std::optional<ticket> place;
@@ -229,9 +253,11 @@ class service::photo_runner final : public job_runner {
   job_outcome run(const db::job& j) override {
     after_ = {};
     job_outcome out;
+    if (j.kind == webhook_kind) return deliver(j);
     auto p = decode_payload(j.payload);
     if (!p.ok()) return transient(out, failure_at(p.err(), stage::database), nullptr, nullptr);
     after_.raw_key = p->raw_key;
+    after_.callback_url = p->callback_url;
     auto card = s_->repo_->get(j.card_id);
     if (!card.ok()) {
       if (card.err().code != errc::not_found)
@@ -298,7 +324,8 @@ class service::photo_runner final : public job_runner {
   }
 
   void committed(const db::job& now, const job_outcome&) override {
-    if (now.status == db::job_status::queued) return;  // it runs again
+    if (now.kind == webhook_kind || now.status == db::job_status::queued) return;  // it runs again
+    if (!after_.callback_url.empty()) enqueue_webhook(now);
     auto card = s_->repo_->get(now.card_id);
     const bool gone = after_.card_gone || (!card.ok() && card.err().code == errc::not_found);
     std::vector<std::string> remove;
@@ -365,7 +392,59 @@ class service::photo_runner final : public job_runner {
   struct keys {
     std::string raw_key, clean_key;
   };
+  // One delivery of a webhook job: done, failed (the receiver or the policy refuses it) or
+  // retried with the dispatcher's backoff.
+  job_outcome deliver(const db::job& j) {
+    job_outcome out;
+    auto p = decode_webhook(j.payload);
+    if (!p.ok()) {
+      out.fault = job_fault::client;
+      out.end.error = job_error_text(failure_at(p.err(), stage::database));
+      return out;
+    }
+    const delivery_result r = deliver_webhook(*p, j.id, s_->cfg_.webhook_secret, s_->cfg_.fetch);
+    out.fault = r.how == delivery::done ? job_fault::none
+                : r.how == delivery::refused ? job_fault::client
+                                             : job_fault::transient;
+    if (r.how == delivery::done) out.end.output = nlohmann::json{{"delivered", r.detail}}.dump();
+    else out.end.error = job_error_text(failure_at(base::make_error(r.how == delivery::refused ? errc::forbidden
+                                                                                               : errc::unavailable,
+                                                                    r.detail),
+                                                   stage::fetch));
+    return out;
+  }
+
+  /* The webhook of a photo job that ended: its own job (same priority), so it is retried and
+   * survives a restart. A crash between the photo job's commit and this enqueue loses the
+   * webhook (the result itself is committed; GET /api/jobs/{id} has it). */
+  void enqueue_webhook(const db::job& ended) {
+    nlohmann::json body = {{"event", "photo_job.ended"}, {"jobId", ended.id},
+                           {"kind", ended.kind},         {"status", db::job_status_name(ended.status)},
+                           {"attempts", ended.attempts}, {"cardId", ended.card_id},
+                           {"batchId", ended.batch_id},  {"batchRow", ended.batch_row},
+                           {"finishedAt", ended.finished_at}, {"error", nullptr},
+                           {"result", nullptr}};
+    if (ended.status == db::job_status::done) {
+      auto r = nlohmann::json::parse(ended.output, nullptr, false);
+      if (!r.is_discarded()) body["result"] = r;
+    } else {
+      body["error"] = {{"message", photo_error_text(failure_of_job_error(ended.last_error))}};
+    }
+    db::new_job nj;
+    nj.kind = webhook_kind;
+    nj.payload = encode_webhook(after_.callback_url, body.dump());
+    nj.priority = ended.priority;
+    nj.max_attempts = webhook_max_attempts;
+    auto q = s_->jobs_->enqueue(nj);
+    if (!q.ok()) {
+      std::fprintf(stderr, "idphoto: job %s: webhook not queued: %s\n", ended.id.c_str(), q.err().to_string().c_str());
+      return;
+    }
+    s_->submit_jobs({q->j.id}, ended.priority);
+  }
+
   struct after_commit {
+    std::string callback_url;
     std::string raw_key, clean_key;  // this job's files
     keys previous;                   // the card's previous photo, kept until this one is done
     bool card_gone = false;

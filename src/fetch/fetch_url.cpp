@@ -282,4 +282,42 @@ base::result<fetched> fetch_url(const std::string& url, const fetch_config& c) {
   }
 }
 
+base::result<void> check_url_text(const std::string& url) {
+  auto u = check_url(url);
+  if (!u) return u.err();
+  return {};
+}
+
+/* One hop, as fetch_url's first: the checked URL, the connect-time guard, the body sink with its
+ * cap (a non-2xx answer's body stops the transfer at its first byte, as for fetch_url). */
+base::result<long> post_json(const std::string& url, const std::string& body, const std::vector<std::string>& headers,
+                             const fetch_config& c) {
+  IDPHOTO_TRY(validate(c));
+  auto target = check_url(url);
+  if (!target) return target.err();
+  auto made = net::new_handle(
+      {.timeout_ms = c.timeout_ms, .connect_timeout_ms = c.connect_timeout_ms, .user_agent = "idphoto-webhook/0.1"});
+  if (!made) return made.err();
+  net::curl_ptr handle = std::move(*made);
+  std::vector<std::string> lines = {"Content-Type: application/json", "Expect:"};
+  lines.insert(lines.end(), headers.begin(), headers.end());
+  auto list = net::header_list(lines);
+  if (!list) return list.err();
+  transfer_state st;
+  st.config = &c;
+  char error_buffer[CURL_ERROR_SIZE] = {};
+  IDPHOTO_TRY(set_common_options(handle.get(), st, c, error_buffer, list->get()));
+  if (!set(handle.get(), CURLOPT_CURLU, target->handle.get()) ||
+      !set(handle.get(), CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size())) ||
+      !set(handle.get(), CURLOPT_POSTFIELDS, body.data()))
+    return make_error(errc::internal, "curl_easy_setopt failed");
+  const CURLcode rc = curl_easy_perform(handle.get());
+  const bool stopped_on_purpose = rc == CURLE_WRITE_ERROR && st.sink.skipped;
+  if (rc != CURLE_OK && !stopped_on_purpose) return transfer_error(rc, st, target->text, error_buffer);
+  long status = 0;
+  curl_easy_getinfo(handle.get(), CURLINFO_RESPONSE_CODE, &status);
+  if (status < 100) return make_error(errc::unavailable, "no HTTP answer from " + target->text);
+  return status;
+}
+
 }  // namespace idphoto::fetch

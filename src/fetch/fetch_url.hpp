@@ -52,6 +52,18 @@ struct fetched {
 // An HTTP 404 is unavailable like every other status >= 400 (the detail names the status).
 base::result<fetched> fetch_url(const std::string& url, const fetch_config& c);
 
+// A URL fetch_url or post_json would accept (http/https, no credentials, plainly spelled, bounded
+// length): invalid_argument naming the failed check. The address is checked only at connect.
+base::result<void> check_url_text(const std::string& url);
+
+/* POSTs body (Content-Type: application/json, plus extra header lines) to url under the same
+ * address policy as fetch_url, checked at connect. No redirect is followed (a 3xx is the
+ * answer); the response body is read up to max_bytes and dropped. The HTTP status, or
+ * fetch_url's errors for the transfer (invalid_argument, forbidden, timeout, unavailable: no
+ * connection or no answer). Used for webhooks (app/webhook.hpp). */
+base::result<long> post_json(const std::string& url, const std::string& body, const std::vector<std::string>& headers,
+                             const fetch_config& c);
+
 // True when addr may be connected to under c.allow (the policy fetch_url applies).
 bool address_allowed(const sockaddr* addr, const fetch_config& c);
 

@@ -86,6 +86,16 @@ bool job_request_of(const http_request& req, http_response& res, const char* end
     return false;
   }
   jr->async = async && (*async == "true" || *async == "1");
+  if (body && body->contains("callbackUrl")) {
+    const auto& v = (*body)["callbackUrl"];
+    if (!v.is_string()) {
+      send_bad_request(res, "callbackUrl must be a string");
+      return false;
+    }
+    jr->callback_url = v.get<std::string>();
+  } else if (auto cb = field(req, "callbackUrl")) {
+    jr->callback_url = *cb;
+  }
   jr->subject = this_token().subject;
   jr->endpoint = endpoint;
   if (req.has_header("Idempotency-Key")) {

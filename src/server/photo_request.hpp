@@ -16,7 +16,7 @@ namespace idphoto::server {
 bool photo_options(const http_request& req, http_response& res, const app::service& svc, const nlohmann::json* body,
                    app::photo_options* o);
 // How the request wants its job: async (query or form field async=true|false, or the JSON body's
-// "async"), the Idempotency-Key header (1..200 visible ASCII characters) scoped to the token's
+// "async"), callbackUrl (the same places; checked by the service), the Idempotency-Key header (1..200 visible ASCII characters) scoped to the token's
 // subject and endpoint; false (400 sent) when one is malformed.
 bool job_request_of(const http_request& req, http_response& res, const char* endpoint, const nlohmann::json* body,
                     app::job_request* jr);

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "harness.hpp"
+#include "app/webhook.hpp"
 #include "server/jwt.hpp"
 
 using namespace idphoto;
@@ -102,6 +103,22 @@ app::engine_factory echo_engines() {
 }
 
 void no_spec(app::app_config& c) { c.memory_limit_bytes = int64_t{1} << 30; }
+
+// Waits (bounded: 2 s) for a log line of the server containing every one of parts.
+bool logged(harness::server& s, const std::vector<std::string>& parts) {
+  for (int i = 0; i < 400; ++i) {
+    {
+      std::lock_guard<std::mutex> lock(s.log_mu);
+      for (const auto& line : s.log) {
+        bool all = true;
+        for (const auto& p : parts) all = all && line.find(p) != std::string::npos;
+        if (all) return true;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return false;
+}
 
 // The card's photoSpec "none": the test engine's echo is not a framed portrait.
 std::string plain_card(harness::server& s, const std::string& name) {
@@ -292,7 +309,22 @@ TEST(photo_jobs, a_second_photo_while_the_first_is_in_flight_is_409_and_stores_n
     EXPECT_EQ(second->status, 409) << second->body;
   }
   EXPECT_EQ(s.stored("raw").size(), 1u) << "the refused photos were not kept";
+  // A replay of the job in flight (same key) gets that job back, not a 409.
+  auto h = s.auth();
+  h.emplace("Idempotency-Key", "busy-1");
+  const std::string png = harness::pattern_png(18, 18);
+  const std::string id2 = plain_card(s, "Busy 2");
+  auto keyed = s.client().Post("/api/id-cards/" + id2 + "/photo?async=true", h, png, "image/png");
+  ASSERT_TRUE(keyed);
+  ASSERT_EQ(keyed->status, 202) << keyed->body;
+  auto replay = s.client().Post("/api/id-cards/" + id2 + "/photo?async=true", h, png, "image/png");
+  ASSERT_TRUE(replay);
+  EXPECT_EQ(replay->status, 202) << replay->body;
+  EXPECT_EQ(replay->get_header_value("Idempotent-Replayed"), "true");
+  EXPECT_EQ(body_of(replay)["job"]["id"], body_of(keyed)["job"]["id"]);
+  EXPECT_EQ(s.stored("raw").size(), 2u);
   g.release();
+  wait_job(s, body_of(keyed)["job"]["id"]);
   const json done = wait_job(s, body_of(first)["job"]["id"]);
   EXPECT_EQ(done["status"], "done");
 }
@@ -362,4 +394,96 @@ TEST(photo_jobs, a_corrupt_photo_fails_at_once_and_our_failures_are_retried_then
     EXPECT_EQ(body_of(r)["photoStatus"], "clean");
     EXPECT_EQ(s.stored("clean").size(), 1u);
   }
+}
+
+// Every URL here is loopback: a broken check must not reach any other address.
+// A receiver on loopback (allowed for this test through IDPHOTO_FETCH_ALLOW): the first delivery
+// gets 500, so the webhook is retried; both carry the same delivery id and a valid signature.
+TEST(photo_jobs, the_webhook_is_signed_retried_and_delivered) {
+  const std::string secret = "webhook-secret-0123456789abcdefghijkl";
+  httplib::Server rx;
+  std::mutex mu;
+  std::vector<std::pair<std::string, httplib::Headers>> got;
+  rx.Post("/hook", [&](const httplib::Request& req, httplib::Response& res) {
+    std::lock_guard<std::mutex> l(mu);
+    got.emplace_back(req.body, req.headers);
+    res.status = got.size() == 1 ? 500 : 204;
+  });
+  const int port = rx.bind_to_any_port("127.0.0.1");
+  ASSERT_GT(port, 0);
+  std::thread serving([&] { rx.listen_after_bind(); });
+  harness::server s;
+  ASSERT_TRUE(s.start("jobs-hook", echo_engines(), [&](app::app_config& c) {
+    no_spec(c);
+    c.webhook_secret = secret;
+    c.fetch.allow = {"127.0.0.1"};
+  }));
+  const std::string id = plain_card(s, "Hooked");
+  const std::string hook = "http://127.0.0.1:" + std::to_string(port) + "/hook";
+  auto r = s.client().Post("/api/id-cards/" + id + "/photo?async=true&callbackUrl=" + httplib::detail::encode_url(hook),
+                           s.auth(), harness::pattern_png(20, 20), "image/png");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 202) << r->body;
+  const std::string job = body_of(r)["job"]["id"];
+  for (int i = 0; i < 400; ++i) {  // two deliveries, 2 s of backoff between them (bounded: 20 s)
+    {
+      std::lock_guard<std::mutex> l(mu);
+      if (got.size() >= 2) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  rx.stop();
+  serving.join();
+  ASSERT_EQ(got.size(), 2u);
+  for (const auto& [body, headers] : got) {
+    const json b = json::parse(body, nullptr, false);
+    EXPECT_EQ(b["event"], "photo_job.ended");
+    EXPECT_EQ(b["jobId"], job);
+    EXPECT_EQ(b["status"], "done");
+    EXPECT_EQ(b["cardId"], id);
+    EXPECT_TRUE(b["result"]["cleanPhotoUrl"].is_string()) << body;
+    const auto sig = headers.find("X-Idphoto-Signature");
+    ASSERT_NE(sig, headers.end());
+    EXPECT_EQ(sig->second, app::webhook_signature(secret, body)) << "signed over the exact body";
+    EXPECT_NE(app::webhook_signature(secret + "x", body), sig->second);
+    EXPECT_EQ(headers.find("X-Idphoto-Event")->second, "photo_job.ended");
+    EXPECT_EQ(headers.find("Content-Type")->second, "application/json");
+  }
+  EXPECT_EQ(got[0].second.find("X-Idphoto-Delivery")->second, got[1].second.find("X-Idphoto-Delivery")->second)
+      << "a retry is the same delivery";
+}
+
+TEST(photo_jobs, a_bad_callback_url_or_no_webhook_secret_is_400_and_stores_nothing) {
+  {
+    harness::server s;
+    ASSERT_TRUE(s.start("jobs-hook-none", echo_engines(), no_spec));
+    const std::string id = plain_card(s, "No secret");
+    auto r = s.client().Post("/api/id-cards/" + id + "/photo?callbackUrl=http%3A%2F%2F127.0.0.1%3A9%2Fh", s.auth(),
+                             harness::pattern_png(16, 16), "image/png");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400) << "no IDPHOTO_WEBHOOK_SECRET: " << r->body;
+    EXPECT_TRUE(logged(s, {"400", "IDPHOTO_WEBHOOK_SECRET"})) << "refused for that reason";
+    EXPECT_TRUE(s.stored("raw").empty());
+  }
+  harness::server s;
+  ASSERT_TRUE(s.start("jobs-hook-bad", echo_engines(), [](app::app_config& c) {
+    no_spec(c);
+    c.webhook_secret = "webhook-secret-0123456789abcdefghijkl";
+  }));
+  const std::string id = plain_card(s, "Bad hook");
+  for (const std::string url : {std::string("ftp://127.0.0.1/h"), std::string("http://user:pw@127.0.0.1/h"),
+                                std::string("not a url"), std::string("http:/127.0.0.1"),
+                                "http://127.0.0.1/" + std::string(9000, 'a')}) {
+    auto r = s.client().Post("/api/id-cards/" + id + "/fetch-and-clean", s.auth(),
+                             json{{"rawPhotoUrl", "http://127.0.0.1:9/p.jpg"}, {"callbackUrl", url}}.dump(),
+                             "application/json");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400) << url.substr(0, 40) << ": " << r->body;
+  }
+  EXPECT_TRUE(logged(s, {"400", "callbackUrl: "})) << "refused for its callbackUrl";
+  auto typed = s.client().Post("/api/id-cards/" + id + "/fetch-and-clean", s.auth(),
+                               R"({"rawPhotoUrl":"http://127.0.0.1:9/p.jpg","callbackUrl":5})", "application/json");
+  ASSERT_TRUE(typed);
+  EXPECT_EQ(typed->status, 400) << typed->body;
+  EXPECT_TRUE(s.stored("raw").empty());
 }
