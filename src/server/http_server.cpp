@@ -5,7 +5,8 @@
 // (MHD's per-connection memory), header count (431), a header deadline (a reaper thread shuts
 // the socket of a connection whose headers are late), the body limit for every transfer coding
 // (413), one Content-Length and never with Transfer-Encoding (400 + close), and a budget of
-// body bytes buffered at once (503). The routes are in routes_*.cpp, the table in router.cpp.
+// body bytes buffered at once (503). POST /api/batches alone is spooled to a temporary file
+// under its own limit (spooled_body.hpp). The routes are in routes_*.cpp, the table in router.cpp.
 #include "server/http_server.hpp"
 
 #include <arpa/inet.h>
@@ -31,6 +32,7 @@
 #include "server/respond.hpp"
 #include "server/security_headers.hpp"
 #include "server/server_internal.hpp"
+#include "server/spooled_body.hpp"
 
 namespace idphoto::server {
 
@@ -58,6 +60,10 @@ struct request_state {
   bool answered = false;
   int64_t reserved = 0;    // body bytes counted against the server's body budget
   std::string raw_answer;  // an answer written to the socket directly (a body that went over mid-read)
+  // POST /api/batches: the body goes here, not to req.body (removed when the request ends,
+  // however it ends: release() runs from MHD's completion callback, client disconnects included).
+  std::unique_ptr<spooled_body> spool;
+  bool spool_counted = false;  // counted in impl::spools
 };
 
 MHD_Result collect_header(void* cls, MHD_ValueKind, const char* key, const char* value) {
@@ -69,8 +75,14 @@ const char* reason_of(int status) {
   switch (status) {
     case 400:
       return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
     case 413:
       return "Content Too Large";
+    case 500:
+      return "Internal Server Error";
     case 431:
       return "Request Header Fields Too Large";
     case 503:
@@ -102,6 +114,7 @@ struct http_server::impl {
   std::thread reaper;
   std::atomic<int64_t> body_bytes{0};  // bodies buffered now, all connections
   int64_t body_budget = 0;
+  std::atomic<int> spools{0};  // spooled bodies now (at most http_threads: their disk is bounded too)
 
   impl(app::service& s, log_sink l) : svc(s), log(std::move(l)), routes(s.config()), pool(s.config().http_threads) {
     const auto& c = s.config();
@@ -221,6 +234,7 @@ struct http_server::impl {
     const bool chunked = req.has_header("Transfer-Encoding");
     if (lengths > 1) return refuse(conn, st, 400, "Content-Length given twice");
     if (lengths == 1 && chunked) return refuse(conn, st, 400, "Content-Length with Transfer-Encoding");
+    if (is_spooled_route(req.method, req.path)) return start_spool(conn, st, lengths == 1);
     if (lengths == 1) {
       const std::string v = req.get_header_value("Content-Length");
       if (v.empty() || v.size() > 18 || v.find_first_not_of("0123456789") != std::string::npos)
@@ -233,11 +247,40 @@ struct http_server::impl {
     return MHD_YES;
   }
 
+  // The spooled route: its own limit (IDPHOTO_MAX_BATCH_BYTES), the body to a file, not the budget.
+  MHD_Result start_spool(MHD_Connection* conn, request_state* st, bool has_length) {
+    const auto& c = config();
+    if (const int status = spool_refusal(st->req, c))
+      return refuse(conn, st, status, "batch upload: no valid token with cards:write");
+    if (has_length) {
+      const std::string v = st->req.get_header_value("Content-Length");
+      if (v.empty() || v.size() > 18 || v.find_first_not_of("0123456789") != std::string::npos)
+        return refuse(conn, st, 400, "a malformed Content-Length");
+      if (std::stoll(v) > c.batch.max_batch_bytes)
+        return refuse(conn, st, 413, "Content-Length " + v + " over the batch limit");
+    }
+    if (spools.fetch_add(1) >= c.http_threads) {
+      spools.fetch_sub(1);
+      return refuse(conn, st, 503, "spooled bodies: " + std::to_string(c.http_threads) + " being read");
+    }
+    st->spool_counted = true;
+    auto sp = spooled_body::create(c.data_dir);
+    if (!sp) return refuse(conn, st, 500, "spool: " + sp.err().to_string());
+    st->spool = std::move(*sp);
+    return MHD_YES;
+  }
+
   MHD_Result on_body(MHD_Connection* conn, request_state* st, const char* data, size_t* size) {
     const size_t n = *size;
     *size = 0;
     if (st->answered) return MHD_NO;
     const auto& c = config();
+    if (st->spool) {
+      if (st->spool->size() + static_cast<int64_t>(n) > c.batch.max_batch_bytes)
+        return refuse(conn, st, 413, "the body went over the batch limit while read");
+      if (auto w = st->spool->append(data, n); !w) return refuse(conn, st, 500, "spool: " + w.err().to_string());
+      return MHD_YES;
+    }
     if (static_cast<int64_t>(st->req.body.size() + n) > c.max_body_bytes)
       return refuse(conn, st, 413, "the body went over the limit while read");
     const int64_t have = static_cast<int64_t>(st->req.body.size() + n);
@@ -272,7 +315,19 @@ struct http_server::impl {
   void run_handler(request_state* st) {
     http_request& req = st->req;
     try {
-      if (req.is_multipart_form_data()) {
+      if (st->spool) {
+        if (req.is_multipart_form_data()) {
+          auto parts = st->spool->parse(req.get_header_value("Content-Type"), spooled_policy(config()));
+          if (!parts.ok())
+            return send_bad_request(st->res,
+                                    parts.err().code == errc::too_large
+                                        ? parts.err().detail
+                                        : "malformed multipart/form-data: " + parts.err().detail,
+                                    parts.err().code == errc::too_large ? 413 : 400);
+          req.files = std::move(parts->parts);
+          req.spooled_file = parts->file_path;
+        }
+      } else if (req.is_multipart_form_data()) {
         auto parts = parse_multipart(req.get_header_value("Content-Type"), req.body);
         if (!parts.ok()) return send_bad_request(st->res, "malformed multipart/form-data: " + parts.err().detail);
         for (auto& p : *parts) req.files.emplace(p.name, std::move(p));
@@ -293,6 +348,7 @@ struct http_server::impl {
 
   void release(request_state* st) {
     if (st->reserved) body_bytes.fetch_sub(st->reserved);
+    if (st->spool_counted) spools.fetch_sub(1);
     delete st;
   }
 
@@ -376,6 +432,7 @@ http_server::http_server(app::service& svc, log_sink log) : p_(std::make_unique<
   add_file_routes(p_->routes, svc);
   add_card_routes(p_->routes, svc);
   add_photo_routes(p_->routes, svc);
+  add_batch_routes(p_->routes, svc);
 }
 http_server::~http_server() {
   stop();
