@@ -192,11 +192,17 @@ struct http_server::impl {
   // An answer decided while reading (431, 413, 400, 503): logged and counted here, sent with
   // Connection: close so that no byte after it is read as a request.
   MHD_Result refuse(MHD_Connection* conn, request_state* st, int status, const std::string& detail) {
+    return refuse(conn, st, http_error_for_status(status), detail);
+  }
+  // As above with the table's answer e; www_authenticate replaces that header when given.
+  MHD_Result refuse(MHD_Connection* conn, request_state* st, const http_error& e, const std::string& detail,
+                    const std::string& www_authenticate = "") {
     begin_request(st->start);
     this_request().route = "refused";
     this_request().log_detail = detail;
     st->res = http_response{};
-    send_error(st->res, http_error_for_status(status), retry_after());
+    send_error(st->res, e, retry_after());
+    if (!www_authenticate.empty()) st->res.set_header("WWW-Authenticate", www_authenticate);
     emit(end_request(st->req, st->res, stats));
     st->answered = true;
     if (queue_answer(conn, st, true) == MHD_YES) return MHD_YES;
@@ -250,8 +256,13 @@ struct http_server::impl {
   // The spooled route: its own limit (IDPHOTO_MAX_BATCH_BYTES), the body to a file, not the budget.
   MHD_Result start_spool(MHD_Connection* conn, request_state* st, bool has_length) {
     const auto& c = config();
-    if (const int status = spool_refusal(st->req, c))
-      return refuse(conn, st, status, "batch upload: no valid token with cards:write");
+    // The router's answers (401, or 403 insufficient_scope), given before the body is read.
+    if (const int status = spool_refusal(st->req, c); status == 401)
+      return refuse(conn, st, 401, "auth: batch upload without a valid token");
+    else if (status)
+      return refuse(conn, st, http_error_for(access_refusal::insufficient_scope),
+                    "auth: batch upload lacks cards:write",
+                    "Bearer error=\"insufficient_scope\", scope=\"cards:write\"");
     if (has_length) {
       const std::string v = st->req.get_header_value("Content-Length");
       if (v.empty() || v.size() > 18 || v.find_first_not_of("0123456789") != std::string::npos)
