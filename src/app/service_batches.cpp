@@ -114,7 +114,7 @@ base::result<db::batch_created> service::create_batch(const batch_upload& u, con
   batch::roster_options ro;
   ro.default_organization = org ? *org : u.organization;
   auto roster = batch::parse_roster(u.roster_csv, cfg_.batch, ro);
-  if (!roster) return base::make_error(roster.err().code, "roster: " + roster.err().detail);
+  if (!roster) return roster.err();  // its detail names the roster, the line or the row
   if (org)  // a tenant's batch is its own organization's, whatever a row says
     for (auto& row : roster->rows) row.fields.organization = *org;
 
