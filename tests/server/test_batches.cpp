@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -15,6 +16,7 @@
 
 using namespace idphoto;
 using json = nlohmann::json;
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -128,8 +130,9 @@ void expect_refused(const httplib::Result& r, int status, const std::string& wha
   EXPECT_EQ(r->status, status) << what << ": " << r->body;
   const json b = body_of(r);
   ASSERT_TRUE(b.is_object() && b.contains("error")) << what << ": " << r->body;
-  if (!names.empty())
+  if (!names.empty()) {
     EXPECT_NE(b["error"]["message"].get<std::string>().find(names), std::string::npos) << what << ": " << r->body;
+  }
 }
 
 std::string org_token(const std::string& org, const std::string& scope = "cards:write") {
