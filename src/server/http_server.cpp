@@ -329,6 +329,7 @@ struct http_server::impl {
       if (st->spool) {
         if (req.is_multipart_form_data()) {
           auto parts = st->spool->parse(req.get_header_value("Content-Type"), spooled_policy(config()));
+          this_request().route = "/api/batches";  // answered here when its body does not parse
           if (!parts.ok())
             return send_bad_request(st->res,
                                     parts.err().code == errc::too_large
