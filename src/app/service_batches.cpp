@@ -178,6 +178,7 @@ base::result<db::batch_created> service::create_batch(const batch_upload& u, con
           nb.problems.push_back({row.row, idn, "unreadable_photo", unreadable_text(name, s.err())});
         } else {
           staged_keys.push_back(s->raw_key);
+          s->card.photo_spec = u.options.spec;  // a spec the request chose becomes each card's
           br.with_photo = db::batch_row::photo{std::move(s->card), std::move(s->payload)};
         }
       }
