@@ -48,6 +48,10 @@ const env_key k_workers{"IDPHOTO_WORKERS", env_kind::integer, 1, 64, "inference 
 const env_key k_queue_size{"IDPHOTO_QUEUE_SIZE", env_kind::integer, 0, 1000, "admitted jobs waiting for a slot"};
 const env_key k_job_timeout{"IDPHOTO_JOB_TIMEOUT_MS", env_kind::duration_ms, 100, 3'600'000,
                             "deadline of one clean, queue wait included"};
+const env_key k_job_lease{"IDPHOTO_JOB_LEASE_MS", env_kind::duration_ms, 1000, 3'600'000,
+                          "a running photo job's lease without a heartbeat"};
+const env_key k_job_attempts{"IDPHOTO_JOB_MAX_ATTEMPTS", env_kind::integer, 1, 100,
+                             "runs of a photo job before our failures make it dead"};
 const env_key k_models_dir{"IDPHOTO_MODELS_DIR", env_kind::string, 0, 0, "models directory"};
 const env_key k_model{"IDPHOTO_MODEL", env_kind::string, 0, 0, "segmentation model name or .onnx path"};
 const env_key k_model_norm{"IDPHOTO_MODEL_NORM", env_kind::string, 0, 0, "normalisation of a model path"};
@@ -92,6 +96,8 @@ const std::vector<env_key>& own_keys() {
                                             k_workers,
                                             k_queue_size,
                                             k_job_timeout,
+                                            k_job_attempts,
+                                            k_job_lease,
                                             k_models_dir,
                                             k_model,
                                             k_model_norm,
@@ -183,6 +189,8 @@ app_config::parsed app_config::parse_env(const env_lookup& env) {
   base::read_env_key_as(env, k_workers, &c.n_workers, errs);
   base::read_env_key_as(env, k_queue_size, &c.queue_size, errs);
   base::read_env_key_as(env, k_job_timeout, &c.job_timeout_ms, errs);
+  base::read_env_key_as(env, k_job_attempts, &c.job_max_attempts, errs);
+  base::read_env_key_as(env, k_job_lease, &c.job_lease_ms, errs);
   base::read_env_key(env, k_models_dir, &c.pipeline.models_dir, errs);
   base::read_env_key(env, k_model, &c.pipeline.model, errs);
   base::read_env_key(env, k_model_norm, &c.pipeline.model_norm, errs);
@@ -253,6 +261,8 @@ std::vector<std::string> app_config::problems() const {
                 std::to_string(raw_retention_days));
   if (n_workers < 1) p.push_back("IDPHOTO_WORKERS: must be >= 1");
   if (queue_size < 0) p.push_back("IDPHOTO_QUEUE_SIZE: must be >= 0");
+  if (job_max_attempts < 1 || job_max_attempts > 100) p.push_back("IDPHOTO_JOB_MAX_ATTEMPTS: must be in 1..100");
+  if (job_lease_ms < 1000 || job_lease_ms > 3600000) p.push_back("IDPHOTO_JOB_LEASE_MS: must be in 1000..3600000");
   if (http_threads < n_workers + 1)
     p.push_back("IDPHOTO_HTTP_THREADS (" + std::to_string(http_threads) + ") must exceed IDPHOTO_WORKERS (" +
                 std::to_string(n_workers) +

@@ -70,6 +70,8 @@ struct app_config {
   int n_workers = 1;           // IDPHOTO_WORKERS; inference slots, each loads the model
   int queue_size = 4;          // IDPHOTO_QUEUE_SIZE; admitted jobs waiting for a slot
   int job_timeout_ms = 60000;  // IDPHOTO_JOB_TIMEOUT_MS; queue wait + clean
+  int job_max_attempts = 3;    // IDPHOTO_JOB_MAX_ATTEMPTS; runs of a photo job (our failures retried)
+  int job_lease_ms = 30000;    // IDPHOTO_JOB_LEASE_MS; a killed worker's job is picked up again after this
   pipeline::pipeline_config
       pipeline;  // IDPHOTO_MODELS_DIR, IDPHOTO_MODEL, IDPHOTO_MODEL_SIZE, IDPHOTO_THREADS, IDPHOTO_MAX_IMAGE_*
   fetch::fetch_config fetch;  // IDPHOTO_FETCH_* (fetch::env_keys())

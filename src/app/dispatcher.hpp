@@ -31,6 +31,15 @@ class job_runner {
   virtual ~job_runner() = default;
   // The outcome of j. May throw: the dispatcher records an exception as a transient fault.
   virtual job_outcome run(const db::job& j) = 0;
+  // After run(j)'s outcome was committed, with the job as it is now (queued again after a
+  // retry): the place for effects that must follow the commit, such as removing the blobs the
+  // card stopped referencing. Not called when the commit was refused (the lease was lost) or
+  // failed; a crash before it leaves what it would have removed (orphans, swept). May throw:
+  // the dispatcher logs it.
+  virtual void committed(const db::job& now, const job_outcome& o) {
+    (void)now;
+    (void)o;
+  }
 };
 // Makes one runner per worker thread; its error stops the dispatcher from starting.
 using runner_factory = std::function<base::result<std::unique_ptr<job_runner>>()>;

@@ -196,7 +196,7 @@ class local_dispatcher final : public dispatcher {
       ++stats_.claimed;
     }
     job_outcome out = run_guarded(runner, j);
-    commit(j, out);
+    commit(runner, j, out);
     {
       std::lock_guard<std::mutex> lock(mu_);
       in_flight_.erase(j.id);
@@ -225,7 +225,7 @@ class local_dispatcher final : public dispatcher {
    * is retried a few times (the job is done; losing the answer would rerun it); after that
    * the lease expires and the job runs again, which its idempotent effects allow. An outcome
    * the repository cannot store (invalid_argument) is recorded as a transient failure. */
-  void commit(const db::job& j, job_outcome out) {
+  void commit(job_runner& runner, const db::job& j, job_outcome out) {
     for (int attempt = 0; attempt < 4; ++attempt) {
       if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(100 << attempt));
       base::result<db::job> r = base::make_error(base::errc::internal, "");
@@ -256,6 +256,13 @@ class local_dispatcher final : public dispatcher {
             ++stats_.retried;
             break;
         }
+      }
+      if (r.ok()) {
+        const base::result<void> after = base::catching("after the commit", [&]() -> base::result<void> {
+          runner.committed(*r, out);
+          return {};
+        });
+        if (!after) log("job " + j.id + ": " + after.err().to_string());
         return;
       }
       if (r.err().code == base::errc::conflict) {

@@ -9,6 +9,8 @@
 #include <set>
 #include <system_error>
 
+#include "app/dispatcher_local.hpp"
+#include "app/service_internal.hpp"
 #include "db/records.hpp"
 #include "image/image.hpp"
 #include "image/probe.hpp"
@@ -103,34 +105,16 @@ std::string photo_warning_of(const pipeline::clean_result& r) {
   return "";
 }
 
-namespace {
-
-failure fail(const base::error& e, stage s) { return failure{e, s}; }
-
-photo_outcome outcome_error(const base::error& e, stage s, std::optional<db::id_card> card = std::nullopt) {
-  photo_outcome o;
-  o.card = std::move(card);
-  o.error = fail(e, s);
-  return o;
-}
-
-std::span<const uint8_t> as_span(const std::string& s) {
-  return std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(s.data()), s.size());
-}
-
-// The header of the photo, checked against the limits before anything is stored or queued.
-base::result<image::image_info> check_photo(const std::string& bytes, const image::image_limits& limits) {
+base::result<image::image_info> check_photo(std::string_view bytes, const image::image_limits& limits) {
   if (bytes.empty()) return base::make_error(errc::invalid_argument, "empty photo");
   if (static_cast<int64_t>(bytes.size()) > limits.max_bytes)
     return base::make_error(errc::too_large, "photo of " + std::to_string(bytes.size()) + " bytes over the limit of " +
                                                  std::to_string(limits.max_bytes));
-  auto info = image::probe(as_span(bytes));
+  auto info = image::probe(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
   if (!info.ok()) return info.err();
   IDPHOTO_TRY(image::check_limits(*info, limits));
   return info;
 }
-
-}  // namespace
 
 service::~service() = default;
 
@@ -147,9 +131,10 @@ base::result<std::unique_ptr<service>> service::create(const app_config& cfg, en
   fs::create_directories(cfg.data_dir, ec);
   if (ec) return base::make_error(errc::io, "cannot create IDPHOTO_DATA_DIR " + cfg.data_dir + ": " + ec.message());
 
-  auto repo = db::open_repository(cfg.effective_database_url());
-  if (!repo.ok()) return repo.err();
-  s->repo_ = std::move(*repo);
+  auto repos = db::open_repositories(cfg.effective_database_url());
+  if (!repos.ok()) return repos.err();
+  s->repo_ = std::move(repos->cards);
+  s->jobs_ = std::move(repos->jobs);
 
   if (cfg.cloudinary) {
     auto st = store::make_cloudinary_store(*cfg.cloudinary);
@@ -166,6 +151,19 @@ base::result<std::unique_ptr<service>> service::create(const app_config& cfg, en
   auto pool = worker_pool::create(engines ? engines : cleaner_factory(s->cfg_.pipeline), cfg.n_workers, cfg.queue_size);
   if (!pool.ok()) return pool.err();
   s->pool_ = std::move(*pool);
+
+  // As many job workers as engines: each holds one photo in a clean at a time.
+  dispatcher_options d;
+  d.n_workers = s->cfg_.n_workers;
+  d.lease_ms = s->cfg_.job_lease_ms;
+  d.heartbeat_ms = std::max(10, s->cfg_.job_lease_ms / 3);
+  d.poll_ms = std::min(1000, s->cfg_.job_lease_ms / 2);
+  service* self = s.get();
+  auto disp = make_local_dispatcher(
+      *s->jobs_, [self]() -> base::result<std::unique_ptr<job_runner>> { return self->new_photo_runner(); },
+      d);
+  if (!disp.ok()) return disp.err();
+  s->dispatcher_ = std::move(*disp);
   return s;
 }
 
@@ -179,7 +177,7 @@ void service::set_clean_observer(std::function<void(double ms, bool ok)> f) { po
  * store, temporary files (its write-then-rename) older than ten minutes are removed too. */
 base::result<recovery_report> service::recover() {
   recovery_report rep;
-  auto n = repo_->fail_interrupted();
+  auto n = jobs_->fail_processing_without_job("interrupted: the server stopped while cleaning; upload again");
   if (!n.ok()) return n.err();
   rep.interrupted = *n;
   if (local_store()) {
@@ -345,26 +343,6 @@ void service::resolve_spec_options(const photo_options& o, pipeline::clean_optio
   co.spec = std::move(*spec);
 }
 
-// Holds a card for one photo request; released on every path.
-class service::card_claim {
- public:
-  card_claim(service* s, std::string id) : s_(s), id_(std::move(id)) {
-    std::lock_guard<std::mutex> lock(s_->claims_mu_);
-    held_ = s_->claimed_cards_.insert(id_).second;
-  }
-  ~card_claim() {
-    if (!held_) return;
-    std::lock_guard<std::mutex> lock(s_->claims_mu_);
-    s_->claimed_cards_.erase(id_);
-  }
-  bool held() const { return held_; }
-
- private:
-  service* s_;
-  std::string id_;
-  bool held_ = false;
-};
-
 /* The retention sweep. Each expired raw photo is forgotten by the card first, with a
  * conditional UPDATE that names the key listed (a new upload between the list and the clear
  * changes the key, so its photo stays), and only then deleted from the store: a crash or a
@@ -387,8 +365,9 @@ base::result<raw_sweep_report> service::sweep_raw_photos(std::chrono::system_clo
     for (const auto& r : *expired) {
       if (!seen.insert(r.card_id).second) continue;
       fresh = true;
-      card_claim claim(this, r.card_id);
-      if (!claim.held()) {
+      auto active = jobs_->active_for_card(r.card_id);
+      if (!active.ok()) return active.err();
+      if (*active) {  // its job may put this raw photo back when it fails
         ++rep.busy;
         continue;
       }
@@ -401,131 +380,6 @@ base::result<raw_sweep_report> service::sweep_raw_photos(std::chrono::system_clo
     if (!fresh || expired->size() < static_cast<size_t>(page_size)) break;
   }
   return rep;
-}
-
-photo_outcome service::photo_request(const std::string& card_id, const photo_options& o, const db::org_filter& org,
-                                     const std::function<base::result<std::string>()>& get_bytes) {
-  auto card = repo_->get(card_id, org);
-  if (!card.ok()) return outcome_error(card.err(), stage::database);
-  // The card's photoSpec frames the photo unless the request names one ("none" = a plain cut-out).
-  photo_options with_spec = o;
-  if (!with_spec.spec) with_spec.spec = card->photo_spec;
-  auto co = resolve_options(with_spec);
-  if (!co.ok()) return outcome_error(co.err(), stage::request, *card);
-  card_claim claim(this, card->id);
-  if (!claim.held())
-    return outcome_error(base::make_error(errc::conflict, "another photo request for this card is in flight"),
-                         stage::database, *card);
-  auto place = pool_->reserve();  // before fetching or storing: a refused request costs nothing
-  if (!place.ok()) return outcome_error(place.err(), stage::queue, *card);
-  auto bytes = get_bytes();
-  if (!bytes.ok()) return outcome_error(bytes.err(), stage::fetch, *card);
-  return clean_and_record(*card, std::move(*place), std::move(*bytes), *co, o.spec);
-}
-
-photo_outcome service::upload_photo(const std::string& card_id, std::string bytes, const photo_options& o,
-                                    const db::org_filter& org) {
-  if (auto co = resolve_options(o); !co.ok()) return outcome_error(co.err(), stage::request);
-  return photo_request(card_id, o, org, [&]() -> base::result<std::string> { return std::move(bytes); });
-}
-
-photo_outcome service::fetch_and_clean(const std::string& card_id, const std::string& url, const photo_options& o,
-                                       const db::org_filter& org) {
-  if (auto co = resolve_options(o); !co.ok()) return outcome_error(co.err(), stage::request);
-  if (url.empty())
-    return outcome_error(base::make_error(errc::invalid_argument, "rawPhotoUrl is required"), stage::request);
-  return photo_request(card_id, o, org, [&]() -> base::result<std::string> {
-    auto got = fetch::fetch_url(url, cfg_.fetch);
-    if (!got.ok()) return got.err();
-    return std::move(got->bytes);
-  });
-}
-
-/* The crash-safe order: (1) the raw photo is stored durably; (2) the card records it with
- * photoStatus processing; (3) the clean runs; (4) the clean photo is stored; (5) the card
- * records it. A crash after (1) leaves an orphan file (swept), after (2) a card that startup
- * marks failed "interrupted" with its raw photo intact; the record never names a file that
- * was not stored first. Blobs the card stops referencing are removed after the update.
- * A card that already has a clean photo keeps it until the new one is clean and stored: (2) is
- * skipped (a crash leaves the old photo and an orphan), and a failed attempt is recorded as
- * photoError (with its time) on the card, which stays clean with its old files. */
-photo_outcome service::clean_and_record(const db::id_card& before, ticket place, std::string bytes,
-                                        const pipeline::clean_options& co,
-                                        const std::optional<std::string>& requested_spec) {
-  auto info = check_photo(bytes, cfg_.pipeline.limits);
-  if (!info.ok()) return outcome_error(info.err(), stage::image, before);
-
-  auto raw = store_->put(bytes, content_type_of(info->fmt), "raw");
-  if (!raw.ok()) return outcome_error(raw.err(), stage::store, before);
-  const bool keep_previous = before.status == db::photo_status::clean && !before.clean_photo_key.empty();
-
-  db::photo_update u;
-  u.raw_photo_url = raw->url;
-  u.raw_photo_key = raw->key;
-  u.status = db::photo_status::processing;
-  u.photo_spec = requested_spec;  // a spec the request chose becomes the card's
-  if (!keep_previous) {
-    auto recorded = repo_->set_photo(before.id, u);
-    if (!recorded.ok()) {
-      (void)store_->remove(raw->key);
-      return outcome_error(recorded.err(), stage::database, std::nullopt);
-    }
-    for (const auto* k : {&before.raw_photo_key, &before.clean_photo_key})
-      if (!k->empty()) (void)store_->remove(*k);
-  }
-
-  auto shared = std::make_shared<const std::string>(std::move(bytes));
-  auto cleaned = pool_->run(std::move(place), shared, co, cfg_.job_timeout_ms);
-  shared.reset();
-
-  auto record_failure = [&](const failure& f) -> photo_outcome {
-    db::photo_update fu = u;
-    fu.status = db::photo_status::failed;
-    if (keep_previous) {  // the previous photo stands; the attempt's raw file goes
-      fu.raw_photo_url = before.raw_photo_url;
-      fu.raw_photo_key = before.raw_photo_key;
-      fu.clean_photo_url = before.clean_photo_url;
-      fu.clean_photo_key = before.clean_photo_key;
-      fu.status = db::photo_status::clean;
-      fu.photo_warning = before.photo_warning;
-      fu.photo_report = before.photo_report;
-      fu.photo_spec = std::nullopt;
-      (void)store_->remove(raw->key);
-    }
-    fu.photo_error = photo_error_text(f);
-    auto after = repo_->set_photo(before.id, fu);
-    photo_outcome o;
-    o.error = f;
-    if (after.ok()) o.card = *after;
-    else if (after.err().code == errc::not_found) (void)store_->remove(raw->key);  // deleted meanwhile
-    return o;
-  };
-  if (!cleaned.ok())
-    return record_failure(fail(cleaned.err(), pipeline::is_no_face(cleaned.err()) ? stage::frame : stage::clean));
-
-  const std::string out(reinterpret_cast<const char*>(cleaned->bytes.data()), cleaned->bytes.size());
-  auto clean = store_->put(out, content_type_of(cleaned->fmt), "clean");
-  if (!clean.ok()) return record_failure(fail(clean.err(), stage::store));
-
-  u.clean_photo_url = clean->url;
-  u.clean_photo_key = clean->key;
-  u.status = db::photo_status::clean;
-  u.photo_warning = photo_warning_of(*cleaned);
-  u.photo_report = photo_report_of(*cleaned);
-  auto done = repo_->set_photo(before.id, u);
-  if (!done.ok()) {
-    if (done.err().code == errc::not_found) {  // the card was deleted while its photo was cleaned
-      (void)store_->remove(clean->key);
-      (void)store_->remove(raw->key);
-    }
-    return outcome_error(done.err(), stage::database, std::nullopt);
-  }
-  if (keep_previous)  // replaced only now that the new photo is recorded
-    for (const auto* k : {&before.raw_photo_key, &before.clean_photo_key})
-      if (!k->empty()) (void)store_->remove(*k);
-  photo_outcome ok;
-  ok.card = *done;
-  return ok;
 }
 
 base::result<image_output> service::remove_background(std::string bytes, const photo_options& o, stage* where) {
@@ -573,6 +427,7 @@ readiness service::check_ready() {
 }
 
 pool_stats service::stats() const { return pool_->stats(); }
+dispatcher_stats service::job_stats() const { return dispatcher_->stats(); }
 
 base::result<std::string> service::local_file(const std::string& key) const {
   if (!local_store()) return base::make_error(errc::not_found, "the store is not local");

@@ -47,9 +47,15 @@ struct photo_options {
 
 // A photo use case's answer: the card as it is now (when there is one) and, when the photo
 // was not cleaned, why. card set + error set = the raw photo is kept and the card says failed.
+// With a job: the photo's job as it is now and whether this request made it (false: an earlier
+// one with the same idempotency key did). A synchronous request's job has ended, unless it took
+// longer than the wait (job_timeout_ms): then it is still queued or running, as after an async
+// request (the route answers 202 with it).
 struct photo_outcome {
   std::optional<db::id_card> card;
   std::optional<failure> error;
+  std::optional<db::job> job;
+  bool job_created = true;
 };
 
 struct image_output {
@@ -70,16 +76,6 @@ struct job_request {
   std::string endpoint;             // the route's name: scopes the idempotency key
   std::string idempotency_key;      // "" = none; 1..200 visible ASCII characters
   std::string callback_url;         // "" = none; POSTed the job's result when it ends (the SSRF policy)
-};
-
-// What a photo request became: its job, whether this request made it (false: an earlier one
-// with the same idempotency key did) and the card as it is now. With a synchronous request the
-// job has ended unless it took longer than the wait (job_timeout_ms): then it is still queued
-// or running and the answer is the job (202), as for async.
-struct photo_submitted {
-  db::job job;
-  bool created = true;
-  std::optional<db::id_card> card;
 };
 
 // A batch upload (POST /api/batches, issue #12): the roster's text and the photos, either a ZIP
@@ -133,7 +129,8 @@ class service {
   static base::result<std::unique_ptr<service>> create(const app_config& cfg, engine_factory engines = nullptr);
   ~service();
 
-  // Startup housekeeping: fail_interrupted, then (local store) sweep temp files and old orphans.
+  // Startup housekeeping: cards left processing without a job become failed, then (local store)
+  // temp files and old orphans are swept.
   base::result<recovery_report> recover();
 
   /* IDPHOTO_RAW_RETENTION_DAYS: forgets and deletes every raw photo stored more than that many
@@ -168,18 +165,17 @@ class service {
   photo_outcome fetch_and_clean(const std::string& card_id, const std::string& url, const photo_options& o,
                                 const db::org_filter& org = std::nullopt);
 
-  /* The same use cases as jobs (the form the routes use): upload_photo and fetch_and_clean are
-   * submit_photo waited for. The photo is checked (header), stored as raw, and a job of kind
-   * clean_photo committed with the card set to processing (one transaction); a card with a photo
-   * job in flight is conflict, a reused idempotency key with another request conflict
-   * (db::is_idempotency_mismatch: 422). Synchronous requests are admitted as before (queue full:
-   * unavailable, nothing stored); async ones are not (the database is the queue). Errors are
-   * failures, as photo_outcome's. */
-  base::result<photo_submitted> submit_photo(const std::string& card_id, std::string bytes, const photo_options& o,
-                                             const job_request& jr, const db::org_filter& org, failure* why);
-  base::result<photo_submitted> submit_fetch(const std::string& card_id, const std::string& url,
-                                             const photo_options& o, const job_request& jr,
-                                             const db::org_filter& org, failure* why);
+  /* The same use cases as jobs, the form the routes use (upload_photo and fetch_and_clean are
+   * these, synchronous). The photo is checked (header), stored as raw, and a job of kind
+   * clean_photo committed with the card set to processing (one transaction: docs/architecture.md,
+   * "Photo jobs"); a card with a photo job in flight is conflict, a reused idempotency key with
+   * another request conflict (db::is_idempotency_mismatch: 422). Synchronous requests are
+   * admitted as before (queue full: unavailable, nothing stored) and wait for the job; async ones
+   * are not admitted (the database is the queue) and return at once. */
+  photo_outcome submit_photo(const std::string& card_id, std::string bytes, const photo_options& o,
+                             const job_request& jr, const db::org_filter& org = std::nullopt);
+  photo_outcome submit_fetch(const std::string& card_id, const std::string& url, const photo_options& o,
+                             const job_request& jr, const db::org_filter& org = std::nullopt);
   // A job, when its card (or batch) is within org; not_found otherwise.
   base::result<db::job> get_job(const std::string& id, const db::org_filter& org = std::nullopt);
 
@@ -217,6 +213,7 @@ class service {
 
   readiness check_ready();
   pool_stats stats() const;
+  dispatcher_stats job_stats() const;  // this instance's photo-job counters
   const app_config& config() const { return cfg_; }
   bool local_store() const { return !cfg_.cloudinary; }
   // The file of a local store key (the /files/ route): invalid_argument, not_found; not_found
@@ -249,11 +246,13 @@ class service {
                                          failure* why);
   // Tells the dispatcher about committed jobs (a failure only delays them: workers poll).
   void submit_jobs(const std::vector<std::string>& job_ids, db::job_priority p);
-  // The job of a submitted photo request, waited for when synchronous, with its card.
-  base::result<photo_submitted> submit_staged(const db::id_card& card, base::result<std::string> bytes,
-                                              const photo_options& with_spec, const job_request& jr,
-                                              const std::string& fingerprint, failure* why);
+  // The photo use cases from the card lookup on (within org): resolve the options with the
+  // card's photoSpec, admit (synchronous), get the bytes, stage, enqueue, wait (synchronous).
+  photo_outcome photo_job(const std::string& card_id, const photo_options& o, const job_request& jr,
+                          const db::org_filter& org, const std::string& fingerprint_seed,
+                          const std::function<base::result<std::string>()>& get_bytes);
   class photo_runner;  // the clean_photo job (service_jobs.cpp)
+  std::unique_ptr<job_runner> new_photo_runner();
 
   app_config cfg_;
   std::unique_ptr<db::repository> repo_;

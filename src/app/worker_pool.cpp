@@ -35,12 +35,13 @@ ticket& ticket::operator=(ticket&& o) noexcept {
   if (this != &o) {
     release();
     pool_ = std::exchange(o.pool_, nullptr);
+    dispatched_ = o.dispatched_;
   }
   return *this;
 }
 
 void ticket::release() {
-  if (pool_) std::exchange(pool_, nullptr)->release_one();
+  if (pool_) std::exchange(pool_, nullptr)->release_one(dispatched_);
 }
 
 // The state one job shares between its waiter and its worker. The worker owns the
@@ -97,12 +98,19 @@ base::result<ticket> worker_pool::reserve() {
     return base::make_error(errc::unavailable, "queue full: " + std::to_string(admitted_) +
                                                    " jobs admitted, capacity " + std::to_string(capacity_));
   ++admitted_;
-  return ticket(this);
+  return ticket(this, false);
 }
 
-void worker_pool::release_one() {
+base::result<ticket> worker_pool::reserve_dispatched() {
   std::lock_guard<std::mutex> lock(mu_);
-  --admitted_;
+  if (stopping_) return base::make_error(errc::unavailable, "the server is stopping");
+  ++dispatched_;
+  return ticket(this, true);
+}
+
+void worker_pool::release_one(bool dispatched) {
+  std::lock_guard<std::mutex> lock(mu_);
+  --(dispatched ? dispatched_ : admitted_);
 }
 
 void worker_pool::set_observer(std::function<void(double ms, bool ok)> f) {
@@ -116,6 +124,7 @@ pool_stats worker_pool::stats() const {
   s.n_workers = static_cast<int>(engines_.size());
   s.capacity = capacity_;
   s.admitted = admitted_;
+  s.dispatched = dispatched_;
   s.queued = static_cast<int>(queue_.size());
   s.running = running_;
   return s;

@@ -38,22 +38,24 @@ class worker_pool;
 class ticket {
  public:
   ticket() = default;
-  ticket(ticket&& o) noexcept : pool_(std::exchange(o.pool_, nullptr)) {}
+  ticket(ticket&& o) noexcept : pool_(std::exchange(o.pool_, nullptr)), dispatched_(o.dispatched_) {}
   ticket& operator=(ticket&& o) noexcept;
   ~ticket() { release(); }
   bool valid() const { return pool_ != nullptr; }
 
  private:
   friend class worker_pool;
-  explicit ticket(worker_pool* p) : pool_(p) {}
+  ticket(worker_pool* p, bool dispatched) : pool_(p), dispatched_(dispatched) {}
   void release();
   worker_pool* pool_ = nullptr;
+  bool dispatched_ = false;  // a job worker's place (reserve_dispatched), outside the capacity
 };
 
 struct pool_stats {
   int n_workers = 0;
   int capacity = 0;  // workers + queue
   int admitted = 0;  // tickets held (waiting, running, or between admission and submit)
+  int dispatched = 0;  // places held by job workers (reserve_dispatched), not in admitted
   int queued = 0;    // submitted jobs not started yet
   int running = 0;
 };
@@ -68,6 +70,11 @@ class worker_pool {
 
   // unavailable ("queue full") when n_workers + queue_size tickets are held.
   base::result<ticket> reserve();
+  // A place for a job worker (app/dispatcher.hpp), outside the admission capacity: job workers
+  // are as many as the engines, so they are bounded by their own count, and a full queue of
+  // synchronous requests (which hold admitted tickets while they wait for their jobs) must not
+  // stop the very jobs they wait for. unavailable only when stopping.
+  base::result<ticket> reserve_dispatched();
 
   // Runs the clean on a worker with the ticket's place and waits at most timeout_ms (queue
   // wait included). timeout when it takes longer: the result is then discarded, and the
@@ -84,7 +91,7 @@ class worker_pool {
   struct job;
   worker_pool() = default;
   void worker_main(clean_engine* engine);
-  void release_one();
+  void release_one(bool dispatched);
   friend class ticket;
 
   mutable std::mutex mu_;
@@ -95,6 +102,7 @@ class worker_pool {
   std::function<void(double, bool)> observer_;
   int capacity_ = 0;
   int admitted_ = 0;
+  int dispatched_ = 0;
   int running_ = 0;
   bool stopping_ = false;
 };

@@ -186,7 +186,7 @@ class job_repository {
   // dead_photo_error). Returns the jobs it moved, as they are now.
   virtual base::result<std::vector<job>> requeue_expired(const std::string& dead_photo_error) = 0;
 
-  // Startup, in place of repository::fail_interrupted once photos run as jobs: cards left
+  // Startup (service::recover): cards left
   // "processing" with no queued or running job (a synchronous upload cut by a crash) become
   // "failed" with photo_error; cards whose job will resume are left to it. Returns how many.
   virtual base::result<int> fail_processing_without_job(const std::string& photo_error) = 0;

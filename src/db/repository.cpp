@@ -192,17 +192,6 @@ class sql_repository final : public repository {
     return {};
   }
 
-  base::result<int> fail_interrupted() override {
-    auto rows = run(false, [](sql_connection& c) {
-      return c.query(
-          "UPDATE id_cards SET status = 'failed', photo_error = $1, updated_at = $2, photo_error_at = $2 "
-          "WHERE status = 'processing' RETURNING id",
-          {std::string("interrupted: the server stopped while cleaning; upload again"), now_timestamp()});
-    });
-    if (!rows) return rows.err();
-    return static_cast<int>(rows->size());
-  }
-
   base::result<std::vector<std::string>> referenced_keys() override {
     auto rows = run(true, [](sql_connection& c) {
       return c.query(

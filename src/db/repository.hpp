@@ -93,9 +93,6 @@ class repository {
   virtual base::result<id_card> set_photo(const std::string& id, const photo_update& u) = 0;
   // unavailable when the database cannot be reached.
   virtual base::result<void> ping() = 0;
-  // At startup: cards left "processing" by a killed process become "failed" with
-  // photo_error "interrupted: the server stopped while cleaning; upload again". Returns how many.
-  virtual base::result<int> fail_interrupted() = 0;
   // Every blob key referenced by any card (raw and clean), for the orphan sweep and crash tests.
   virtual base::result<std::vector<std::string>> referenced_keys() = 0;
   /* For IDPHOTO_RAW_RETENTION_DAYS: cards whose raw photo was recorded before `before` (a

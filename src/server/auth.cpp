@@ -78,6 +78,7 @@ bool authorised(const http_request& req, http_response& res, const app::app_conf
   }
   t_grant.scopes = granted;
   t_grant.org = v->org;
+  t_grant.subject = v->sub;
   return true;
 }
 

@@ -19,6 +19,7 @@ enum class access { open, cards_read, cards_write, admin };
 struct token_grant {
   unsigned scopes = 0;             // scope_bit values (jwt.hpp)
   std::optional<std::string> org;  // the card queries are limited to this organization, when set
+  std::string subject;             // the token's sub: whose Idempotency-Keys these are
 };
 const token_grant& this_token();
 

@@ -5,6 +5,8 @@
 
 #include <utility>
 
+#include "db/job_repository.hpp"
+
 namespace idphoto::server {
 
 using app::stage;
@@ -63,6 +65,12 @@ http_error http_error_for(errc code, stage where) {
       break;
   }
   return {500, "internal", "internal error"};
+}
+
+http_error http_error_for(const base::error& e, stage where) {
+  if (db::is_idempotency_mismatch(e))
+    return {422, "idempotency_key_reused", "this Idempotency-Key was sent before with another request"};
+  return http_error_for(e.code, where);
 }
 
 http_error http_auth_error() { return {401, "unauthorized", "a valid bearer token is required"}; }

@@ -17,6 +17,9 @@ struct http_error {
 
 // The answer for an error raised at a stage of a use case.
 http_error http_error_for(base::errc code, app::stage where = app::stage::request);
+// As above, and 422 idempotency_key_reused for an Idempotency-Key sent again with another
+// request (db::is_idempotency_mismatch).
+http_error http_error_for(const base::error& e, app::stage where);
 // The answer for a missing or refused token (401, WWW-Authenticate: Bearer).
 http_error http_auth_error();
 // The answer the server gives on its own for a status (404 no route, 413 body too large, …).

@@ -310,6 +310,7 @@ struct http_server::impl {
     const bool ok = pool.submit([this, conn, st] {
       begin_request(st->start);
       run_handler(st);
+      st->spool.reset();  // the body and the ZIP's temp file are gone before the client has the answer
       emit(end_request(st->req, st->res, stats));
       st->answered = true;
       MHD_resume_connection(conn);
@@ -444,6 +445,7 @@ http_server::http_server(app::service& svc, log_sink log) : p_(std::make_unique<
   add_file_routes(p_->routes, svc);
   add_card_routes(p_->routes, svc);
   add_photo_routes(p_->routes, svc);
+  add_job_routes(p_->routes, svc);
   add_batch_routes(p_->routes, svc);
 }
 http_server::~http_server() {

@@ -63,7 +63,7 @@ void render_histogram(std::string& out, const std::string& name, const std::stri
 }
 }  // namespace
 
-std::string metrics::render(const app::pool_stats& pool) const {
+std::string metrics::render(const app::pool_stats& pool, const app::dispatcher_stats& jobs) const {
   std::string out;
   std::lock_guard<std::mutex> lock(mu_);
   out += "# HELP idphoto_http_requests_total HTTP requests answered, by route pattern and status.\n";
@@ -93,6 +93,24 @@ std::string metrics::render(const app::pool_stats& pool) const {
   out += "idphoto_jobs_running " + std::to_string(pool.running) + "\n";
   out += "# HELP idphoto_workers Inference workers (each holds one model).\n# TYPE idphoto_workers gauge\n";
   out += "idphoto_workers " + std::to_string(pool.n_workers) + "\n";
+  out +=
+      "# HELP idphoto_photo_jobs_total Photo jobs this instance ran, by how the run ended (retried: our "
+      "failure, queued again).\n# TYPE idphoto_photo_jobs_total counter\n";
+  for (const auto& [name, n] : {std::pair<const char*, int64_t>{"done", jobs.done}, {"failed", jobs.failed},
+                                {"retried", jobs.retried}, {"dead", jobs.dead}})
+    out += std::string("idphoto_photo_jobs_total{outcome=\"") + name + "\"} " + std::to_string(n) + "\n";
+  out +=
+      "# HELP idphoto_photo_jobs_requeued_total Expired leases (a killed worker's jobs) this instance put back "
+      "in the queue.\n# TYPE idphoto_photo_jobs_requeued_total counter\n";
+  out += "idphoto_photo_jobs_requeued_total " + std::to_string(jobs.requeued) + "\n";
+  out +=
+      "# HELP idphoto_photo_jobs_lost_total Outcomes dropped because the job's lease had been taken over.\n"
+      "# TYPE idphoto_photo_jobs_lost_total counter\n";
+  out += "idphoto_photo_jobs_lost_total " + std::to_string(jobs.lost) + "\n";
+  out +=
+      "# HELP idphoto_photo_jobs_running Photo jobs this instance is running now.\n"
+      "# TYPE idphoto_photo_jobs_running gauge\n";
+  out += "idphoto_photo_jobs_running " + std::to_string(jobs.running) + "\n";
   out +=
       "# HELP idphoto_resident_memory_bytes Resident set size of the process (VmRSS).\n# TYPE "
       "idphoto_resident_memory_bytes gauge\n";

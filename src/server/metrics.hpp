@@ -8,6 +8,7 @@
 #include <string>
 #include <utility>
 
+#include "app/dispatcher.hpp"
 #include "app/worker_pool.hpp"
 
 namespace idphoto::server {
@@ -18,7 +19,7 @@ class metrics {
   void count_request(const std::string& route, int status, double seconds);
   void observe_clean(double seconds, bool ok);
   // The whole exposition, with the pool's gauges and the process's resident memory.
-  std::string render(const app::pool_stats& pool) const;
+  std::string render(const app::pool_stats& pool, const app::dispatcher_stats& jobs) const;
 
   static constexpr std::array<double, 12> k_buckets_s = {0.005, 0.025, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60};
 

@@ -8,6 +8,8 @@
 
 #include "server/auth.hpp"
 #include "server/card_json.hpp"
+#include "server/job_json.hpp"
+#include "server/request_log.hpp"
 #include "server/respond.hpp"
 
 namespace idphoto::server {
@@ -66,19 +68,64 @@ bool photo_options(const http_request& req, http_response& res, const app::servi
   return true;
 }
 
+bool job_request_of(const http_request& req, http_response& res, const char* endpoint, const json* body,
+                    app::job_request* jr) {
+  std::optional<std::string> async;
+  if (body && body->contains("async")) {
+    const auto& v = (*body)["async"];
+    if (!v.is_boolean()) {
+      send_bad_request(res, "async must be true or false");
+      return false;
+    }
+    async = v.get<bool>() ? "true" : "false";
+  } else {
+    async = field(req, "async");
+  }
+  if (async && *async != "true" && *async != "false" && *async != "1" && *async != "0") {
+    send_bad_request(res, "async must be true or false");
+    return false;
+  }
+  jr->async = async && (*async == "true" || *async == "1");
+  jr->subject = this_token().subject;
+  jr->endpoint = endpoint;
+  if (req.has_header("Idempotency-Key")) {
+    const std::string k = req.get_header_value("Idempotency-Key");
+    bool ok = !k.empty() && k.size() <= 200;
+    for (unsigned char c : k) ok = ok && c > 0x20 && c < 0x7f;
+    if (!ok) {
+      send_bad_request(res, "Idempotency-Key must be 1..200 visible ASCII characters");
+      return false;
+    }
+    jr->idempotency_key = k;
+  }
+  return true;
+}
+
 void send_photo_outcome(http_response& res, const app::service& svc, const app::photo_outcome& o) {
+  if (o.job && !o.job_created) res.set_header("Idempotent-Replayed", "true");
   if (o.error) return fail(res, svc, o.error->err, o.error->where, o.card);
+  if (o.job && o.job->status != db::job_status::done) {
+    res.set_header("Location", "/api/jobs/" + o.job->id);
+    json body = {{"job", job_json(*o.job)}, {"card", o.card ? card_json(*o.card) : json(nullptr)}};
+    return send_json(res, 202, body);
+  }
+  if (!o.card) {  // the card was deleted while its photo was cleaned
+    this_request().log_detail = "photo: the card was deleted meanwhile";
+    return send_error(res, http_error_for(base::errc::not_found), svc.config().retry_after_s);
+  }
   send_json(res, 200, card_json(*o.card));
 }
 
 void fetch_and_clean(app::service& svc, const std::string& id, const http_request& req, http_response& res,
-                     const json& b) {
+                     const json& b, const char* endpoint) {
   const auto url = b.find("rawPhotoUrl");
   if (url == b.end() || !url->is_string() || url->get<std::string>().empty())
     return send_bad_request(res, "rawPhotoUrl (a string) is required");
   app::photo_options po;
   if (!photo_options(req, res, svc, &b, &po)) return;
-  send_photo_outcome(res, svc, svc.fetch_and_clean(id, url->get<std::string>(), po, this_token().org));
+  app::job_request jr;
+  if (!job_request_of(req, res, endpoint, &b, &jr)) return;
+  send_photo_outcome(res, svc, svc.submit_fetch(id, url->get<std::string>(), po, jr, this_token().org));
 }
 
 }  // namespace idphoto::server

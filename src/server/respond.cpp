@@ -28,7 +28,7 @@ void send_bad_request(http_response& res, const std::string& message, int status
 void fail(http_response& res, const app::service& svc, const base::error& e, app::stage where,
           const std::optional<db::id_card>& card) {
   this_request().log_detail = std::string(app::stage_name(where)) + ": " + e.to_string();
-  send_error(res, http_error_for(e.code, where), svc.config().retry_after_s, card);
+  send_error(res, http_error_for(e, where), svc.config().retry_after_s, card);
 }
 
 }  // namespace idphoto::server

@@ -152,13 +152,15 @@ void add_photo(router& r, app::service& svc) {
          if (!photo_body(req, res, &bytes)) return;
          app::photo_options po;
          if (!photo_options(req, res, svc, nullptr, &po)) return;
-         send_photo_outcome(res, svc, svc.upload_photo(req.matches[1], std::move(bytes), po, this_token().org));
+         app::job_request jr;
+         if (!job_request_of(req, res, "/api/id-cards/{id}/photo", nullptr, &jr)) return;
+         send_photo_outcome(res, svc, svc.submit_photo(req.matches[1], std::move(bytes), po, jr, this_token().org));
        });
   r.on("POST", R"(/api/id-cards/([^/]+)/fetch-and-clean)", "/api/id-cards/{id}/fetch-and-clean", access::cards_write,
        [&svc](const http_request& req, http_response& res) {
          auto b = json_body(req, res);
          if (!b) return;
-         fetch_and_clean(svc, req.matches[1], req, res, *b);
+         fetch_and_clean(svc, req.matches[1], req, res, *b, "/api/id-cards/{id}/fetch-and-clean");
        });
 }
 

@@ -20,7 +20,7 @@ void add_photo_routes(router& r, app::service& svc) {
          const auto id = b->find("idCardId");
          if (id == b->end() || !id->is_string() || id->get<std::string>().empty())
            return send_bad_request(res, "idCardId (a string) is required");
-         fetch_and_clean(svc, id->get<std::string>(), req, res, *b);
+         fetch_and_clean(svc, id->get<std::string>(), req, res, *b, "/fetch-and-clean");
        });
   r.on("POST", "/api/remove-background", "/api/remove-background", access::cards_write,
        [&svc](const http_request& req, http_response& res) {

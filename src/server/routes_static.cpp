@@ -27,7 +27,7 @@ void add_static_routes(router& r, app::service& svc, const metrics& stats) {
     send_json(res, ready.ready() ? 200 : 503, b);
   });
   r.on("GET", "/metrics", "/metrics", access::open, [&svc, &stats](const http_request&, http_response& res) {
-    res.set_content(stats.render(svc.stats()), "text/plain; version=0.0.4; charset=utf-8");
+    res.set_content(stats.render(svc.stats(), svc.job_stats()), "text/plain; version=0.0.4; charset=utf-8");
   });
   r.on("GET", "/openapi.json", "/openapi.json", access::open,
        [](const http_request&, http_response& res) { res.set_content(openapi_json(), "application/json"); });

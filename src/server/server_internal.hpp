@@ -56,6 +56,8 @@ void add_file_routes(router& r, app::service& svc);
 void add_card_routes(router& r, app::service& svc);
 // routes_photos.cpp: /fetch-and-clean and /api/remove-background.
 void add_photo_routes(router& r, app::service& svc);
+// routes_jobs.cpp: /api/jobs/{id}.
+void add_job_routes(router& r, app::service& svc);
 
 // routes_batches.cpp: /api/batches and /api/batches/{id}/... (create, progress, cards.pdf, export.csv).
 void add_batch_routes(router& r, app::service& svc);

@@ -34,9 +34,11 @@ class blob_store {
   // Durable before it returns (local: temp file + fsync + rename). folder is "raw", "clean" or
   // "card"; content_type one of image/png, image/jpeg, image/webp, image/heic, image/tiff,
   // application/pdf; empty bytes are refused (invalid_argument for all three).
+  // name: "" = a new random one; else 32 lowercase hex chars the caller chose (a job's id), and a
+  // put with the same folder, name and type replaces the blob: a job run twice leaves one file.
   // io / unavailable / timeout / forbidden / corrupt on failure.
-  virtual base::result<stored> put(std::string_view bytes, const std::string& content_type,
-                                   const std::string& folder) = 0;
+  virtual base::result<stored> put(std::string_view bytes, const std::string& content_type, const std::string& folder,
+                                   const std::string& name = "") = 0;
   // not_found when absent; invalid_argument for a key that is not one this store makes.
   virtual base::result<std::string> get(const std::string& key) = 0;
   // Idempotent: removing an absent key succeeds. invalid_argument for a bad key.

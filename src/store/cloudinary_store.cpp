@@ -120,19 +120,19 @@ class cloudinary_store final : public blob_store {
     c_.delivery_base_url = strip_trailing_slash(c_.delivery_base_url);
   }
 
-  base::result<stored> put(std::string_view bytes, const std::string& content_type,
-                           const std::string& folder) override {
+  base::result<stored> put(std::string_view bytes, const std::string& content_type, const std::string& folder,
+                           const std::string& name) override {
     IDPHOTO_TRY(detail::check_folder(folder));
     auto ext = detail::ext_for_content_type(content_type);
     if (!ext.ok()) return ext.err();
     if (bytes.empty()) return make_error(errc::invalid_argument, "cloudinary store: empty body");
-    auto id = detail::random_hex_128();
+    auto id = detail::name_or_random(name);
     if (!id.ok()) return id.err();
     const std::string key = folder + "/" + *id + "." + *ext;
     const std::string public_id = public_id_for(folder, *id);
 
     std::map<std::string, std::string> params = {
-        {"overwrite", "false"}, {"public_id", public_id}, {"timestamp", now_s()}};
+        {"overwrite", name.empty() ? "false" : "true"}, {"public_id", public_id}, {"timestamp", now_s()}};
     file_part file{bytes, *id + "." + *ext, content_type};
     auto r = signed_post("upload", params, &file);
     if (!r.ok()) return r.err();

@@ -161,13 +161,13 @@ class local_store final : public blob_store {
    * no file or the whole file under a final name. The temp file is unlinked on every error
    * path; a process killed mid-put leaves only a ".tmp-" file, which sweep_temp_files removes.
    */
-  base::result<stored> put(std::string_view bytes, const std::string& content_type,
-                           const std::string& folder) override {
+  base::result<stored> put(std::string_view bytes, const std::string& content_type, const std::string& folder,
+                           const std::string& name) override {
     IDPHOTO_TRY(detail::check_folder(folder));
     auto ext = detail::ext_for_content_type(content_type);
     if (!ext.ok()) return ext.err();
     if (bytes.empty()) return make_error(errc::invalid_argument, "local store: empty body");
-    auto id = detail::random_hex_128();
+    auto id = detail::name_or_random(name);
     if (!id.ok()) return id.err();
     auto tmp_id = detail::random_hex_128();
     if (!tmp_id.ok()) return tmp_id.err();
@@ -187,7 +187,9 @@ class local_store final : public blob_store {
     if (::fsync(fd.get()) != 0)
       return make_error(errc::io, "local store: fsync " + tmp_path + ": " + errno_text(errno));
     if ((e = fd.close_now()) != 0) return make_error(errc::io, "local store: close " + tmp_path + ": " + errno_text(e));
-    if ((e = rename_no_replace(tmp_path, final_path)) != 0) {
+    // A random name never replaces a file; a chosen one (a job's output) does, by design.
+    if ((e = name.empty() ? rename_no_replace(tmp_path, final_path)
+                          : (::rename(tmp_path.c_str(), final_path.c_str()) == 0 ? 0 : errno)) != 0) {
       if (e == EEXIST) return make_error(errc::conflict, "local store: key already exists: " + key);
       return make_error(errc::io, "local store: rename to " + final_path + ": " + errno_text(e));
     }

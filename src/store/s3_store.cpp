@@ -216,13 +216,13 @@ class s3_store final : public blob_store {
     while (!public_base_.empty() && public_base_.back() == '/') public_base_.pop_back();
   }
 
-  base::result<stored> put(std::string_view bytes, const std::string& content_type,
-                           const std::string& folder) override {
+  base::result<stored> put(std::string_view bytes, const std::string& content_type, const std::string& folder,
+                           const std::string& name) override {
     IDPHOTO_TRY(detail::check_folder(folder));
     auto ext = detail::ext_for_content_type(content_type);
     if (!ext.ok()) return ext.err();
     if (bytes.empty()) return make_error(errc::invalid_argument, "s3 store: empty body");
-    auto id = detail::random_hex_128();
+    auto id = detail::name_or_random(name);
     if (!id.ok()) return id.err();
     const std::string key = folder + "/" + *id + "." + *ext;
     auto r = request("PUT", key, bytes, {"Content-Type: " + content_type});

@@ -103,4 +103,14 @@ base::result<std::string> random_hex_128() {
   return out;
 }
 
+base::result<std::string> name_or_random(const std::string& name) {
+  if (name.empty()) return random_hex_128();
+  bool ok = name.size() == 32;
+  for (char c : name) ok = ok && is_lower_hex(c);
+  if (!ok)
+    return base::make_error(base::errc::invalid_argument,
+                            "blob name must be 32 lowercase hex chars, not '" + printable(name) + "'");
+  return name;
+}
+
 }  // namespace idphoto::store::detail

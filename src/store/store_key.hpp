@@ -22,6 +22,9 @@ base::result<std::string> ext_for_content_type(const std::string& content_type);
 base::result<void> check_folder(const std::string& folder);
 // 32 lowercase hex chars from 128 bits of OpenSSL's CSPRNG; internal when the RNG fails.
 base::result<std::string> random_hex_128();
+// name when it is 32 lowercase hex chars (a caller-chosen blob name), a random one when it is
+// "", invalid_argument otherwise.
+base::result<std::string> name_or_random(const std::string& name);
 // For error messages: a key made printable and cut to a sane length (hostile keys get logged).
 std::string printable(std::string_view s);
 

@@ -74,6 +74,28 @@ TEST(worker_pool, refuses_when_workers_and_queue_are_full) {
   g.open();
 }
 
+// A job worker's place is outside the capacity: a full queue of waiting requests does not stop
+// the jobs they wait for, and its release gives back its own count, not an admitted place.
+TEST(worker_pool, dispatched_places_are_outside_the_capacity) {
+  gate g;
+  auto pool = app::worker_pool::create(factory(&g), 1, 0);
+  ASSERT_TRUE(pool.ok()) << pool.err().detail;
+  auto admitted = (*pool)->reserve();
+  ASSERT_TRUE(admitted.ok());
+  EXPECT_FALSE((*pool)->reserve().ok()) << "full";
+  auto d = (*pool)->reserve_dispatched();
+  ASSERT_TRUE(d.ok()) << d.err().detail;
+  EXPECT_EQ((*pool)->stats().admitted, 1);
+  EXPECT_EQ((*pool)->stats().dispatched, 1);
+  auto run = std::async(std::launch::async, [&] { return (*pool)->run(std::move(*d), bytes_of("job"), {}, 60000); });
+  g.open();
+  auto r = run.get();
+  ASSERT_TRUE(r.ok()) << r.err().detail;
+  EXPECT_EQ(std::string(r->bytes.begin(), r->bytes.end()), "job");
+  EXPECT_EQ((*pool)->stats().dispatched, 0);
+  EXPECT_EQ((*pool)->stats().admitted, 1) << "the dispatched release did not take an admitted place";
+}
+
 TEST(worker_pool, runs_jobs_and_returns_results_and_errors) {
   gate g;
   g.open();

@@ -545,9 +545,6 @@ TEST_P(conformance, concurrent_writers_exact_counts) {
   auto keys = repo_->referenced_keys();
   ASSERT_TRUE(keys.ok());
   EXPECT_EQ(keys->size(), static_cast<size_t>(n_threads * per_thread));
-  auto n = repo_->fail_interrupted();
-  ASSERT_TRUE(n.ok());
-  EXPECT_EQ(*n, n_threads * per_thread);
   EXPECT_EQ(repo_->get(shared.id)->role.rfind("thread ", 0), 0u);
 }
 
@@ -598,39 +595,6 @@ TEST_P(conformance, concurrent_open_applies_once) {
     total += reports[i].migrations_applied;
   }
   EXPECT_EQ(total, static_cast<int>(all_migrations().size()));
-}
-
-TEST_P(conformance, fail_interrupted_marks_processing_only) {
-  const photo_status statuses[] = {photo_status::none, photo_status::processing, photo_status::clean,
-                                   photo_status::failed, photo_status::processing};
-  std::vector<std::string> ids;
-  for (auto s : statuses) {
-    auto c = must_create(photo_status_name(s));
-    photo_update u;
-    u.status = s;
-    u.photo_error = s == photo_status::failed ? "earlier failure" : "";
-    ASSERT_TRUE(repo_->set_photo(c.id, u).ok());
-    ids.push_back(c.id);
-  }
-  auto n = repo_->fail_interrupted();
-  ASSERT_TRUE(n.ok()) << n.err().to_string();
-  EXPECT_EQ(*n, 2);
-  const std::string interrupted = "interrupted: the server stopped while cleaning; upload again";
-  for (size_t i = 0; i < ids.size(); ++i) {
-    auto g = repo_->get(ids[i]);
-    ASSERT_TRUE(g.ok());
-    if (statuses[i] == photo_status::processing) {
-      EXPECT_EQ(g->status, photo_status::failed);
-      EXPECT_EQ(g->photo_error, interrupted);
-    } else {
-      EXPECT_EQ(g->status, statuses[i]);
-      EXPECT_NE(g->photo_error, interrupted);
-    }
-  }
-  EXPECT_EQ(repo_->get(ids[3])->photo_error, "earlier failure");
-  auto again = repo_->fail_interrupted();
-  ASSERT_TRUE(again.ok());
-  EXPECT_EQ(*again, 0);
 }
 
 TEST_P(conformance, referenced_keys_lists_raw_and_clean) {

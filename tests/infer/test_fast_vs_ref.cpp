@@ -34,6 +34,9 @@
 #include <functional>
 #include <sstream>
 
+#include <dnnl.hpp>
+
+#include "infer/onednn_weights.hpp"
 #include "infer/session.hpp"
 #include "infer/test_util.hpp"
 
@@ -1284,6 +1287,20 @@ TEST(fast_vs_ref_concat, with_constant_of_shape) {
 // written straight into its nChw16c output (lower_conv.cpp, lower_conv_chunked). Two
 // convs so the first one's output is an internal (blocked) value. The parts must give the
 // reference's answer, and the packing buffer must shrink (the parts really ran).
+// Whether oneDNN, on this machine, packs the weights of the test's first conv (32 -> 80
+// channels, 3x3, 11x9) OIhw16i16o, the layout streaming in parts needs.
+bool first_conv_packs_16i16o() {
+  using tag = dnnl::memory::format_tag;
+  using dt = dnnl::memory::data_type;
+  dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+  const dnnl::memory::desc x({1, 32, 11, 9}, dt::f32, tag::any), w({80, 32, 3, 3}, dt::f32, tag::any),
+      b({80}, dt::f32, tag::x), y({1, 80, 11, 9}, dt::f32, tag::any);
+  dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, x, w, b, y,
+                                    {1, 1}, {0, 0}, {1, 1}, {1, 1});
+  dnnl::convolution_forward::primitive_desc pd(d, eng);
+  return onednn::is_oihw16i16o(pd.weights_desc());
+}
+
 TEST(fast_vs_ref_conv, streamed_weights_in_output_channel_parts) {
   model_builder b;
   b.input("x", {1, 32, 11, 9});
@@ -1320,5 +1337,8 @@ TEST(fast_vs_ref_conv, streamed_weights_in_output_channel_parts) {
   };
   const int64_t whole = scratch_with(int64_t{1} << 30), parts = scratch_with(16 * 32 * 9 * 4);
   EXPECT_GE(whole, 80 * 32 * 9 * 4) << "one packing buffer for the whole first layer";
-  EXPECT_LT(parts, whole) << "parts of 16 output channels need a smaller packing buffer";
+  // Weights go in parts only where oneDNN packs this conv's weights OIhw16i16o (AVX-512); on an
+  // AVX2 machine it picks 8i8o blocks, the layer is packed whole and both runs need one buffer.
+  if (first_conv_packs_16i16o()) EXPECT_LT(parts, whole) << "parts of 16 output channels need a smaller packing buffer";
+  else EXPECT_EQ(parts, whole) << "no parts on this ISA: the same buffer";
 }

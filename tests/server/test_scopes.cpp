@@ -68,6 +68,7 @@ const std::vector<operation> k_operations = {
     {"GET", "/api/id-cards/{id}/photo-sheet.pdf", "cards:read"},
     {"POST", "/fetch-and-clean", "cards:write"},
     {"POST", "/api/remove-background", "cards:write"},
+    {"GET", "/api/jobs/{id}", "cards:read"},
     {"POST", "/api/batches", "cards:write"},
     {"GET", "/api/batches/{id}", "cards:read"},
     {"GET", "/api/batches/{id}/cards.pdf", "cards:read"},

@@ -75,6 +75,30 @@ struct type_case {
 const type_case k_types[] = {{"image/png", "png"},   {"image/jpeg", "jpg"},  {"image/webp", "webp"},
                              {"image/heic", "heic"}, {"image/tiff", "tiff"}, {"application/pdf", "pdf"}};
 
+// A job's output: the caller names the blob, and a second put with that name replaces the first
+// (a job run twice leaves one file, the last one's bytes).
+TEST_P(store_conformance, a_named_put_replaces_and_a_bad_name_is_refused) {
+  const std::string name = "00112233445566778899aabbccddeeff";
+  auto a = store_->put("first", "image/png", "clean", name);
+  ASSERT_TRUE(a.ok()) << a.err().to_string();
+  EXPECT_EQ(a->key, "clean/" + name + ".png");
+  auto b = store_->put("second", "image/png", "clean", name);
+  ASSERT_TRUE(b.ok()) << b.err().to_string();
+  EXPECT_EQ(b->key, a->key);
+  auto got = store_->get(a->key);
+  ASSERT_TRUE(got.ok()) << got.err().to_string();
+  EXPECT_EQ(*got, "second");
+  for (const std::string bad : {std::string("00112233445566778899AABBCCDDEEFF"), std::string("0011"), std::string("../00112233445566778899aabbccddee"),
+                                std::string("00112233445566778899aabbccddee\0f", 32)}) {
+    auto r = store_->put("x", "image/png", "clean", bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.err().code, errc::invalid_argument) << bad;
+  }
+  auto unnamed = store_->put("third", "image/png", "clean");
+  ASSERT_TRUE(unnamed.ok());
+  EXPECT_NE(unnamed->key, a->key);
+}
+
 TEST_P(store_conformance, backend_name_matches) { EXPECT_EQ(store_->backend_name(), GetParam()); }
 
 TEST_P(store_conformance, put_get_round_trip_is_byte_identical_for_every_type_and_folder) {
