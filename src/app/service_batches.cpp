@@ -115,7 +115,7 @@ base::result<db::batch_created> service::create_batch(const batch_upload& u, con
   ro.default_organization = org ? *org : u.organization;
   auto roster = batch::parse_roster(u.roster_csv, cfg_.batch, ro);
   if (!roster) return roster.err();  // its detail names the roster, the line or the row
-  if (org)  // a tenant's batch is its own organization's, whatever a row says
+  if (org)                           // a tenant's batch is its own organization's, whatever a row says
     for (auto& row : roster->rows) row.fields.organization = *org;
 
   std::unique_ptr<batch::photo_source> zip;
@@ -136,6 +136,7 @@ base::result<db::batch_created> service::create_batch(const batch_upload& u, con
   nb.subject = u.job.subject;
   nb.organization = org ? *org : u.organization;
   nb.idempotency_key = u.job.idempotency_key;
+  nb.max_attempts = cfg_.job_max_attempts;
   nb.problems = roster->problems;
   nb.problems.insert(nb.problems.end(), match.problems.begin(), match.problems.end());
   std::string print = store::detail::sha256_hex(u.roster_csv) + "|" + nb.organization + "|" + options_text(o) + "|" +
@@ -239,7 +240,8 @@ base::result<batch_view> service::get_batch(const std::string& id, int limit, co
 }
 
 /* All the batch's cards that have a photo, 8 to an A4 page, in roster order: the clean photo
- * when there is one, else the raw photo and the card marked "PHOTO NOT CLEANED" (as card_pdf).
+ * when there is one, else the raw photo and the card marked "PHOTO NOT CLEANED" (as card_pdf);
+ * a raw photo that does not decode leaves its card out.
  * Every photo is in memory while the PDF is drawn, so the count is bounded by the roster's row
  * limit (IDPHOTO_MAX_BATCH_ROWS); cards without any photo are left out. */
 base::result<std::vector<uint8_t>> service::batch_cards_pdf(const std::string& id, const db::org_filter& org) {
@@ -276,7 +278,17 @@ base::result<std::vector<uint8_t>> service::batch_cards_pdf(const std::string& i
     cards.push_back(std::move(in));
   }
   if (cards.empty()) return base::make_error(errc::conflict, "no photo");
-  return card::render_pdf(cards, card::card_options{card::sheet_kind::a4});
+  auto pdf = card::render_pdf(cards, card::card_options{card::sheet_kind::a4});
+  if (pdf ||
+      (pdf.err().code != errc::corrupt && pdf.err().code != errc::unsupported && pdf.err().code != errc::too_large))
+    return pdf;
+  // A raw photo no decoder takes (its job failed on it: unreadable_photo) cannot be printed;
+  // the rest of the batch still can. Found one card at a time, only on this path.
+  std::vector<card::card_input> printable;
+  for (auto& c : cards)
+    if (card::render_pdf(c, card::card_options{card::sheet_kind::card})) printable.push_back(std::move(c));
+  if (printable.empty()) return base::make_error(errc::conflict, "no photo");
+  return card::render_pdf(printable, card::card_options{card::sheet_kind::a4});
 }
 
 /* One line per roster row that has a job or a problem, in row order: the job's and card's

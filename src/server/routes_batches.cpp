@@ -48,17 +48,6 @@ int spool_refusal(const http_request& req, const app::app_config& c) {
 
 namespace {
 
-// The token's claims again, for its subject (this_token() carries scopes and org only); the
-// router has verified it already, so a failure here is only a token that expired meanwhile.
-std::string token_subject(const http_request& req, const app::app_config& c) {
-  const std::string h = req.get_header_value("Authorization");
-  if (h.size() <= 7 || strncasecmp(h.c_str(), "Bearer ", 7) != 0) return "";
-  const int64_t now =
-      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-  auto v = jwt_verify_hs256(h.substr(7), c.jwt_secret, now, 30);
-  return v ? v->sub : "";
-}
-
 // 1..200 visible ASCII characters (new_job's rule), or absent.
 bool valid_idempotency_key(const std::string& k) {
   if (k.empty() || k.size() > 200) return false;
@@ -111,13 +100,7 @@ nlohmann::json problems_json(const std::vector<db::batch_problem>& ps) {
  * the table's (400 invalid_argument, 413 too_large, 415 unsupported). Other errors go through
  * the table as they are. */
 void fail_batch(http_response& res, const app::service& svc, const base::error& e, const app::failure& why) {
-  if (db::is_idempotency_mismatch(e)) {
-    this_request().log_detail = "batch: " + e.to_string();
-    return send_error(
-        res,
-        http_error{422, "idempotency_mismatch", "this Idempotency-Key was used with another request; use a new key"},
-        svc.config().retry_after_s);
-  }
+  if (db::is_idempotency_mismatch(e)) return fail(res, svc, e, app::stage::database);  // the table's 422
   if (why.where == app::stage::request &&
       (e.code == errc::invalid_argument || e.code == errc::too_large || e.code == errc::unsupported ||
        e.code == errc::corrupt || e.code == errc::forbidden)) {
@@ -157,7 +140,7 @@ void add_create(router& r, app::service& svc) {
          }
          if (!photo_options(req, res, svc, nullptr, &u.options)) return;
          u.job.async = true;
-         u.job.subject = token_subject(req, svc.config());
+         u.job.subject = this_token().subject;
          u.job.endpoint = "POST /api/batches";
          if (req.has_header("Idempotency-Key")) {
            u.job.idempotency_key = req.get_header_value("Idempotency-Key");
