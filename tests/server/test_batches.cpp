@@ -316,6 +316,8 @@ TEST(batches, bad_input_is_a_clear_4xx_and_nothing_is_stored) {
   ASSERT_TRUE(s.start("batch-bad", truncation_engines(), [](app::app_config& c) {
     c.batch.max_batch_bytes = 3 << 20;
     c.batch.max_zip_ratio = 50;
+    c.batch.max_roster_bytes = 2 << 20;
+    c.pipeline.limits.max_bytes = 256 * 1024;
   }));
   const std::string png = harness::pattern_png(32, 32);
   const std::string roster = "fullName,idNumber\nAda,A1\n";
@@ -346,6 +348,16 @@ TEST(batches, bad_input_is_a_clear_4xx_and_nothing_is_stored) {
   expect_nothing_stored(s, "malformed CSV");
 
   auto c = s.client();
+  // Over IDPHOTO_MAX_ROSTER_BYTES (2 MiB here) and a photo part over IDPHOTO_MAX_IMAGE_BYTES:
+  // refused while the parts are read, naming the part.
+  expect_refused(post_batch(s, "fullName\n" + std::string((2 << 20) + 10, 'x') + "\n", good_zip), 413, "roster bytes",
+                 "roster");
+  expect_nothing_stored(s, "roster bytes");
+  expect_refused(c.Post("/api/batches", s.auth(),
+                        httplib::MultipartFormDataItems{{"roster", roster, "r.csv", ""},
+                                                        {"photo", std::string(300 * 1024, 'p'), "A1.png", ""}}),
+                 413, "photo part bytes", "photo");
+  expect_nothing_stored(s, "photo part bytes");
   expect_refused(c.Post("/api/batches", s.auth(), httplib::MultipartFormDataItems{{"photos", good_zip, "p.zip", ""}}),
                  400, "no roster part", "roster");
   expect_nothing_stored(s, "no roster part");
@@ -397,9 +409,16 @@ TEST(batches, bad_input_is_a_clear_4xx_and_nothing_is_stored) {
   EXPECT_EQ(harness::status_of(harness::raw_exchange(s.port, anon)), 401);
   expect_nothing_stored(s, "no token");
 
-  // The same server still takes a good batch.
-  auto ok = post_batch(s, roster, good_zip);
+  // The same server still takes a good batch; a row the card rules refuse is a problem of its
+  // own (invalid_row, no card), not a refusal of the batch.
+  auto ok = post_batch(s, "fullName,idNumber,expiresAt\nAda,A1,\nBad,B2,31/12/2030\n", good_zip);
   ASSERT_TRUE(ok);
   EXPECT_EQ(ok->status, 202) << ok->body;
+  const json made = body_of(ok);
+  EXPECT_EQ(made["total"], 1);
+  ASSERT_EQ(made["problems"].size(), 1u) << ok->body;
+  EXPECT_EQ(made["problems"][0]["row"], 2);
+  EXPECT_EQ(made["problems"][0]["code"], "invalid_row");
+  EXPECT_EQ(wait_done(s, made["id"], s.auth())["counts"]["done"], 1);
   EXPECT_TRUE(temp_files(s).empty());
 }
