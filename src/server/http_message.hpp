@@ -31,6 +31,9 @@ struct http_request {
   std::multimap<std::string, std::string> params;  // the query, percent-decoded ('+' is a space)
   std::vector<std::string> matches;                // the route's captures; [0] is the whole path
   std::multimap<std::string, form_part> files;     // a multipart/form-data body's parts by field name
+  // A spooled body's file part (POST /api/batches: the 'photos' ZIP) in a temporary file that
+  // lives until the answer is sent, or "" (server/spooled_body.hpp).
+  std::string spooled_file;
 
   // The first value of a header, or "".
   std::string get_header_value(std::string_view name) const;

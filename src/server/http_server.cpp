@@ -5,7 +5,8 @@
 // (MHD's per-connection memory), header count (431), a header deadline (a reaper thread shuts
 // the socket of a connection whose headers are late), the body limit for every transfer coding
 // (413), one Content-Length and never with Transfer-Encoding (400 + close), and a budget of
-// body bytes buffered at once (503). The routes are in routes_*.cpp, the table in router.cpp.
+// body bytes buffered at once (503). POST /api/batches alone is spooled to a temporary file
+// under its own limit (spooled_body.hpp). The routes are in routes_*.cpp, the table in router.cpp.
 #include "server/http_server.hpp"
 
 #include <arpa/inet.h>
@@ -31,6 +32,7 @@
 #include "server/respond.hpp"
 #include "server/security_headers.hpp"
 #include "server/server_internal.hpp"
+#include "server/spooled_body.hpp"
 
 namespace idphoto::server {
 
@@ -58,6 +60,10 @@ struct request_state {
   bool answered = false;
   int64_t reserved = 0;    // body bytes counted against the server's body budget
   std::string raw_answer;  // an answer written to the socket directly (a body that went over mid-read)
+  // POST /api/batches: the body goes here, not to req.body (removed when the request ends,
+  // however it ends: release() runs from MHD's completion callback, client disconnects included).
+  std::unique_ptr<spooled_body> spool;
+  bool spool_counted = false;  // counted in impl::spools
 };
 
 MHD_Result collect_header(void* cls, MHD_ValueKind, const char* key, const char* value) {
@@ -69,8 +75,14 @@ const char* reason_of(int status) {
   switch (status) {
     case 400:
       return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
     case 413:
       return "Content Too Large";
+    case 500:
+      return "Internal Server Error";
     case 431:
       return "Request Header Fields Too Large";
     case 503:
@@ -102,6 +114,7 @@ struct http_server::impl {
   std::thread reaper;
   std::atomic<int64_t> body_bytes{0};  // bodies buffered now, all connections
   int64_t body_budget = 0;
+  std::atomic<int> spools{0};  // spooled bodies now (at most http_threads: their disk is bounded too)
 
   impl(app::service& s, log_sink l) : svc(s), log(std::move(l)), routes(s.config()), pool(s.config().http_threads) {
     const auto& c = s.config();
@@ -179,11 +192,17 @@ struct http_server::impl {
   // An answer decided while reading (431, 413, 400, 503): logged and counted here, sent with
   // Connection: close so that no byte after it is read as a request.
   MHD_Result refuse(MHD_Connection* conn, request_state* st, int status, const std::string& detail) {
+    return refuse(conn, st, http_error_for_status(status), detail);
+  }
+  // As above with the table's answer e; www_authenticate replaces that header when given.
+  MHD_Result refuse(MHD_Connection* conn, request_state* st, const http_error& e, const std::string& detail,
+                    const std::string& www_authenticate = "") {
     begin_request(st->start);
     this_request().route = "refused";
     this_request().log_detail = detail;
     st->res = http_response{};
-    send_error(st->res, http_error_for_status(status), retry_after());
+    send_error(st->res, e, retry_after());
+    if (!www_authenticate.empty()) st->res.set_header("WWW-Authenticate", www_authenticate);
     emit(end_request(st->req, st->res, stats));
     st->answered = true;
     if (queue_answer(conn, st, true) == MHD_YES) return MHD_YES;
@@ -221,6 +240,7 @@ struct http_server::impl {
     const bool chunked = req.has_header("Transfer-Encoding");
     if (lengths > 1) return refuse(conn, st, 400, "Content-Length given twice");
     if (lengths == 1 && chunked) return refuse(conn, st, 400, "Content-Length with Transfer-Encoding");
+    if (is_spooled_route(req.method, req.path)) return start_spool(conn, st, lengths == 1);
     if (lengths == 1) {
       const std::string v = req.get_header_value("Content-Length");
       if (v.empty() || v.size() > 18 || v.find_first_not_of("0123456789") != std::string::npos)
@@ -233,11 +253,45 @@ struct http_server::impl {
     return MHD_YES;
   }
 
+  // The spooled route: its own limit (IDPHOTO_MAX_BATCH_BYTES), the body to a file, not the budget.
+  MHD_Result start_spool(MHD_Connection* conn, request_state* st, bool has_length) {
+    const auto& c = config();
+    // The router's answers (401, or 403 insufficient_scope), given before the body is read.
+    if (const int status = spool_refusal(st->req, c); status == 401)
+      return refuse(conn, st, 401, "auth: batch upload without a valid token");
+    else if (status)
+      return refuse(conn, st, http_error_for(access_refusal::insufficient_scope),
+                    "auth: batch upload lacks cards:write",
+                    "Bearer error=\"insufficient_scope\", scope=\"cards:write\"");
+    if (has_length) {
+      const std::string v = st->req.get_header_value("Content-Length");
+      if (v.empty() || v.size() > 18 || v.find_first_not_of("0123456789") != std::string::npos)
+        return refuse(conn, st, 400, "a malformed Content-Length");
+      if (std::stoll(v) > c.batch.max_batch_bytes)
+        return refuse(conn, st, 413, "Content-Length " + v + " over the batch limit");
+    }
+    if (spools.fetch_add(1) >= c.http_threads) {
+      spools.fetch_sub(1);
+      return refuse(conn, st, 503, "spooled bodies: " + std::to_string(c.http_threads) + " being read");
+    }
+    st->spool_counted = true;
+    auto sp = spooled_body::create(c.data_dir);
+    if (!sp) return refuse(conn, st, 500, "spool: " + sp.err().to_string());
+    st->spool = std::move(*sp);
+    return MHD_YES;
+  }
+
   MHD_Result on_body(MHD_Connection* conn, request_state* st, const char* data, size_t* size) {
     const size_t n = *size;
     *size = 0;
     if (st->answered) return MHD_NO;
     const auto& c = config();
+    if (st->spool) {
+      if (st->spool->size() + static_cast<int64_t>(n) > c.batch.max_batch_bytes)
+        return refuse(conn, st, 413, "the body went over the batch limit while read");
+      if (auto w = st->spool->append(data, n); !w) return refuse(conn, st, 500, "spool: " + w.err().to_string());
+      return MHD_YES;
+    }
     if (static_cast<int64_t>(st->req.body.size() + n) > c.max_body_bytes)
       return refuse(conn, st, 413, "the body went over the limit while read");
     const int64_t have = static_cast<int64_t>(st->req.body.size() + n);
@@ -256,6 +310,7 @@ struct http_server::impl {
     const bool ok = pool.submit([this, conn, st] {
       begin_request(st->start);
       run_handler(st);
+      st->spool.reset();  // the body and the ZIP's temp file are gone before the client has the answer
       emit(end_request(st->req, st->res, stats));
       st->answered = true;
       MHD_resume_connection(conn);
@@ -272,7 +327,20 @@ struct http_server::impl {
   void run_handler(request_state* st) {
     http_request& req = st->req;
     try {
-      if (req.is_multipart_form_data()) {
+      if (st->spool) {
+        if (req.is_multipart_form_data()) {
+          auto parts = st->spool->parse(req.get_header_value("Content-Type"), spooled_policy(config()));
+          this_request().route = "/api/batches";  // answered here when its body does not parse
+          if (!parts.ok())
+            return send_bad_request(st->res,
+                                    parts.err().code == errc::too_large
+                                        ? parts.err().detail
+                                        : "malformed multipart/form-data: " + parts.err().detail,
+                                    parts.err().code == errc::too_large ? 413 : 400);
+          req.files = std::move(parts->parts);
+          req.spooled_file = parts->file_path;
+        }
+      } else if (req.is_multipart_form_data()) {
         auto parts = parse_multipart(req.get_header_value("Content-Type"), req.body);
         if (!parts.ok()) return send_bad_request(st->res, "malformed multipart/form-data: " + parts.err().detail);
         for (auto& p : *parts) req.files.emplace(p.name, std::move(p));
@@ -293,6 +361,7 @@ struct http_server::impl {
 
   void release(request_state* st) {
     if (st->reserved) body_bytes.fetch_sub(st->reserved);
+    if (st->spool_counted) spools.fetch_sub(1);
     delete st;
   }
 
@@ -377,6 +446,7 @@ http_server::http_server(app::service& svc, log_sink log) : p_(std::make_unique<
   add_card_routes(p_->routes, svc);
   add_photo_routes(p_->routes, svc);
   add_job_routes(p_->routes, svc);
+  add_batch_routes(p_->routes, svc);
 }
 http_server::~http_server() {
   stop();

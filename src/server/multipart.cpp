@@ -86,7 +86,8 @@ bool boundary_char(char c) {
          std::string_view("'()+_,-./:=? ").find(c) != std::string_view::npos;
 }
 
-// A part's header block (without the blank line) into *part.
+}  // namespace
+
 base::result<void> parse_part_headers(std::string_view block, form_part* part) {
   bool disposition = false, type = false;
   while (!block.empty()) {
@@ -118,8 +119,6 @@ base::result<void> parse_part_headers(std::string_view block, form_part* part) {
   if (!disposition) return base::make_error(errc::invalid_argument, "multipart: a part without Content-Disposition");
   return {};
 }
-
-}  // namespace
 
 base::result<std::string> multipart_boundary(std::string_view content_type) {
   const auto h = parse_header_value(content_type);

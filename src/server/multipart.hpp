@@ -27,6 +27,11 @@ inline constexpr std::size_t k_multipart_max_boundary = 70;        // RFC 2046 Â
 // RFC 2046 does not allow.
 base::result<std::string> multipart_boundary(std::string_view content_type);
 
+// A part's header block (its header lines without the blank line after them) into *part's
+// name, filename and content_type; invalid_argument as parse_multipart says. (The spooled
+// parser of server/spooled_body.hpp shares it.)
+base::result<void> parse_part_headers(std::string_view block, form_part* part);
+
 // The parts of body, in order. invalid_argument (with the reason) when: the boundary is bad, the
 // body does not start with the first delimiter, a part has no blank line after its headers, a
 // part's headers are over k_multipart_max_part_headers bytes, a part has no

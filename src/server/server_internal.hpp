@@ -11,6 +11,7 @@
 #include "server/auth.hpp"  // access: what a route needs
 #include "server/http_message.hpp"
 #include "server/metrics.hpp"
+#include "server/spooled_body.hpp"
 
 namespace idphoto::server {
 
@@ -57,6 +58,17 @@ void add_card_routes(router& r, app::service& svc);
 void add_photo_routes(router& r, app::service& svc);
 // routes_jobs.cpp: /api/jobs/{id}.
 void add_job_routes(router& r, app::service& svc);
+
+// routes_batches.cpp: /api/batches and /api/batches/{id}/... (create, progress, cards.pdf, export.csv).
+void add_batch_routes(router& r, app::service& svc);
+// The requests whose body is spooled to a file (http_server.cpp asks before reading the body),
+// and how their parts are taken (spooled_body.hpp).
+bool is_spooled_route(const std::string& method, const std::string& path);
+spool_policy spooled_policy(const app::app_config& c);
+// Before a spooled body is read (so that no one without a token fills the disk): 0 when the
+// request carries a valid token with cards:write, else the status to refuse it with (401, 403).
+// The router checks the token again, as for every route.
+int spool_refusal(const http_request& req, const app::app_config& c);
 
 // The web page's files, generated from web/ (src/server/CMakeLists.txt).
 const char* web_index_html();

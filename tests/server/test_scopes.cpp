@@ -69,6 +69,10 @@ const std::vector<operation> k_operations = {
     {"POST", "/fetch-and-clean", "cards:write"},
     {"POST", "/api/remove-background", "cards:write"},
     {"GET", "/api/jobs/{id}", "cards:read"},
+    {"POST", "/api/batches", "cards:write"},
+    {"GET", "/api/batches/{id}", "cards:read"},
+    {"GET", "/api/batches/{id}/cards.pdf", "cards:read"},
+    {"GET", "/api/batches/{id}/export.csv", "cards:read"},
 };
 
 std::string with_id(std::string path, const std::string& id) {
@@ -85,6 +89,8 @@ httplib::Result call(httplib::Client& c, const operation& op, const std::string&
   if (m == "DELETE") return c.Delete(path, h);
   if (m == "PATCH") return c.Patch(path, h, R"({"role":"Patched"})", "application/json");
   if (path == "/api/id-cards") return c.Post(path, h, R"({"fullName":"Made Here"})", "application/json");
+  if (path == "/api/batches")  // a roster without photos: a card, no job
+    return c.Post(path, h, httplib::MultipartFormDataItems{{"roster", "fullName\nBatch Made\n", "r.csv", "text/csv"}});
   if (path.find("fetch-and-clean") != std::string::npos)
     return c.Post(path, h, json{{"idCardId", id}, {"rawPhotoUrl", "http://127.0.0.1:9/x.png"}}.dump(),
                   "application/json");
