@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "app/service.hpp"
+#include "app/service_internal.hpp"
 #include "batch/csv.hpp"
 #include "batch/match.hpp"
 #include "batch/photo_names.hpp"
@@ -131,6 +132,7 @@ base::result<db::batch_created> service::create_batch(const batch_upload& u, con
   photo_options o = u.options;
   if (!o.spec) o.spec = "card";
   if (auto co = resolve_options(o); !co) return co.err();
+  if (auto cb = check_callback_url(u.job.callback_url, cfg_); !cb) return cb.err();
 
   db::new_batch nb;
   nb.subject = u.job.subject;
