@@ -12,5 +12,7 @@ namespace idphoto::server {
  * log detail); result: null, or the job's output (for clean_photo: cleanPhotoUrl,
  * photoWarning and, when framed, spec, compliance, rulesFailed). */
 nlohmann::json job_json(const db::job& j);
+// Its "error" member alone: null, or {"code","message"} (public text only).
+nlohmann::json job_error_json(const db::job& j);
 
 }  // namespace idphoto::server

@@ -15,6 +15,7 @@
 #include "server/jwt.hpp"
 #include "server/photo_request.hpp"
 #include "server/request_log.hpp"
+#include "server/job_json.hpp"
 #include "server/respond.hpp"
 #include "server/server_internal.hpp"
 
@@ -180,7 +181,7 @@ void add_reads(router& r, app::service& svc) {
                             {"cardId", nullable(j.card_id)},
                             {"jobId", j.id},
                             {"status", db::job_status_name(j.status)},
-                            {"error", nullable(j.status == db::job_status::done ? "" : j.last_error)}});
+                            {"error", job_error_json(j)}});
          body["cards"] = cards;
          body["nextCursor"] = nullable(v->jobs.next_cursor);
          send_json(res, 200, body);
