@@ -9,7 +9,7 @@
 # usage: bench/batch/run.sh IDPHOTO_BIN [N] [--no-peer]
 # Needs: the models (make models), /usr/bin/python3 (zipfile), /usr/bin/time, the eval sets in
 # ../shared/eval (or $IDPHOTO_EVAL_DIR: from a worktree, IDPHOTO_EVAL_DIR=/work/shared/eval).
-# (The kill -9 + restart bench of the server's batch route comes with POST /api/batches.)
+# The server's batch route (POST /api/batches, kill -9 + restart): bench/batch/serve.sh.
 set -euo pipefail
 bin=$(realpath "$1")
 n=${2:-200}
@@ -21,23 +21,8 @@ set_dir="${IDPHOTO_EVAL_DIR:-$root/../shared/eval}/sets/eg1800_test257/images"
 work=$(mktemp -d "${TMPDIR:-/tmp}/idphoto-bench-batch.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 export IDPHOTO_MODELS_DIR="$root/models"
-mapfile -t sources < <(find "$set_dir" -maxdepth 1 -type f \( -name '*.jpg' -o -name '*.png' \) | sort)
-[ ${#sources[@]} -gt 0 ] || { echo "bench/batch: no photos in $set_dir" >&2; exit 1; }
-mkdir -p "$work/photos"
-printf 'fullName,idNumber,organization\n' > "$work/roster.csv"
-for i in $(seq 1 "$n"); do
-  src=${sources[$(( (i - 1) % ${#sources[@]} ))]}
-  ln -s "$src" "$work/photos/R$i.${src##*.}"
-  printf 'Person %d,R%d,Bench\n' "$i" "$i" >> "$work/roster.csv"
-done
-/usr/bin/python3 - "$work/photos" "$work/photos.zip" <<'PY'
-import os, sys, zipfile
-src, dst = sys.argv[1], sys.argv[2]
-with zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as z:
-    for name in sorted(os.listdir(src)):
-        z.write(os.path.join(src, name), "photos/" + name)
-PY
-zip_mib=$(du -m "$work/photos.zip" | cut -f1)
+. "$root/bench/batch/make_inputs.sh"
+make_batch_inputs "$n" "$work" "$set_dir"
 opts=(--model-size 384)
 echo "bench/batch: $n photos (${#sources[@]} distinct, eg1800_test257), ZIP ${zip_mib} MiB, $(nproc) cores, load at start $(cut -d' ' -f1-3 /proc/loadavg)"
 

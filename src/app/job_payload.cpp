@@ -39,10 +39,10 @@ bool get_str(const json& j, const char* k, std::string* v) {
   return true;
 }
 
-const base::errc all_codes[] = {base::errc::invalid_argument, base::errc::unsupported, base::errc::not_found,
-                                base::errc::io,               base::errc::corrupt,     base::errc::too_large,
-                                base::errc::internal,         base::errc::forbidden,   base::errc::timeout,
-                                base::errc::unavailable,      base::errc::conflict};
+const base::errc all_codes[] = {
+    base::errc::invalid_argument, base::errc::unsupported, base::errc::not_found, base::errc::io,
+    base::errc::corrupt,          base::errc::too_large,   base::errc::internal,  base::errc::forbidden,
+    base::errc::timeout,          base::errc::unavailable, base::errc::conflict};
 const stage all_stages[] = {stage::request, stage::queue, stage::fetch, stage::image,
                             stage::clean,   stage::frame, stage::store, stage::database};
 
@@ -56,12 +56,8 @@ std::string encode_payload(const clean_payload& p) {
   put_opt(o, "spec", p.options.spec);
   put_opt(o, "dpi", p.options.dpi);
   put_opt(o, "maxKb", p.options.max_kb);
-  json j = {{"v", 1},
-            {"rawKey", p.raw_key},
-            {"rawUrl", p.raw_url},
-            {"rawType", p.raw_content_type},
-            {"options", o},
-            {"callbackUrl", p.callback_url}};
+  json j = {{"v", 1},       {"rawKey", p.raw_key},          {"rawUrl", p.raw_url}, {"rawType", p.raw_content_type},
+            {"options", o}, {"callbackUrl", p.callback_url}};
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 

@@ -160,8 +160,7 @@ base::result<std::unique_ptr<service>> service::create(const app_config& cfg, en
   d.poll_ms = std::min(1000, s->cfg_.job_lease_ms / 2);
   service* self = s.get();
   auto disp = make_local_dispatcher(
-      *s->jobs_, [self]() -> base::result<std::unique_ptr<job_runner>> { return self->new_photo_runner(); },
-      d);
+      *s->jobs_, [self]() -> base::result<std::unique_ptr<job_runner>> { return self->new_photo_runner(); }, d);
   if (!disp.ok()) return disp.err();
   s->dispatcher_ = std::move(*disp);
   return s;
@@ -247,23 +246,32 @@ base::result<std::vector<uint8_t>> service::card_pdf(const std::string& id, card
                                                      const db::org_filter& org) {
   auto c = repo_->get(id, org);
   if (!c.ok()) return c.err();
-  const bool clean = c->status == db::photo_status::clean && !c->clean_photo_key.empty();
-  const std::string& key = clean ? c->clean_photo_key : c->raw_photo_key;
-  if (key.empty()) return base::make_error(errc::conflict, "no photo");
+  auto in = card_input_of(*c);
+  if (!in.ok()) return in.err();
+  if (!*in) return base::make_error(errc::conflict, "no photo");
+  return card::render_pdf(**in, card::card_options{sheet});
+}
+
+// The card's fields and photo for the card module: its clean photo when photoStatus is clean,
+// else its raw photo (the card is then marked "PHOTO NOT CLEANED"); nullopt without any photo.
+base::result<std::optional<card::card_input>> service::card_input_of(const db::id_card& c) {
+  const bool clean = c.status == db::photo_status::clean && !c.clean_photo_key.empty();
+  const std::string& key = clean ? c.clean_photo_key : c.raw_photo_key;
+  if (key.empty()) return std::optional<card::card_input>();
   auto bytes = store_->get(key);
   if (!bytes.ok()) return bytes.err();
   card::card_input in;
-  in.card_id = c->id;
-  in.full_name = c->full_name;
-  in.id_number = c->id_number;
-  in.organization = c->organization;
-  in.role = c->role;
-  in.issued_at = c->issued_at;
-  in.expires_at = c->expires_at;
+  in.card_id = c.id;
+  in.full_name = c.full_name;
+  in.id_number = c.id_number;
+  in.organization = c.organization;
+  in.role = c.role;
+  in.issued_at = c.issued_at;
+  in.expires_at = c.expires_at;
   in.photo_bytes = std::move(*bytes);
   in.photo_is_clean = clean;
   in.verify_url = cfg_.card_verify_url;
-  return card::render_pdf(in, card::card_options{sheet});
+  return std::optional<card::card_input>(std::move(in));
 }
 
 base::result<std::vector<uint8_t>> service::photo_sheet_pdf(const std::string& id, card::paper paper, int copies,

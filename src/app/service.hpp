@@ -71,11 +71,11 @@ struct image_output {
 
 // How a photo request wants its job (every photo of a card is a job: docs/architecture.md, "Jobs").
 struct job_request {
-  bool async = false;               // answer at once with the job (202) instead of waiting for it
-  std::string subject;              // the token's subject: scopes the idempotency key
-  std::string endpoint;             // the route's name: scopes the idempotency key
-  std::string idempotency_key;      // "" = none; 1..200 visible ASCII characters
-  std::string callback_url;         // "" = none; POSTed the job's result when it ends (the SSRF policy)
+  bool async = false;           // answer at once with the job (202) instead of waiting for it
+  std::string subject;          // the token's subject: scopes the idempotency key
+  std::string endpoint;         // the route's name: scopes the idempotency key
+  std::string idempotency_key;  // "" = none; 1..200 visible ASCII characters
+  std::string callback_url;     // "" = none; POSTed the job's result when it ends (the SSRF policy)
 };
 
 // A batch upload (POST /api/batches, issue #12): the roster's text and the photos, either a ZIP
@@ -238,7 +238,7 @@ class service {
   struct staged_photo {
     db::photo_update card;  // for new_job::card_on_create / batch_row::photo::card
     std::string payload;
-    std::string raw_key;    // to remove when the job is not made after all
+    std::string raw_key;  // to remove when the job is not made after all
     bool keeps_previous = false;
   };
   base::result<staged_photo> stage_photo(std::string_view bytes, const photo_options& o,
@@ -251,6 +251,7 @@ class service {
   photo_outcome photo_job(const std::string& card_id, const photo_options& o, const job_request& jr,
                           const db::org_filter& org, const std::string& fingerprint_seed,
                           const std::function<base::result<std::string>()>& get_bytes);
+  base::result<std::optional<card::card_input>> card_input_of(const db::id_card& c);
   class photo_runner;  // the clean_photo job (service_jobs.cpp)
   std::unique_ptr<job_runner> new_photo_runner();
 

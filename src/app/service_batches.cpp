@@ -261,23 +261,10 @@ base::result<std::vector<uint8_t>> service::batch_cards_pdf(const std::string& i
       if (c.err().code == errc::not_found) continue;  // deleted since
       return c.err();
     }
-    const bool clean = c->status == db::photo_status::clean && !c->clean_photo_key.empty();
-    const std::string& key = clean ? c->clean_photo_key : c->raw_photo_key;
-    if (key.empty()) continue;
-    auto bytes = store_->get(key);
-    if (!bytes) return bytes.err();
-    card::card_input in;
-    in.card_id = c->id;
-    in.full_name = c->full_name;
-    in.id_number = c->id_number;
-    in.organization = c->organization;
-    in.role = c->role;
-    in.issued_at = c->issued_at;
-    in.expires_at = c->expires_at;
-    in.photo_bytes = std::move(*bytes);
-    in.photo_is_clean = clean;
-    in.verify_url = cfg_.card_verify_url;
-    cards.push_back(std::move(in));
+    auto in = card_input_of(*c);
+    if (!in) return in.err();
+    if (!*in) continue;  // no photo at all
+    cards.push_back(std::move(**in));
   }
   if (cards.empty()) return base::make_error(errc::conflict, "no photo");
   auto pdf = card::render_pdf(cards, card::card_options{card::sheet_kind::a4});

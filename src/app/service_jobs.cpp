@@ -128,10 +128,10 @@ photo_outcome service::photo_job(const std::string& card_id, const photo_options
   const bool replay = *active && !jr.idempotency_key.empty() && (*active)->idempotency_key == jr.idempotency_key &&
                       (*active)->subject == jr.subject && (*active)->endpoint == jr.endpoint;
   if (*active && !replay)  // a replay of the job in flight goes on to get it back
-    return outcome_of(failure_at(base::make_error(errc::conflict, "another photo job for this card is in flight: " +
-                                                                      (*active)->id),
-                                 stage::database),
-                      *card);
+    return outcome_of(
+        failure_at(base::make_error(errc::conflict, "another photo job for this card is in flight: " + (*active)->id),
+                   stage::database),
+        *card);
   // A synchronous request holds an admitted place while it waits (the memory of its answer and
   // a handler thread); before fetching or storing, so a refused request costs nothing.
   std::optional<ticket> place;
@@ -156,8 +156,9 @@ photo_outcome service::photo_job(const std::string& card_id, const photo_options
   nj.endpoint = jr.endpoint;
   nj.idempotency_key = jr.idempotency_key;
   if (!jr.idempotency_key.empty())
-    nj.request_fingerprint = store::detail::sha256_hex(fingerprint_seed + "\n" + encode_payload(clean_payload{"-", "", "", o, jr.callback_url}) +
-                                               "\n" + store::detail::sha256_hex(*bytes));
+    nj.request_fingerprint = store::detail::sha256_hex(fingerprint_seed + "\n" +
+                                                       encode_payload(clean_payload{"-", "", "", o, jr.callback_url}) +
+                                                       "\n" + store::detail::sha256_hex(*bytes));
   if (!staged->keeps_previous) {
     staged->card.photo_spec = o.spec;  // a spec the request chose becomes the card's
     nj.card_on_create = staged->card;
@@ -167,10 +168,11 @@ photo_outcome service::photo_job(const std::string& card_id, const photo_options
   if (!q.ok() || !q->created) (void)store_->remove(staged->raw_key);  // refused, or a replay: not ours
   if (!q.ok()) {
     if (q.err().code == errc::conflict && !db::is_idempotency_mismatch(q.err()))
-      return outcome_of(failure_at(base::make_error(errc::conflict, "another photo request for this card is in flight (" +
-                                                                         q.err().detail + ")"),
-                                   stage::database),
-                        *card);
+      return outcome_of(
+          failure_at(base::make_error(errc::conflict,
+                                      "another photo request for this card is in flight (" + q.err().detail + ")"),
+                     stage::database),
+          *card);
     return outcome_of(failure_at(q.err(), stage::database), *card);
   }
   if (q->created && !staged->keeps_previous)  // the card names the new raw photo now
@@ -263,13 +265,13 @@ class service::photo_runner final : public job_runner {
       if (card.err().code != errc::not_found)
         return transient(out, failure_at(card.err(), stage::database), nullptr, nullptr);
       after_.card_gone = true;  // deleted while its photo waited: nothing to clean for
-      return client(out, j, failure_at(base::make_error(errc::not_found, "the card was deleted"), stage::database),
-                    *p, nullptr);
+      return client(out, j, failure_at(base::make_error(errc::not_found, "the card was deleted"), stage::database), *p,
+                    nullptr);
     }
     // The card keeps its clean photo until this one is done when the request found it so (the
     // job then did not write the card when it was made).
-    const bool keep = card->raw_photo_key != p->raw_key && card->status == db::photo_status::clean &&
-                      !card->clean_photo_key.empty();
+    const bool keep =
+        card->raw_photo_key != p->raw_key && card->status == db::photo_status::clean && !card->clean_photo_key.empty();
     if (keep) after_.previous = {card->raw_photo_key, card->clean_photo_key};
 
     auto bytes = s_->store_->get(p->raw_key);
@@ -348,8 +350,8 @@ class service::photo_runner final : public job_runner {
   // the card keeps its previous clean photo, that photo with photoError.
   static db::photo_update failed_columns(const db::id_card& card, const clean_payload& p, const failure& f) {
     db::photo_update u;
-    const bool keep = card.raw_photo_key != p.raw_key && card.status == db::photo_status::clean &&
-                      !card.clean_photo_key.empty();
+    const bool keep =
+        card.raw_photo_key != p.raw_key && card.status == db::photo_status::clean && !card.clean_photo_key.empty();
     if (keep) {
       u.raw_photo_url = card.raw_photo_url;
       u.raw_photo_key = card.raw_photo_key;
@@ -369,7 +371,7 @@ class service::photo_runner final : public job_runner {
   }
 
   static job_outcome& client(job_outcome& out, const db::job& j, const failure& f, const clean_payload& p,
-                      const db::id_card* card) {
+                             const db::id_card* card) {
     out.fault = job_fault::client;
     out.end.error = job_error_text(f);
     if (card) out.end.card = failed_columns(*card, p, f);
@@ -403,14 +405,13 @@ class service::photo_runner final : public job_runner {
       return out;
     }
     const delivery_result r = deliver_webhook(*p, j.id, s_->cfg_.webhook_secret, s_->cfg_.fetch);
-    out.fault = r.how == delivery::done ? job_fault::none
+    out.fault = r.how == delivery::done      ? job_fault::none
                 : r.how == delivery::refused ? job_fault::client
                                              : job_fault::transient;
     if (r.how == delivery::done) out.end.output = nlohmann::json{{"delivered", r.detail}}.dump();
-    else out.end.error = job_error_text(failure_at(base::make_error(r.how == delivery::refused ? errc::forbidden
-                                                                                               : errc::unavailable,
-                                                                    r.detail),
-                                                   stage::fetch));
+    else
+      out.end.error = job_error_text(failure_at(
+          base::make_error(r.how == delivery::refused ? errc::forbidden : errc::unavailable, r.detail), stage::fetch));
     return out;
   }
 
@@ -418,11 +419,16 @@ class service::photo_runner final : public job_runner {
    * survives a restart. A crash between the photo job's commit and this enqueue loses the
    * webhook (the result itself is committed; GET /api/jobs/{id} has it). */
   void enqueue_webhook(const db::job& ended) {
-    nlohmann::json body = {{"event", "photo_job.ended"}, {"jobId", ended.id},
-                           {"kind", ended.kind},         {"status", db::job_status_name(ended.status)},
-                           {"attempts", ended.attempts}, {"cardId", ended.card_id},
-                           {"batchId", ended.batch_id},  {"batchRow", ended.batch_row},
-                           {"finishedAt", ended.finished_at}, {"error", nullptr},
+    nlohmann::json body = {{"event", "photo_job.ended"},
+                           {"jobId", ended.id},
+                           {"kind", ended.kind},
+                           {"status", db::job_status_name(ended.status)},
+                           {"attempts", ended.attempts},
+                           {"cardId", ended.card_id},
+                           {"batchId", ended.batch_id},
+                           {"batchRow", ended.batch_row},
+                           {"finishedAt", ended.finished_at},
+                           {"error", nullptr},
                            {"result", nullptr}};
     if (ended.status == db::job_status::done) {
       auto r = nlohmann::json::parse(ended.output, nullptr, false);

@@ -11,8 +11,8 @@ namespace idphoto::app {
 std::string webhook_signature(const std::string& secret, const std::string& body) {
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
-  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()), reinterpret_cast<const unsigned char*>(body.data()),
-       body.size(), mac, &n);
+  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+       reinterpret_cast<const unsigned char*>(body.data()), body.size(), mac, &n);
   static const char* hex = "0123456789abcdef";
   std::string out = "sha256=";
   for (unsigned int i = 0; i < n; ++i) {
@@ -24,7 +24,7 @@ std::string webhook_signature(const std::string& secret, const std::string& body
 
 std::string encode_webhook(const std::string& url, const std::string& body) {
   return nlohmann::json{{"v", 1}, {"url", url}, {"body", body}}.dump(-1, ' ', false,
-                                                                      nlohmann::json::error_handler_t::replace);
+                                                                     nlohmann::json::error_handler_t::replace);
 }
 
 base::result<webhook_payload> decode_webhook(const std::string& text) {
@@ -42,7 +42,8 @@ delivery_result deliver_webhook(const webhook_payload& p, const std::string& del
                                   "X-Idphoto-Delivery: " + delivery_id, "X-Idphoto-Event: photo_job.ended"},
                                  fetch);
   if (!status.ok()) {
-    const bool refused = status.err().code == base::errc::forbidden || status.err().code == base::errc::invalid_argument;
+    const bool refused =
+        status.err().code == base::errc::forbidden || status.err().code == base::errc::invalid_argument;
     return {refused ? delivery::refused : delivery::retry, status.err().to_string()};
   }
   const long s = *status;

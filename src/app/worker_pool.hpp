@@ -53,10 +53,10 @@ class ticket {
 
 struct pool_stats {
   int n_workers = 0;
-  int capacity = 0;  // workers + queue
-  int admitted = 0;  // tickets held (waiting, running, or between admission and submit)
+  int capacity = 0;    // workers + queue
+  int admitted = 0;    // tickets held (waiting, running, or between admission and submit)
   int dispatched = 0;  // places held by job workers (reserve_dispatched), not in admitted
-  int queued = 0;    // submitted jobs not started yet
+  int queued = 0;      // submitted jobs not started yet
   int running = 0;
 };
 

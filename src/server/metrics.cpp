@@ -96,8 +96,10 @@ std::string metrics::render(const app::pool_stats& pool, const app::dispatcher_s
   out +=
       "# HELP idphoto_photo_jobs_total Photo jobs this instance ran, by how the run ended (retried: our "
       "failure, queued again).\n# TYPE idphoto_photo_jobs_total counter\n";
-  for (const auto& [name, n] : {std::pair<const char*, int64_t>{"done", jobs.done}, {"failed", jobs.failed},
-                                {"retried", jobs.retried}, {"dead", jobs.dead}})
+  for (const auto& [name, n] : {std::pair<const char*, int64_t>{"done", jobs.done},
+                                {"failed", jobs.failed},
+                                {"retried", jobs.retried},
+                                {"dead", jobs.dead}})
     out += std::string("idphoto_photo_jobs_total{outcome=\"") + name + "\"} " + std::to_string(n) + "\n";
   out +=
       "# HELP idphoto_photo_jobs_requeued_total Expired leases (a killed worker's jobs) this instance put back "

@@ -9,6 +9,7 @@
 #include <vips/vips.h>
 
 #include <chrono>
+#include <thread>
 #include <random>
 
 #include "image/gen.hpp"
@@ -128,6 +129,50 @@ std::string server::token(int64_t ttl_s) const {
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count() +
       ttl_s;
   return *idphoto::server::jwt_sign_hs256(c, k_secret);
+}
+
+void gate::release() {
+  std::lock_guard<std::mutex> l(mu);
+  open = true;
+  cv.notify_all();
+}
+
+namespace {
+class gated_engine final : public idphoto::app::clean_engine {
+ public:
+  explicit gated_engine(gate* g) : g_(g) {}
+  idphoto::base::result<idphoto::pipeline::clean_result> clean(std::span<const uint8_t> b,
+                                                               const idphoto::pipeline::clean_options&) override {
+    ++g_->started;
+    std::unique_lock<std::mutex> l(g_->mu);
+    g_->cv.wait(l, [&] { return g_->open; });
+    return echo_clean(b);
+  }
+
+ private:
+  gate* g_;
+};
+}  // namespace
+
+idphoto::app::engine_factory gated_engines(gate* g) {
+  return [g]() -> idphoto::base::result<std::unique_ptr<idphoto::app::clean_engine>> {
+    return std::unique_ptr<idphoto::app::clean_engine>(new gated_engine(g));
+  };
+}
+
+bool server::logged(const std::vector<std::string>& parts) {
+  for (int i = 0; i < 400; ++i) {
+    {
+      std::lock_guard<std::mutex> lock(log_mu);
+      for (const auto& line : log) {
+        bool all = true;
+        for (const auto& p : parts) all = all && line.find(p) != std::string::npos;
+        if (all) return true;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return false;
 }
 
 std::vector<fs::path> server::stored(const std::string& folder) const {

@@ -3,6 +3,8 @@
 #pragma once
 #include <httplib.h>
 
+#include <atomic>
+#include <condition_variable>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -33,6 +35,17 @@ idphoto::app::engine_factory no_model_engines();
 idphoto::app::engine_factory model_engines();
 std::string models_dir();
 
+// Holds every clean of gated_engines until release(); counts the cleans that started. The
+// engines return the photo unchanged (echo_clean).
+struct gate {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool open = false;
+  std::atomic<int> started{0};
+  void release();
+};
+idphoto::app::engine_factory gated_engines(gate* g);
+
 struct server {
   fs::path dir;
   std::unique_ptr<idphoto::app::service> svc;
@@ -53,6 +66,8 @@ struct server {
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port); }
   // Files under the local store's folder ("raw" or "clean").
   std::vector<fs::path> stored(const std::string& folder) const;
+  // Waits (bounded: 2 s) for a log line containing every one of parts; false when none does.
+  bool logged(const std::vector<std::string>& parts);
   // Creates a card named name; returns its id ("" and a test failure otherwise).
   std::string create_card(const std::string& name);
 };

@@ -52,32 +52,6 @@ json wait_job(const harness::server& s, const std::string& id) {
   return j;
 }
 
-// Holds every clean until opened; counts the cleans that started.
-struct gate {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool open = false;
-  std::atomic<int> started{0};
-  void release() {
-    std::lock_guard<std::mutex> l(mu);
-    open = true;
-    cv.notify_all();
-  }
-};
-class gated_engine final : public app::clean_engine {
- public:
-  explicit gated_engine(gate* g) : g_(g) {}
-  base::result<pipeline::clean_result> clean(std::span<const uint8_t> b, const pipeline::clean_options&) override {
-    ++g_->started;
-    std::unique_lock<std::mutex> l(g_->mu);
-    g_->cv.wait(l, [&] { return g_->open; });
-    return harness::echo_clean(b);
-  }
-
- private:
-  gate* g_;
-};
-
 // Fails with `code` the first `failures` cleans, then echoes.
 class flaky_engine final : public app::clean_engine {
  public:
@@ -119,22 +93,6 @@ std::string percent_encoded(const std::string& s) {
     }
   }
   return out;
-}
-
-// Waits (bounded: 2 s) for a log line of the server containing every one of parts.
-bool logged(harness::server& s, const std::vector<std::string>& parts) {
-  for (int i = 0; i < 400; ++i) {
-    {
-      std::lock_guard<std::mutex> lock(s.log_mu);
-      for (const auto& line : s.log) {
-        bool all = true;
-        for (const auto& p : parts) all = all && line.find(p) != std::string::npos;
-        if (all) return true;
-      }
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return false;
 }
 
 // The card's photoSpec "none": the test engine's echo is not a framed portrait.
@@ -229,8 +187,9 @@ TEST(photo_jobs, the_same_idempotency_key_returns_the_same_job_and_another_reque
   EXPECT_EQ(elsewhere->status, 422) << "same endpoint, same subject, other card: another request";
   server::jwt_claims c;
   c.sub = "someone-else";
-  c.exp = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count() +
-          600;
+  c.exp =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count() +
+      600;
   httplib::Headers h2 = {{"Authorization", "Bearer " + *server::jwt_sign_hs256(c, harness::k_secret)},
                          {"Idempotency-Key", "upload-1"}};
   auto theirs = s.client().Post("/api/id-cards/" + id2 + "/photo", h2, png, "image/png");
@@ -249,8 +208,8 @@ TEST(photo_jobs, bad_async_and_idempotency_key_values_are_400_and_store_nothing)
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 400) << q << ": " << r->body;
   }
-  for (const std::string& key : {std::string(201, 'k'), std::string("has space"), std::string("tab\there"),
-                                std::string("caf\xc3\xa9")}) {
+  for (const std::string& key :
+       {std::string(201, 'k'), std::string("has space"), std::string("tab\there"), std::string("caf\xc3\xa9")}) {
     auto h = s.auth();
     h.emplace("Idempotency-Key", key);
     auto r = s.client().Post("/api/id-cards/" + id + "/photo", h, png, "image/png");
@@ -269,7 +228,8 @@ TEST(photo_jobs, bad_async_and_idempotency_key_values_are_400_and_store_nothing)
 TEST(photo_jobs, unknown_malformed_and_other_organizations_jobs_are_404) {
   harness::server s;
   ASSERT_TRUE(s.start("jobs-404", echo_engines(), no_spec));
-  for (const char* id : {"00000000000000000000000000000000", "nothex", "..%2f..", "0123456789abcdef0123456789abcdefff"}) {
+  for (const char* id :
+       {"00000000000000000000000000000000", "nothex", "..%2f..", "0123456789abcdef0123456789abcdefff"}) {
     auto r = s.client().Get("/api/jobs/" + std::string(id), s.auth());
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 404) << id << ": " << r->body;
@@ -305,23 +265,18 @@ TEST(photo_jobs, unknown_malformed_and_other_organizations_jobs_are_404) {
 }
 
 TEST(photo_jobs, a_second_photo_while_the_first_is_in_flight_is_409_and_stores_nothing) {
-  gate g;
+  harness::gate g;
   harness::server s;
-  ASSERT_TRUE(s.start(
-      "jobs-busy",
-      [&]() -> base::result<std::unique_ptr<app::clean_engine>> {
-        return std::unique_ptr<app::clean_engine>(new gated_engine(&g));
-      },
-      no_spec));
+  ASSERT_TRUE(s.start("jobs-busy", harness::gated_engines(&g), no_spec));
   const std::string id = plain_card(s, "Busy");
-  auto first = s.client().Post("/api/id-cards/" + id + "/photo?async=true", s.auth(), harness::pattern_png(16, 16),
-                               "image/png");
+  auto first =
+      s.client().Post("/api/id-cards/" + id + "/photo?async=true", s.auth(), harness::pattern_png(16, 16), "image/png");
   ASSERT_TRUE(first);
   ASSERT_EQ(first->status, 202) << first->body;
   for (int i = 0; i < 2000 && g.started == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   for (const char* q : {"", "?async=true"}) {
-    auto second =
-        s.client().Post("/api/id-cards/" + id + "/photo" + std::string(q), s.auth(), harness::pattern_png(17, 17), "image/png");
+    auto second = s.client().Post("/api/id-cards/" + id + "/photo" + std::string(q), s.auth(),
+                                  harness::pattern_png(17, 17), "image/png");
     ASSERT_TRUE(second);
     EXPECT_EQ(second->status, 409) << second->body;
   }
@@ -437,8 +392,8 @@ TEST(photo_jobs, the_webhook_is_signed_retried_and_delivered) {
   }));
   const std::string id = plain_card(s, "Hooked");
   const std::string hook = "http://127.0.0.1:" + std::to_string(port) + "/hook";
-  auto r = s.client().Post("/api/id-cards/" + id + "/photo?async=true&callbackUrl=" + percent_encoded(hook),
-                           s.auth(), harness::pattern_png(20, 20), "image/png");
+  auto r = s.client().Post("/api/id-cards/" + id + "/photo?async=true&callbackUrl=" + percent_encoded(hook), s.auth(),
+                           harness::pattern_png(20, 20), "image/png");
   ASSERT_TRUE(r);
   ASSERT_EQ(r->status, 202) << r->body;
   const std::string job = body_of(r)["job"]["id"];
@@ -479,7 +434,7 @@ TEST(photo_jobs, a_bad_callback_url_or_no_webhook_secret_is_400_and_stores_nothi
                              harness::pattern_png(16, 16), "image/png");
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 400) << "no IDPHOTO_WEBHOOK_SECRET: " << r->body;
-    EXPECT_TRUE(logged(s, {"400", "IDPHOTO_WEBHOOK_SECRET"})) << "refused for that reason";
+    EXPECT_TRUE(s.logged({"400", "IDPHOTO_WEBHOOK_SECRET"})) << "refused for that reason";
     EXPECT_TRUE(s.stored("raw").empty());
   }
   harness::server s;
@@ -488,16 +443,16 @@ TEST(photo_jobs, a_bad_callback_url_or_no_webhook_secret_is_400_and_stores_nothi
     c.webhook_secret = "webhook-secret-0123456789abcdefghijkl";
   }));
   const std::string id = plain_card(s, "Bad hook");
-  for (const std::string& url : {std::string("ftp://127.0.0.1/h"), std::string("http://user:pw@127.0.0.1/h"),
-                                std::string("not a url"), std::string("http:/127.0.0.1"),
-                                "http://127.0.0.1/" + std::string(9000, 'a')}) {
+  for (const std::string& url :
+       {std::string("ftp://127.0.0.1/h"), std::string("http://user:pw@127.0.0.1/h"), std::string("not a url"),
+        std::string("http:/127.0.0.1"), "http://127.0.0.1/" + std::string(9000, 'a')}) {
     auto r = s.client().Post("/api/id-cards/" + id + "/fetch-and-clean", s.auth(),
                              json{{"rawPhotoUrl", "http://127.0.0.1:9/p.jpg"}, {"callbackUrl", url}}.dump(),
                              "application/json");
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 400) << url.substr(0, 40) << ": " << r->body;
   }
-  EXPECT_TRUE(logged(s, {"400", "callbackUrl: "})) << "refused for its callbackUrl";
+  EXPECT_TRUE(s.logged({"400", "callbackUrl: "})) << "refused for its callbackUrl";
   auto typed = s.client().Post("/api/id-cards/" + id + "/fetch-and-clean", s.auth(),
                                R"({"rawPhotoUrl":"http://127.0.0.1:9/p.jpg","callbackUrl":5})", "application/json");
   ASSERT_TRUE(typed);

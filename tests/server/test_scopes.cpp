@@ -121,22 +121,6 @@ void expect_let_through(const httplib::Result& r, const std::string& what) {
   EXPECT_NE(error_code(r), "other_organization") << what << ": " << r->body;
 }
 
-// Waits (bounded) for a log line containing every one of parts.
-bool logged(harness::server& s, const std::vector<std::string>& parts) {
-  for (int i = 0; i < 400; ++i) {
-    {
-      std::lock_guard<std::mutex> lock(s.log_mu);
-      for (const auto& line : s.log) {
-        bool all = true;
-        for (const auto& p : parts) all = all && line.find(p) != std::string::npos;
-        if (all) return true;
-      }
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return false;
-}
-
 }  // namespace
 
 TEST(scopes, openapi_names_the_scope_of_every_operation) {
@@ -230,7 +214,7 @@ TEST(scopes, each_operation_with_each_scope) {
   auto del = c.Delete("/api/id-cards/" + wid, rw);
   ASSERT_TRUE(del);
   EXPECT_EQ(del->status, 204);
-  EXPECT_TRUE(logged(s, {"POST /api/id-cards/", "403", "lacks cards:write"}))
+  EXPECT_TRUE(s.logged({"POST /api/id-cards/", "403", "lacks cards:write"}))
       << "the refusal's reason is in the log line";
 }
 
@@ -270,8 +254,8 @@ TEST(scopes, scope_claims_that_do_not_parse_are_401) {
   auto fine = c.Get("/api/id-cards", bearer(forge(R"({"exp":)" + std::to_string(exp) + R"(,"scope":"cards:read"})")));
   ASSERT_TRUE(fine);
   EXPECT_EQ(fine->status, 200) << "the same forging with a good claim passes: " << fine->body;
-  EXPECT_TRUE(logged(s, {"GET /api/id-cards", "401", "scope"}));
-  EXPECT_TRUE(logged(s, {"GET /api/id-cards", "401", "org"}));
+  EXPECT_TRUE(s.logged({"GET /api/id-cards", "401", "scope"}));
+  EXPECT_TRUE(s.logged({"GET /api/id-cards", "401", "org"}));
 }
 
 TEST(scopes, org_tokens_see_only_their_cards) {

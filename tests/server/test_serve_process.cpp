@@ -149,12 +149,10 @@ TEST(serve_process, killed_mid_job_and_between_blob_and_commit_then_restarted) {
   ASSERT_TRUE(fs::is_regular_file(model)) << model << " missing: run `make models`";
   const std::string secret = harness::k_secret;
   const int port = harness::free_port();
-  std::map<std::string, std::string> env = {{"PORT", std::to_string(port)},
-                                            {"IDPHOTO_BIND", "127.0.0.1"},
-                                            {"IDPHOTO_DATA_DIR", dir.string()},
-                                            {"IDPHOTO_MODELS_DIR", harness::models_dir()},
-                                            {"IDPHOTO_JOB_LEASE_MS", "2000"},
-                                            {"JWT_SECRET", secret}};
+  std::map<std::string, std::string> env = {
+      {"PORT", std::to_string(port)},     {"IDPHOTO_BIND", "127.0.0.1"},
+      {"IDPHOTO_DATA_DIR", dir.string()}, {"IDPHOTO_MODELS_DIR", harness::models_dir()},
+      {"IDPHOTO_JOB_LEASE_MS", "2000"},   {"JWT_SECRET", secret}};
   const std::regex listening("listening on http://[^:]+:([0-9]+)");
   idphoto::server::jwt_claims claims;
   claims.sub = "test";
@@ -174,8 +172,8 @@ TEST(serve_process, killed_mid_job_and_between_blob_and_commit_then_restarted) {
     c.set_read_timeout(300, 0);
     const std::string photo = harness::astronaut(600, ".jpg");
     for (int i = 0; i < 3; ++i) {
-      auto created = c.Post("/api/id-cards", auth, json{{"fullName", "Crash " + std::to_string(i)}}.dump(),
-                            "application/json");
+      auto created =
+          c.Post("/api/id-cards", auth, json{{"fullName", "Crash " + std::to_string(i)}}.dump(), "application/json");
       ASSERT_TRUE(created);
       ASSERT_EQ(created->status, 201) << created->body;
       cards.push_back(body_of(created)["id"]);

@@ -448,49 +448,16 @@ TEST(server, ssrf_refused_through_the_api) {
   EXPECT_TRUE(s.stored("raw").empty());
 }
 
-namespace {
-// Holds every clean until released; returns the photo unchanged (a test double for the queue).
-struct gate {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool open = false;
-  std::atomic<int> started{0};
-  void release() {
-    std::lock_guard<std::mutex> l(mu);
-    open = true;
-    cv.notify_all();
-  }
-};
-class gated_engine final : public app::clean_engine {
- public:
-  explicit gated_engine(gate* g) : g_(g) {}
-  base::result<pipeline::clean_result> clean(std::span<const uint8_t> b, const pipeline::clean_options&) override {
-    ++g_->started;
-    std::unique_lock<std::mutex> l(g_->mu);
-    g_->cv.wait(l, [&] { return g_->open; });
-    return harness::echo_clean(b);
-  }
-
- private:
-  gate* g_;
-};
-}  // namespace
-
 TEST(server, queue_full_is_503_with_retry_after) {
-  gate g;
+  harness::gate g;
   harness::server s;
-  ASSERT_TRUE(s.start(
-      "503",
-      [&]() -> base::result<std::unique_ptr<app::clean_engine>> {
-        return std::unique_ptr<app::clean_engine>(new gated_engine(&g));
-      },
-      [](app::app_config& c) {
-        c.n_workers = 1;
-        c.queue_size = 1;
-        c.http_threads = 8;
-        c.retry_after_s = 7;
-        c.memory_limit_bytes = int64_t{1} << 30;
-      }));
+  ASSERT_TRUE(s.start("503", harness::gated_engines(&g), [](app::app_config& c) {
+    c.n_workers = 1;
+    c.queue_size = 1;
+    c.http_threads = 8;
+    c.retry_after_s = 7;
+    c.memory_limit_bytes = int64_t{1} << 30;
+  }));
   const std::string png = harness::pattern_png(32, 32);
   const auto h = s.auth();
   // Two requests fill the worker and the queue place.
@@ -573,14 +540,9 @@ TEST(server, clean_failure_keeps_the_raw_photo_and_says_so) {
 }
 
 TEST(server, second_photo_request_for_a_busy_card_is_409) {
-  gate g;
+  harness::gate g;
   harness::server s;
-  ASSERT_TRUE(s.start(
-      "409",
-      [&]() -> base::result<std::unique_ptr<app::clean_engine>> {
-        return std::unique_ptr<app::clean_engine>(new gated_engine(&g));
-      },
-      [](app::app_config& c) { c.queue_size = 2; }));
+  ASSERT_TRUE(s.start("409", harness::gated_engines(&g), [](app::app_config& c) { c.queue_size = 2; }));
   const auto h = s.auth();
   const std::string id = s.create_card("Busy card");
   const std::string other = s.create_card("Other card");

@@ -88,8 +88,9 @@ TEST_P(store_conformance, a_named_put_replaces_and_a_bad_name_is_refused) {
   auto got = store_->get(a->key);
   ASSERT_TRUE(got.ok()) << got.err().to_string();
   EXPECT_EQ(*got, "second");
-  for (const std::string bad : {std::string("00112233445566778899AABBCCDDEEFF"), std::string("0011"), std::string("../00112233445566778899aabbccddee"),
-                                std::string("00112233445566778899aabbccddee\0f", 32)}) {
+  for (const std::string& bad :
+       {std::string("00112233445566778899AABBCCDDEEFF"), std::string("0011"),
+        std::string("../00112233445566778899aabbccddee"), std::string("00112233445566778899aabbccddee\0f", 32)}) {
     auto r = store_->put("x", "image/png", "clean", bad);
     ASSERT_FALSE(r.ok()) << bad;
     EXPECT_EQ(r.err().code, errc::invalid_argument) << bad;
